@@ -1,0 +1,25 @@
+"""``caloforge info FILE.h5``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from caloforge.cli._common import print_json, user_errors
+from caloforge.io import file_info
+
+
+@user_errors
+def info(
+    path: Path = typer.Argument(..., help="shower file (CaloChallenge HDF5 layout)"),
+    geometry: str | None = typer.Option(
+        None, "--geometry", "-g", help="geometry for files without our attributes"
+    ),
+) -> None:
+    """Counts, energy range, geometry, conditions and size of a shower file (streamed)."""
+    print_json(file_info(path, geometry))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)
