@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
@@ -28,8 +30,10 @@ def list_() -> None:
 @geometry_app.command("show")
 @user_errors
 def show(
-    name: str = typer.Argument(..., help="preset name or CaloChallenge binning XML file"),
-    as_json: bool = typer.Option(False, "--json", help="print the full geometry as JSON"),
+    name: Annotated[str, typer.Argument(help="preset name or CaloChallenge binning XML file")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the full geometry as JSON")
+    ] = False,
 ) -> None:
     """Layers, cells, segmentation, slab stack and X0 per layer."""
     g = get_geometry(name)

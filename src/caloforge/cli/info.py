@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -12,10 +13,11 @@ from caloforge.io import file_info
 
 @user_errors
 def info(
-    path: Path = typer.Argument(..., help="shower file (CaloChallenge HDF5 layout)"),
-    geometry: str | None = typer.Option(
-        None, "--geometry", "-g", help="geometry for files without our attributes"
-    ),
+    path: Annotated[Path, typer.Argument(help="shower file (CaloChallenge HDF5 layout)")],
+    geometry: Annotated[
+        str | None,
+        typer.Option("--geometry", "-g", help="geometry for files without our attributes"),
+    ] = None,
 ) -> None:
     """Counts, energy range, geometry, conditions and size of a shower file (streamed)."""
     print_json(file_info(path, geometry))
