@@ -1,0 +1,29 @@
+"""What every simulation engine returns for a batch of showers (the engine interface).
+
+An engine is a function ``run(geometry, sample, *, workers) -> EngineOutput``: it simulates the
+showers of a :class:`~caloforge.simulation.gun.GunSample` on ``workers`` threads and must give
+identical output for the same sample whatever ``workers`` is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["EngineOutput"]
+
+
+@dataclass(frozen=True)
+class EngineOutput:
+    """Per batch: ``cells`` (n, n_cells) float32 visible (active-medium) energy in MeV, and per
+    shower the bookkeeping in MeV — ``active_mev`` (all active deposits, also outside the
+    cells), ``passive_mev``, ``escaped_mev`` (leaving the stack), ``below_cut_mev`` (particles
+    stopped at the tracking cuts, deposited locally). Engines without a transport (GFlash) may
+    book zeros where a quantity does not exist, saying so in their docs."""
+
+    cells: np.ndarray
+    active_mev: np.ndarray
+    passive_mev: np.ndarray
+    escaped_mev: np.ndarray
+    below_cut_mev: np.ndarray
