@@ -1,0 +1,131 @@
+"""Metrics against exact values on constructed inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from caloforge.evaluation.metrics import (
+    SmallSampleWarning,
+    fpd,
+    frechet_distance,
+    histogram_separation,
+    kpd,
+    separation_floor,
+    separation_power,
+    shared_bins,
+    wasserstein,
+)
+
+
+def test_separation_identical_histograms_is_zero() -> None:
+    h = np.array([3.0, 5.0, 0.0, 2.0])
+    assert histogram_separation(h, 2 * h) == 0.0
+
+
+def test_separation_disjoint_histograms_is_one() -> None:
+    assert histogram_separation([1, 4, 0, 0], [0, 0, 7, 2]) == pytest.approx(1.0)
+
+
+def test_separation_known_value() -> None:
+    # p = (1/2, 1/2), q = (1, 0): 1/2 * [(1/2)^2 / (3/2) + (1/2)^2 / (1/2)] = 1/3
+    assert histogram_separation([1, 1], [1, 0]) == pytest.approx(1.0 / 3.0)
+
+
+def test_separation_rejects_different_binning() -> None:
+    with pytest.raises(ValueError, match="different binning"):
+        histogram_separation([1, 2], [1, 2, 3])
+
+
+def test_separation_power_of_samples_same_and_disjoint() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=2000)
+    value, err = separation_power(a, a.copy(), seed=3)
+    assert value == 0.0
+    assert err >= 0.0
+    value, _ = separation_power(a, a + 100.0, bins=np.linspace(-5, 105, 111))
+    assert value == pytest.approx(1.0)
+
+
+def test_separation_power_folds_overflow() -> None:
+    # a candidate entirely beyond the last edge still lands in the last bin
+    value, _ = separation_power(np.zeros(10), np.full(10, 50.0), bins=np.array([-1.0, 0.5, 1.0]))
+    assert value == pytest.approx(1.0)
+
+
+def test_separation_power_is_seeded() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=500), rng.normal(0.3, size=500)
+    assert separation_power(a, b, seed=7) == separation_power(a, b, seed=7)
+
+
+def test_separation_floor_matches_independent_samples() -> None:
+    rng = np.random.default_rng(4)
+    edges = np.linspace(-3, 3, 21)
+    vals = [separation_power(rng.normal(size=4000), rng.normal(size=4000), bins=edges, n_bootstrap=0)[0]
+            for _ in range(40)]  # fmt: skip
+    assert np.mean(vals) == pytest.approx(separation_floor(20, 4000, 4000), rel=0.25)
+
+
+def test_shared_bins_integer_observable_gets_unit_bins() -> None:
+    edges = shared_bins(np.array([0, 1, 2, 5]), np.array([3, 4]), n_bins=40)
+    np.testing.assert_array_equal(edges, np.arange(-0.5, 6.0))
+
+
+def test_wasserstein_of_shifted_deltas() -> None:
+    value, err = wasserstein(np.full(100, 2.0), np.full(50, 5.5))
+    assert value == pytest.approx(3.5)
+    assert err == pytest.approx(0.0)
+
+
+def test_wasserstein_of_shifted_samples_is_the_shift() -> None:
+    a = np.random.default_rng(5).normal(size=1000)
+    value, _ = wasserstein(a, a + 0.25)
+    assert value == pytest.approx(0.25)
+
+
+def test_frechet_distance_closed_form() -> None:
+    eye = np.eye(2)
+    assert frechet_distance(np.zeros(2), eye, np.ones(2), eye) == pytest.approx(2.0)
+    # 1-d: (mu1-mu2)^2 + (s1 - s2)^2
+    assert frechet_distance(np.zeros(1), 4 * eye[:1, :1], np.ones(1), eye[:1, :1]) == (
+        pytest.approx(2.0)
+    )
+
+
+def test_fpd_two_unit_gaussians_one_unit_apart() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(20_000, 2))
+    y = rng.normal(size=(20_000, 2)) + 1.0
+    value, err = fpd(x, y, min_samples=4_000, max_samples=20_000, n_batches=8, n_points=5)
+    assert err < 0.05
+    assert abs(value - 2.0) < 3 * err + 0.01
+
+
+def test_fpd_warns_on_small_samples() -> None:
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(500, 2)), rng.normal(size=(500, 2))
+    with pytest.warns(SmallSampleWarning, match="FPD"):
+        value, _ = fpd(x, y, n_batches=4, n_points=4)
+    assert abs(value) < 0.1
+
+
+def test_kpd_identical_distributions_is_zero() -> None:
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(4000, 3)), rng.normal(size=(4000, 3))
+    value, err = kpd(x, y, batch_size=2000, n_batches=8)
+    assert abs(value) < max(3 * err, 1e-3)
+    shifted, shifted_err = kpd(x, y + 1.0, batch_size=2000, n_batches=8)
+    assert shifted > 10 * shifted_err > 0
+
+
+def test_kpd_warns_on_small_samples() -> None:
+    x = np.random.default_rng(9).normal(size=(100, 2))
+    with pytest.warns(SmallSampleWarning, match="KPD"):
+        kpd(x, x, n_batches=2)
+
+
+@pytest.mark.parametrize("metric", [separation_power, wasserstein])
+def test_one_dimensional_metrics_reject_nan(metric) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="NaN"):
+        metric(np.array([1.0, np.nan]), np.array([1.0, 2.0]))
