@@ -1,0 +1,78 @@
+"""What a C++ user needs to call an exported generator without reading our code.
+
+The same dictionary is written into the ONNX file's ``metadata_props`` (string values, nested
+ones as JSON) and into a JSON sidecar ``<model>.onnx.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from caloforge.geometry import Geometry
+from caloforge.models.artifact import Artifact
+
+__all__ = ["FORMAT", "build_metadata", "flattening_order"]
+
+FORMAT = "caloforge-onnx-generator/1"
+
+
+def flattening_order(geometry: Geometry) -> str:
+    """Human-readable flattening order of the output cells for ``geometry``."""
+    parts = []
+    for i, layer in enumerate(geometry.layers):
+        seg = layer.segmentation
+        s = geometry.layer_slice(i)
+        if seg.kind == "cartesian":
+            order = f"(y row {seg.ny}) x (x column {seg.nx}), x fastest"
+        elif seg.kind == "polar":
+            order = f"(alpha {seg.n_alpha}) x (r {seg.n_r}), r fastest"
+        else:
+            order = f"(eta {seg.n_eta}) x (phi {seg.n_phi}), phi fastest"
+        parts.append(f"cells[{s.start}:{s.stop}] = layer {i} '{layer.name}': {order}")
+    return "; ".join(parts)
+
+
+def build_metadata(artifact: Artifact) -> dict[str, Any]:
+    g, enc = artifact.geometry, artifact.encoding
+    return {
+        "caloforge_format": FORMAT,
+        "family": artifact.family,
+        "particle": artifact.particle,
+        "seed": artifact.seed,
+        "inputs": {
+            "noise": {
+                "shape": ["batch", artifact.generator.noise_dim],
+                "dtype": "float32",
+                "law": "independent standard normal; drawn by the caller, never inside the graph",
+            },
+            "conditions": {
+                "shape": ["batch", enc.dim],
+                "dtype": "float32",
+                "column_0": "(ln(E_inc / MeV) - centre) / half_width",
+                "centre": enc.centre,
+                "half_width": enc.half_width,
+                "trained_energy_range_mev": [enc.energy_min_mev, enc.energy_max_mev],
+                "config_one_hot": (
+                    f"columns 1..{enc.n_configs}: one-hot of the alignment configuration"
+                    if enc.uses_config
+                    else "none"
+                ),
+                "n_configs": enc.n_configs,
+            },
+        },
+        "output": {
+            "name": "cells",
+            "shape": ["batch", g.n_cells],
+            "dtype": "float32",
+            "unit": "MeV (visible energy per cell, no further scaling)",
+            "flattening_order": flattening_order(g),
+        },
+        "geometry_name": g.name,
+        "geometry": g.to_dict(),
+    }
+
+
+def to_onnx_props(meta: dict[str, Any]) -> dict[str, str]:
+    """Flatten to the string -> string map ONNX metadata_props holds."""
+    return {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in meta.items()}
