@@ -1,0 +1,279 @@
+"""The benchmark harness behind ``caloforge bench``.
+
+For one geometry and incident energy it times, per shower:
+
+- the reference engines (cascade MC, GFlash) through :func:`caloforge.simulation.simulate`;
+  a Monte Carlo gains nothing from batching, so it is timed on ``n_mc`` showers and that time per
+  shower is reported for every batch size;
+- each model through PyTorch (eager, ``torch.inference_mode``) and through ONNX Runtime, at each
+  batch size, with 1 thread and with all threads; on a GPU when one is present.
+
+In the same run it measures the machine's float32 matrix-multiply rate and copy bandwidth for
+each thread count, counts each model's FLOPs per shower, and reports every figure with its
+speed-up over the cascade MC (same thread count) and its fraction of the FLOP limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from caloforge.bench.flops import flops_per_sample
+from caloforge.bench.hardware import copy_bandwidth, matmul_flops
+from caloforge.bench.timing import time_call
+from caloforge.io import atomic_write_text
+from caloforge.provenance import machine_description, versions
+
+__all__ = ["BenchConfig", "run_bench", "write_results"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    geometry: str = "atlas-em-barrel"
+    particle: str = "photon"
+    energy_mev: float = 50_000.0
+    batch_sizes: tuple[int, ...] = (1, 100, 10_000)
+    threads: tuple[int, ...] = field(
+        default_factory=lambda: tuple(sorted({1, os.cpu_count() or 1}))
+    )
+    engines: tuple[str, ...] = ("cascade", "gflash")
+    n_mc: int = 20
+    budget_s: float = 2.0
+    gpu: bool = True
+    seed: int = 0
+
+
+def _set_threads(n: int) -> None:
+    torch.set_num_threads(n)
+
+
+def _engine_rows(cfg: BenchConfig, threads: int) -> list[dict[str, Any]]:
+    from caloforge.geometry import get_geometry
+    from caloforge.simulation import simulate
+    from caloforge.simulation.gun import ParticleGun
+
+    geometry = get_geometry(cfg.geometry)
+    gun = ParticleGun(particle=cfg.particle, energies_mev=(cfg.energy_mev,))
+    rows = []
+    for engine in cfg.engines:
+
+        def run(engine: str = engine) -> object:
+            return simulate(
+                geometry,
+                gun,
+                cfg.n_mc,
+                seed=cfg.seed,
+                workers=threads,
+                engine=engine,
+                progress=False,
+            )
+
+        t = time_call(run, cfg.n_mc, min_repeats=1, max_repeats=3, budget_s=cfg.budget_s)
+        for batch in cfg.batch_sizes:
+            rows.append(
+                {
+                    "what": engine,
+                    "backend": "numba",
+                    "device": "cpu",
+                    "threads": threads,
+                    "batch": batch,
+                    "per_shower_s": t.per_shower_s,
+                    "measured_on_showers": cfg.n_mc,
+                }
+            )
+    return rows
+
+
+def _torch_timer(
+    generator: torch.nn.Module, batch: int, device: torch.device, noise_dim: int, cond: torch.Tensor
+) -> Callable[[], object]:
+    noise = torch.randn(batch, noise_dim, device=device)
+    c = cond[:1].expand(batch, -1).contiguous().to(device)
+
+    def run() -> object:
+        with torch.inference_mode():
+            out = generator(noise, c)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return out
+
+    return run
+
+
+def _model_rows(
+    cfg: BenchConfig, model_dir: Path, threads: int, flop_limit: float, workdir: Path
+) -> list[dict[str, Any]]:
+    from caloforge.export import OnnxGenerator, export_onnx
+    from caloforge.models import load_model
+
+    art = load_model(model_dir)
+    gen = art.generator.eval()
+    enc = art.encoding
+    config = 0 if enc.uses_config else None
+    cond = gen.encode_conditions(np.array([cfg.energy_mev]), config)
+    flops = flops_per_sample(gen, gen.make_noise(8), cond.expand(8, -1))
+    onnx_path = workdir / f"{model_dir.name}.onnx"
+    if not onnx_path.exists():
+        export_onnx(model_dir, onnx_path, check=True)
+    ort_gen = OnnxGenerator(onnx_path, threads=threads)
+    rows = []
+    label = f"{art.family} ({model_dir.name})"
+    for batch in cfg.batch_sizes:
+        cpu = torch.device("cpu")
+        t = time_call(
+            _torch_timer(gen.cpu(), batch, cpu, gen.noise_dim, cond), batch, budget_s=cfg.budget_s
+        )
+        rows.append(
+            {
+                "what": label,
+                "backend": "torch-eager",
+                "device": "cpu",
+                "threads": threads,
+                "batch": batch,
+                "per_shower_s": t.per_shower_s,
+                "flops_per_shower": flops,
+                "flop_limit": flop_limit,
+            }
+        )
+        noise = np.random.default_rng(0).standard_normal((batch, gen.noise_dim), np.float32)
+        conds = np.repeat(cond.numpy(), batch, axis=0)
+        t = time_call(lambda n=noise, c=conds: ort_gen.run(n, c), batch, budget_s=cfg.budget_s)
+        rows.append(
+            {
+                "what": label,
+                "backend": "onnxruntime",
+                "device": "cpu",
+                "threads": threads,
+                "batch": batch,
+                "per_shower_s": t.per_shower_s,
+                "flops_per_shower": flops,
+                "flop_limit": flop_limit,
+            }
+        )
+    return rows
+
+
+def _gpu_rows(cfg: BenchConfig, model_dirs: Sequence[Path]) -> list[dict[str, Any]]:
+    from caloforge.models import load_model
+
+    dev = torch.device("cuda")
+    limit = matmul_flops(n=8192, device=dev)
+    rows = []
+    for model_dir in model_dirs:
+        art = load_model(model_dir, device=dev)
+        gen = art.generator.eval()
+        config = 0 if art.encoding.uses_config else None
+        cond = gen.encode_conditions(np.array([cfg.energy_mev]), config)
+        flops = flops_per_sample(gen.cpu(), gen.make_noise(8), cond.expand(8, -1))
+        gen.to(dev)
+        for batch in (*cfg.batch_sizes, 100_000):
+            t = time_call(
+                _torch_timer(gen, batch, dev, gen.noise_dim, cond), batch, budget_s=cfg.budget_s
+            )
+            rows.append(
+                {
+                    "what": f"{art.family} ({model_dir.name})",
+                    "backend": "torch-eager",
+                    "device": torch.cuda.get_device_name(dev),
+                    "threads": None,
+                    "batch": batch,
+                    "per_shower_s": t.per_shower_s,
+                    "flops_per_shower": flops,
+                    "flop_limit": limit,
+                }
+            )
+    return rows
+
+
+def run_bench(cfg: BenchConfig, model_dirs: Sequence[Path] = ()) -> dict[str, Any]:
+    """All timings of one run, with the machine's limits and the derived ratios."""
+    rows: list[dict[str, Any]] = []
+    limits: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for threads in cfg.threads:
+            _set_threads(threads)
+            flop_limit = matmul_flops()
+            limits[str(threads)] = {
+                "matmul_flops": flop_limit,
+                "copy_bytes_per_s": copy_bandwidth(),
+            }
+            rows += _engine_rows(cfg, threads)
+            for model_dir in model_dirs:
+                rows += _model_rows(cfg, Path(model_dir), threads, flop_limit, Path(tmp))
+        _set_threads(max(cfg.threads))
+        if cfg.gpu and torch.cuda.is_available():
+            rows += _gpu_rows(cfg, [Path(m) for m in model_dirs])
+    reference = {
+        r["threads"]: r["per_shower_s"] for r in rows if r["what"] == "cascade" and r["batch"] == 1
+    }
+    slowest_ref = max(reference.values()) if reference else None
+    for r in rows:
+        r["showers_per_s"] = 1.0 / r["per_shower_s"]
+        ref = reference.get(r["threads"], reference.get(1, slowest_ref))
+        r["speedup_vs_cascade"] = ref / r["per_shower_s"] if ref else None
+        if "flops_per_shower" in r:
+            r["fraction_of_flop_limit"] = (
+                r["flops_per_shower"] * r["showers_per_s"] / r["flop_limit"]
+            )
+    return {
+        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+        "models": [str(m) for m in model_dirs],
+        "machine": machine_description() | {"gpu_available": torch.cuda.is_available()},
+        "versions": versions("torch", "numba", "onnxruntime", "numpy"),
+        "limits": limits,
+        "rows": rows,
+        "notes": "speed-up = cascade MC time per shower (same thread count, same energy, same "
+        "run) / time per shower; fraction_of_flop_limit = FLOPs/shower x showers/s / measured "
+        "float32 matmul FLOP/s at that thread count (GPU rows: the GPU's own matmul rate).",
+    }
+
+
+def to_markdown(result: dict[str, Any], command: str) -> str:
+    m = result["machine"]
+    lines = [
+        f"# caloforge bench — {result['config']['geometry']}, "
+        f"{result['config']['energy_mev'] / 1000:g} GeV {result['config']['particle']}s",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m.get('memory_gib')} GiB"
+        + (f", GPU {m['gpu']}" if m.get("gpu") else "")
+        + f"; {m['time_utc']}",
+        "",
+        "Measured limits: "
+        + "; ".join(
+            f"{t} thread(s): matmul {v['matmul_flops'] / 1e9:.1f} GFLOP/s, copy "
+            f"{v['copy_bytes_per_s'] / 1e9:.1f} GB/s"
+            for t, v in result["limits"].items()
+        ),
+        "",
+        "| what | backend | device | threads | batch | µs/shower | showers/s | × cascade | "
+        "% FLOP limit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        frac = r.get("fraction_of_flop_limit")
+        sp = r.get("speedup_vs_cascade")
+        lines.append(
+            f"| {r['what']} | {r['backend']} | {r['device']} | {r['threads'] or '-'} | "
+            f"{r['batch']} | {r['per_shower_s'] * 1e6:,.2f} | {r['showers_per_s']:,.0f} | "
+            f"{'' if sp is None else f'{sp:,.0f}'} | "
+            f"{'' if frac is None else f'{100 * frac:.1f}'} |"
+        )
+    lines += ["", result["notes"], ""]
+    return "\n".join(lines)
+
+
+def write_results(result: dict[str, Any], out_dir: Path, name: str, command: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = result | {"command": command}
+    atomic_write_text(out_dir / f"{name}.json", json.dumps(result, indent=2, default=str) + "\n")
+    atomic_write_text(out_dir / f"{name}.md", to_markdown(result, command))
+    return out_dir / f"{name}.md"
