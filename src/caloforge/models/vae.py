@@ -1,0 +1,93 @@
+"""``vae``: conditional variational auto-encoder with dense encoder and decoder.
+
+As in the ATLAS VAE and the Geant4 Par04 model (Salamani et al., EPJ Web Conf. 2021): the targets
+are energy ratios (cells / E_inc in the preprocessing's network space), the encoder sees cells and
+conditions, the decoder (the :class:`~caloforge.models.base.Generator`) latent and conditions.
+Loss: per-shower squared error on the cells, plus the same on the energy ratios (E_tot/E_inc,
+E_layer/E_inc) weighted by ``energy_weight``, plus ``beta`` x KL to the standard-normal prior.
+Sampling draws the latent from the prior: the noise is the latent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from caloforge.geometry import Geometry
+from caloforge.models.base import Batch, Family, optimise
+from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.dense import HeadKind, mlp
+from caloforge.models.generator import DenseGenerator
+from caloforge.models.preprocessing import Preprocessing
+from caloforge.models.registry import register_family
+
+__all__ = ["VAE", "VAEConfig"]
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    latent_dim: int = 32
+    encoder_hidden: tuple[int, ...] = (160, 160)
+    decoder_hidden: tuple[int, ...] = (160, 160)
+    head: HeadKind = "relu"
+    beta: float = 1e-3
+    energy_weight: float = 1.0
+
+
+@register_family
+class VAE(Family):
+    name = "vae"
+    Config = VAEConfig
+    hparams: VAEConfig
+
+    @classmethod
+    def build_generator(
+        cls,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: Any,
+    ) -> DenseGenerator:
+        return DenseGenerator(
+            geometry,
+            encoding,
+            preprocessing,
+            noise_dim=hparams.latent_dim,
+            hidden=hparams.decoder_hidden,
+            head=hparams.head,
+        )
+
+    def build_aux(self) -> dict[str, nn.Module]:
+        n_in = self.geometry.n_cells + self.encoding.dim
+        return {"encoder": mlp(n_in, self.hparams.encoder_hidden, 2 * self.hparams.latent_dim)}
+
+    def optimiser_groups(self) -> dict[str, list[nn.Parameter]]:
+        params = [*self.aux["encoder"].parameters(), *self.generator.parameters()]
+        return {"vae": params}
+
+    def losses(self, batches: list[Batch], rng: torch.Generator) -> dict[str, torch.Tensor]:
+        b = batches[0]
+        mu, log_var = self.aux["encoder"](torch.cat([b.x, b.conditions], dim=1)).chunk(2, dim=1)
+        log_var = log_var.clamp(-20.0, 10.0)
+        eps = self.noise_like(len(b.x), rng, b.x.device)
+        z = mu + torch.exp(0.5 * log_var) * eps
+        x_hat = self.generator.transformed(z, b.conditions)
+        recon = ((x_hat - b.x) ** 2).sum(dim=1).mean()
+        energy = ((self.energy_features(x_hat) - self.energy_features(b.x)) ** 2).sum(1).mean()
+        kl = (-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(dim=1)).mean()
+        total = recon + self.hparams.energy_weight * energy + self.hparams.beta * kl
+        return {"vae": total, "reconstruction": recon, "energy": energy, "kl": kl}
+
+    def train_step(
+        self,
+        next_batch: Callable[[], Batch],
+        optimisers: dict[str, torch.optim.Optimizer],
+        rng: torch.Generator,
+    ) -> dict[str, float]:
+        out = self.losses([next_batch()], rng)
+        optimise(optimisers["vae"], out["vae"])
+        return {k: float(v.detach()) for k, v in out.items()}

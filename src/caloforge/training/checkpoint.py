@@ -1,0 +1,132 @@
+"""Training checkpoints: one safetensors file, written atomically, never pickled.
+
+Tensors: every module's state (``module.<name>.<key>``), every optimiser's per-parameter state
+(``optim.<name>.<param index>.<key>``), the RNG states (``rng.<name>``, uint8) and the data
+stream's current permutation. The safetensors metadata holds one JSON document
+(``caloforge_checkpoint``) with the step, the best validation score, the data stream position,
+the optimisers' param groups (learning rates, betas, ...) and a fingerprint of the run's
+configuration, checked on resume.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from caloforge.io import atomic_path
+from caloforge.models.artifact import load_state, tensor_dict
+from caloforge.models.base import Family
+from caloforge.training.data import BatchStream
+
+__all__ = ["CheckpointState", "load_checkpoint", "save_checkpoint"]
+
+META_KEY = "caloforge_checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class CheckpointState:
+    """The loop's own scalars, restored on resume."""
+
+    step: int = 0
+    best_score: float | None = None
+    best_step: int | None = None
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(
+    path: Path,
+    family: Family,
+    optimisers: dict[str, torch.optim.Optimizer],
+    stream: BatchStream,
+    rngs: dict[str, torch.Generator],
+    state: CheckpointState,
+) -> None:
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in family.modules().items():
+        tensors |= tensor_dict(module, f"module.{name}.")
+    groups: dict[str, Any] = {}
+    for name, opt in optimisers.items():
+        sd = opt.state_dict()
+        groups[name] = sd["param_groups"]
+        for index, per_param in sd["state"].items():
+            for key, value in per_param.items():
+                if not isinstance(value, torch.Tensor):
+                    msg = f"optimiser {name!r} holds non-tensor state {key!r}; cannot checkpoint"
+                    raise TypeError(msg)
+                tensors[f"optim.{name}.{index}.{key}"] = value.detach().cpu().contiguous()
+    tensors |= {f"rng.{k}": g.get_state() for k, g in rngs.items()}
+    if stream.perm is not None:
+        tensors["data.perm"] = stream.perm.contiguous()
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "step": state.step,
+        "best_score": state.best_score,
+        "best_step": state.best_step,
+        "fingerprint": state.fingerprint,
+        "data": {"epoch": stream.epoch, "position": stream.position},
+        "param_groups": groups,
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+
+
+def load_checkpoint(
+    path: Path,
+    family: Family,
+    optimisers: dict[str, torch.optim.Optimizer],
+    stream: BatchStream,
+    rngs: dict[str, torch.Generator],
+) -> CheckpointState:
+    """Restore everything :func:`save_checkpoint` wrote; errors name the file and key."""
+    if not path.is_file():
+        msg = f"{path}: no checkpoint to resume from"
+        raise ValueError(msg)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta_text = (f.metadata() or {}).get(META_KEY)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open API)
+    except (SafetensorError, OSError) as exc:
+        msg = f"{path}: not a readable checkpoint: {exc}"
+        raise ValueError(msg) from exc
+    if meta_text is None:
+        msg = f"{path}: metadata key {META_KEY!r} missing; not a caloforge checkpoint"
+        raise ValueError(msg)
+    meta = json.loads(meta_text)
+    for name, module in family.modules().items():
+        prefix = f"module.{name}."
+        part = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        load_state(module, part, f"{path} (module {name!r})")
+    device = next(family.generator.parameters()).device
+    for name, opt in optimisers.items():
+        prefix = f"optim.{name}."
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                index, sub = key[len(prefix) :].split(".", 1)
+                # Adam keeps 'step' on the CPU; moments live with the parameters
+                state.setdefault(int(index), {})[sub] = value if sub == "step" else value.to(device)
+        groups = meta["param_groups"].get(name)
+        if groups is None:
+            msg = f"{path}: no optimiser state for {name!r}"
+            raise ValueError(msg)
+        for g in groups:
+            if "betas" in g:
+                g["betas"] = tuple(g["betas"])
+        opt.load_state_dict({"state": state, "param_groups": groups})
+    for name, g in rngs.items():
+        g.set_state(tensors[f"rng.{name}"])
+    stream.epoch, stream.position = meta["data"]["epoch"], meta["data"]["position"]
+    stream.perm = tensors.get("data.perm")
+    return CheckpointState(
+        step=int(meta["step"]),
+        best_score=meta["best_score"],
+        best_step=meta["best_step"],
+        fingerprint=meta["fingerprint"],
+    )

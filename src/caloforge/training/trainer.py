@@ -1,0 +1,295 @@
+"""``train``: one loop for every family (nanoGPT-style: phases commented, state in checkpoints).
+
+Output folder (per seed): the final artifact (``model.json``, ``weights.safetensors``), the
+best-validation artifact in ``best/``, ``train_config.toml`` (the full run configuration),
+``log.csv`` and ``checkpoints/last.safetensors``. With ``seeds=K`` each seed trains into
+``out_dir/seed_<s>/``.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import caloforge
+from caloforge.geometry import get_geometry
+from caloforge.io import read_showers
+from caloforge.models.artifact import save_model
+from caloforge.models.base import Family
+from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.registry import get_family
+from caloforge.showerset import ShowerSet
+from caloforge.training.checkpoint import CheckpointState, load_checkpoint, save_checkpoint
+from caloforge.training.config import RunConfig, load_run_config, save_run_config
+from caloforge.training.data import BatchStream, split
+from caloforge.training.log import CsvLog
+from caloforge.training.validation import validation_metrics
+
+__all__ = ["TrainResult", "TrainingDivergedError", "train"]
+
+CHECKPOINT = Path("checkpoints") / "last.safetensors"
+#: keys of TrainConfig that may change between an interrupted run and its resumption
+RESUMABLE_CHANGES = ("steps", "epochs", "device", "threads", "progress")
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss or parameter became NaN/inf or exceeded ``max_abs_loss``."""
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    seed: int
+    steps: int
+    wall_seconds: float
+    best_step: int | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _prepare(data: ShowerSet | str | Path, run: RunConfig) -> tuple[ShowerSet, str]:
+    showers = data if isinstance(data, ShowerSet) else read_showers(data)
+    source = "<ShowerSet>" if isinstance(data, ShowerSet) else str(data)
+    cfg = run.train
+    if cfg.geometry is not None:
+        expected = get_geometry(cfg.geometry)
+        if not showers.geometry.same_readout(expected):
+            msg = (
+                f"{source}: the data's geometry {showers.geometry.name!r} "
+                f"({showers.geometry.n_cells} cells) differs from the configured geometry "
+                f"{cfg.geometry!r} ({expected.n_cells} cells) (train.geometry)"
+            )
+            raise ValueError(msg)
+    if (
+        cfg.condition_on_config
+        and showers.geometry.alignment_configs > 1
+        and showers.config is None
+    ):
+        msg = (
+            f"{source}: key 'config' missing; geometry {showers.geometry.name!r} has "
+            f"{showers.geometry.alignment_configs} alignment configurations and the model "
+            "conditions on them (set train.condition_on_config = false to train without)"
+        )
+        raise ValueError(msg)
+    if len(showers) < 2:
+        msg = f"{source}: {len(showers)} showers; need at least 2 to train"
+        raise ValueError(msg)
+    return showers, source
+
+
+def _tensors(
+    showers: ShowerSet, family: Family, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    energy = torch.as_tensor(showers.incident_energy)[:, None]
+    x = family.preprocessing.forward(torch.as_tensor(showers.cells, dtype=torch.float64), energy)
+    cond = family.generator.encode_conditions(showers.incident_energy, showers.config)
+    return x.to(torch.float32).to(device), cond.to(device)
+
+
+@torch.no_grad()
+def _validate(family: Family, val: ShowerSet, seed: int) -> dict[str, float]:
+    gen = family.generator
+    noise = gen.make_noise(len(val), torch.Generator().manual_seed(seed))
+    cells = gen.sample(val.incident_energy, val.config, noise=noise).cpu().numpy()
+    return validation_metrics(val.cells, np.maximum(cells, 0), val.incident_energy, val.geometry)
+
+
+def _check_finite(family: Family, losses: dict[str, float], step: int, limit: float) -> str | None:
+    for name, value in losses.items():
+        if not math.isfinite(value) or abs(value) > limit:
+            return f"step {step}: loss {name!r} = {value:g} (limit |loss| <= {limit:g})"
+    for mod_name, module in family.modules().items():
+        for p_name, p in module.named_parameters():
+            if not torch.isfinite(p).all():
+                return f"step {step}: parameter {mod_name}.{p_name} is not finite"
+    return None
+
+
+def _fingerprint(run: RunConfig, n_train: int) -> dict[str, Any]:
+    d = run.to_dict()
+    d["train"] = {k: v for k, v in d["train"].items() if k not in RESUMABLE_CHANGES}
+    return d | {"n_train": n_train}
+
+
+def _fit(
+    showers: ShowerSet, source: str, run: RunConfig, out_dir: Path, *, resume: bool
+) -> TrainResult:
+    cfg = run.train
+    seeds = np.random.SeedSequence(cfg.seed).generate_state(4)
+    split_seed, data_seed, noise_seed, val_seed = (int(s) for s in seeds)
+    device = torch.device(cfg.device)
+    train_set, val_set = split(showers, cfg.val_fraction, cfg.val_max_showers, split_seed)
+    e = train_set.incident_energy
+    n_configs = showers.geometry.alignment_configs if cfg.condition_on_config else 1
+    encoding = ConditionEncoding(float(e.min()), float(e.max()), n_configs)
+    if not cfg.condition_on_config:
+        val_set.conditions.pop("config", None)
+        train_set.conditions.pop("config", None)
+    family_cls = get_family(run.family)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        family = family_cls(showers.geometry, encoding, run.preprocessing, run.model).to(device)
+    optimisers = family.make_optimisers(cfg.lr, (cfg.betas[0], cfg.betas[1]))
+    x, cond = _tensors(train_set, family, device)
+    stream = BatchStream(x, cond, cfg.batch_size, torch.Generator().manual_seed(data_seed))
+    rngs = {"data": stream.rng, "noise": torch.Generator().manual_seed(noise_seed)}
+    state = CheckpointState(fingerprint=_fingerprint(run, len(train_set)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / CHECKPOINT.parent).mkdir(exist_ok=True)
+    ckpt = out_dir / CHECKPOINT
+    if resume:
+        fingerprint = state.fingerprint
+        state = load_checkpoint(ckpt, family, optimisers, stream, rngs)
+        if state.fingerprint != fingerprint:
+            msg = f"{ckpt}: the checkpoint was written by a run with another configuration or data; resume with the same data, family and [train]/[model] settings"
+            raise ValueError(msg)
+    save_run_config(out_dir / "train_config.toml", run)
+    log = CsvLog(out_dir / "log.csv", resume_step=state.step if resume else None)
+    total = cfg.total_steps(len(train_set), family.batches_per_step)
+    provenance = {
+        "caloforge_version": caloforge.__version__,
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.system()} {platform.machine()} {platform.processor()}".strip(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "data_file": source,
+        "n_train": len(train_set),
+        "n_validation": len(val_set),
+        "trained_energy_range_mev": [encoding.energy_min_mev, encoding.energy_max_mev],
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "resumed_from_step": state.step if resume else None,
+    }
+    save_kw = {"family": run.family, "hparams": run.model, "particle": showers.particle}
+    metrics: dict[str, float] = {}
+    t0 = time.perf_counter()
+    bar = tqdm(
+        total=total,
+        initial=state.step,
+        disable=not cfg.progress,
+        desc=f"{run.family} seed {cfg.seed}",
+    )
+    try:
+        while state.step < total:
+            # forward / backward / optimiser steps (the family's phases)
+            losses = family.train_step(stream, optimisers, rngs["noise"])
+            problem = _check_finite(family, losses, state.step + 1, cfg.max_abs_loss)
+            if problem is not None:
+                kept = (
+                    f"last good checkpoint: {ckpt}"
+                    if ckpt.is_file()
+                    else "no checkpoint was written yet"
+                )
+                msg = f"training diverged at {problem}; stopped ({kept}; lower train.lr or check the data)"
+                raise TrainingDivergedError(msg)
+            state.step += 1
+            bar.update(1)
+            # log
+            if state.step % cfg.log_every == 0 or state.step == total:
+                log.write(state.step, losses)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:3]})
+            # evaluate: validation metrics on the held-out split, keep the best
+            if state.step % cfg.validate_every == 0 or state.step == total:
+                metrics = _validate(family, val_set, val_seed)
+                log.write(state.step, {f"val_{k}": v for k, v in metrics.items()})
+                if state.best_score is None or metrics["score"] < state.best_score:
+                    state.best_score, state.best_step = metrics["score"], state.step
+                    save_model(
+                        out_dir / "best",
+                        family.generator,
+                        seed=cfg.seed,
+                        provenance=provenance | {"steps": state.step},
+                        metrics=metrics | {"step": state.step},
+                        **save_kw,
+                    )
+            # checkpoint (atomic)
+            if state.step % cfg.checkpoint_every == 0 or state.step == total:
+                save_checkpoint(ckpt, family, optimisers, stream, rngs, state)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    provenance |= {
+        "steps": state.step,
+        "wall_seconds_this_session": wall,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    final = {
+        "final": metrics | {"step": state.step},
+        "best": {"step": state.best_step, "score": state.best_score},
+    }
+    save_model(
+        out_dir, family.generator, seed=cfg.seed, provenance=provenance, metrics=final, **save_kw
+    )
+    return TrainResult(out_dir, cfg.seed, state.step, wall, state.best_step, final)
+
+
+def train(
+    data: ShowerSet | str | Path,
+    family: str | None = None,
+    config: RunConfig | str | Path | None = None,
+    out_dir: str | Path = "model",
+    *,
+    seeds: int = 1,
+    resume: bool = False,
+    steps: int | None = None,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> list[TrainResult]:
+    """Train ``family`` on ``data`` (a shower file or a ShowerSet) into ``out_dir``.
+
+    ``config``: a :class:`RunConfig`, a TOML run file, or None for the family's defaults;
+    ``steps``, ``device``, ``threads``, ``progress`` override its ``[train]`` values. ``seeds=K``
+    trains K models with seeds ``train.seed + i`` into ``out_dir/seed_<s>/``. ``resume``
+    continues each from its ``checkpoints/last.safetensors`` exactly. Returns one
+    :class:`TrainResult` per seed.
+    """
+    if isinstance(config, RunConfig):
+        run = config
+        if family is not None and family != run.family:
+            msg = f"family {family!r} differs from the config's family {run.family!r}"
+            raise ValueError(msg)
+    elif config is not None:
+        run = load_run_config(config, family)
+    elif family is not None:
+        run = RunConfig(family=get_family(family).name)
+    else:
+        msg = "train: give a family (wgan-gp, gan-ecritic, vae) or a config naming one"
+        raise ValueError(msg)
+    run = run.with_train(steps=steps, device=device, threads=threads, progress=progress)
+    if seeds < 1:
+        msg = f"seeds must be >= 1, got {seeds}"
+        raise ValueError(msg)
+    if run.train.device.startswith("cuda") and not torch.cuda.is_available():
+        msg = f"device {run.train.device!r} requested but no CUDA device is available (torch {torch.__version__})"
+        raise ValueError(msg)
+    showers, source = _prepare(data, run)
+    old_threads = torch.get_num_threads()
+    if run.train.threads is not None:
+        torch.set_num_threads(run.train.threads)
+    try:
+        out = Path(out_dir)
+        if seeds == 1:
+            return [_fit(showers, source, run, out, resume=resume)]
+        base = run.train.seed
+        return [
+            _fit(
+                showers,
+                source,
+                run.with_train(seed=base + i),
+                out / f"seed_{base + i}",
+                resume=resume,
+            )
+            for i in range(seeds)
+        ]
+    finally:
+        torch.set_num_threads(old_threads)
