@@ -1,0 +1,73 @@
+"""``caloforge generate``: thin wrapper around :func:`caloforge.models.generate`."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from caloforge.cli._common import console, user_errors
+from caloforge.units import parse_energies, parse_energy
+
+
+@user_errors
+def generate(
+    model: Annotated[Path, typer.Option("--model", help="model folder (from caloforge train)")],
+    out: Annotated[Path, typer.Option("--out", help="output shower file (HDF5)")],
+    seed: Annotated[int, typer.Option("--seed", help="seed of the noise (and configs)")],
+    n: Annotated[
+        int | None, typer.Option("--n", help="showers per energy (with --like: the first N)")
+    ] = None,
+    energy: Annotated[
+        str | None, typer.Option("--energy", help="incident energy with unit, e.g. 50GeV")
+    ] = None,
+    energies: Annotated[
+        str | None, typer.Option("--energies", help="comma-separated, e.g. 16GeV,32GeV")
+    ] = None,
+    like: Annotated[
+        Path | None,
+        typer.Option("--like", help="copy energies (and configs) from this reference file"),
+    ] = None,
+    config: Annotated[
+        int | None, typer.Option("--config", help="alignment configuration 0..7 (default: drawn)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="showers per batch")] = 10_000,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
+) -> None:
+    """Generate showers from a trained model into --out (streamed, atomic)."""
+    from caloforge.models import generate as generate_fn
+
+    given = [x for x in (energy, energies, like) if x is not None]
+    if len(given) != 1:
+        msg = "give exactly one of --energy, --energies or --like"
+        raise ValueError(msg)
+    levels = None
+    if energy is not None:
+        levels = [parse_energy(energy)]
+    elif energies is not None:
+        levels = parse_energies(energies)
+    if levels is not None and n is None:
+        msg = "--n is required with --energy/--energies (showers per energy)"
+        raise ValueError(msg)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = generate_fn(
+            model,
+            out,
+            n=n,
+            energies=levels,
+            like=like,
+            config=config,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+        )
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    typer.echo(str(path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
