@@ -83,8 +83,12 @@ def load_checkpoint(
     optimisers: dict[str, torch.optim.Optimizer],
     stream: BatchStream,
     rngs: dict[str, torch.Generator],
+    fingerprint: dict[str, Any],
 ) -> CheckpointState:
-    """Restore everything :func:`save_checkpoint` wrote; errors name the file and key."""
+    """Restore everything :func:`save_checkpoint` wrote; errors name the file and key.
+
+    ``fingerprint`` must equal the one saved: resuming with other data or settings is an error.
+    """
     if not path.is_file():
         msg = f"{path}: no checkpoint to resume from"
         raise ValueError(msg)
@@ -99,6 +103,9 @@ def load_checkpoint(
         msg = f"{path}: metadata key {META_KEY!r} missing; not a caloforge checkpoint"
         raise ValueError(msg)
     meta = json.loads(meta_text)
+    if meta.get("fingerprint") != fingerprint:
+        msg = f"{path}: the checkpoint was written by a run with another configuration or data; resume with the same data, family and [train]/[model]/[preprocessing] settings"
+        raise ValueError(msg)
     for name, module in family.modules().items():
         prefix = f"module.{name}."
         part = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

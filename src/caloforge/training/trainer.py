@@ -146,11 +146,7 @@ def _fit(
     (out_dir / CHECKPOINT.parent).mkdir(exist_ok=True)
     ckpt = out_dir / CHECKPOINT
     if resume:
-        fingerprint = state.fingerprint
-        state = load_checkpoint(ckpt, family, optimisers, stream, rngs)
-        if state.fingerprint != fingerprint:
-            msg = f"{ckpt}: the checkpoint was written by a run with another configuration or data; resume with the same data, family and [train]/[model] settings"
-            raise ValueError(msg)
+        state = load_checkpoint(ckpt, family, optimisers, stream, rngs, state.fingerprint)
     save_run_config(out_dir / "train_config.toml", run)
     log = CsvLog(out_dir / "log.csv", resume_step=state.step if resume else None)
     total = cfg.total_steps(len(train_set), family.batches_per_step)
