@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MATERIALS", "Material", "get_material"]
+__all__ = ["ELEMENT_MASS", "MATERIALS", "Material", "get_material"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,22 @@ MATERIALS: dict[str, Material] = {
             104.15 / 16.0,
         ),
     )
+}
+
+
+#: standard atomic weights (g/mol) of the elements in the compositions above, by Z
+#: (PDG 2024 "Atomic and Nuclear Properties", element pages; same source as the table)
+ELEMENT_MASS: dict[int, float] = {
+    1: 1.008,
+    6: 12.011,
+    8: 15.999,
+    13: 26.9815,
+    14: 28.0855,
+    18: 39.948,
+    26: 55.845,
+    29: 63.546,
+    74: 183.84,
+    82: 207.2,
 }
 
 

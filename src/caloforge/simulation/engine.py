@@ -20,10 +20,22 @@ class EngineOutput:
     shower the bookkeeping in MeV — ``active_mev`` (all active deposits, also outside the
     cells), ``passive_mev``, ``escaped_mev`` (leaving the stack), ``below_cut_mev`` (particles
     stopped at the tracking cuts, deposited locally). Engines without a transport (GFlash) may
-    book zeros where a quantity does not exist, saying so in their docs."""
+    book zeros where a quantity does not exist, saying so in their docs.
+
+    ``visible_mev`` (optional, per shower): everything the active medium sees, inside the cells
+    or not (for the cascade: ``active_mev`` plus the below-cut deposits lying in active slabs).
+    Engines that leave it ``None`` get ``cells.sum(axis=1)`` from :meth:`visible`."""
 
     cells: np.ndarray
     active_mev: np.ndarray
     passive_mev: np.ndarray
     escaped_mev: np.ndarray
     below_cut_mev: np.ndarray
+    visible_mev: np.ndarray | None = None
+
+    def visible(self) -> np.ndarray:
+        """(n,) visible energy in MeV: ``visible_mev`` when the engine books it, else the
+        sum over the readout cells."""
+        if self.visible_mev is not None:
+            return np.asarray(self.visible_mev, dtype=np.float64)
+        return np.asarray(self.cells, dtype=np.float64).sum(axis=1)

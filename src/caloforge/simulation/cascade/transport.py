@@ -1,0 +1,876 @@
+"""The numba transport kernel: one shower per ``prange`` iteration, its own RNG and LIFO stack.
+
+Particles: 0 photon, 1 electron, 2 positron; energies are kinetic (MeV), positions mm,
+directions unit vectors. Each shower seeds a SplitMix64 generator from its own 64-bit seed, so a
+shower depends on nothing but its seed and inputs, whatever the number of threads.
+
+Per shower ``book`` = (active, passive, escaped, below_cut, visible) in MeV:
+
+- ``active`` / ``passive``: continuous energy loss of e± along their steps (restricted
+  ionisation and sub-cut bremsstrahlung) in active / passive slabs;
+- ``escaped``: energy carried out of the stack (through the front or the back face) — for a
+  positron its kinetic energy plus the 2 m_e c^2 its annihilation would have released;
+- ``below_cut``: energy of particles stopped at, or created below, the tracking cuts
+  (photo-electrons, Compton electrons, delta rays and photons below the cuts, e± ranging
+  out), deposited where they stop;
+- ``visible``: everything deposited in active slabs (active plus the below-cut part lying in
+  active slabs), i.e. what the readout sees, also outside the readout cells.
+
+active + passive + escaped + below_cut equals the incident kinetic energy for photons and
+electrons, and the incident kinetic energy plus 2 m_e c^2 for positrons (the primary positron
+annihilates with an atomic electron of the medium).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+__all__ = ["run_showers"]
+
+ME = 0.51099895
+PHOTON, ELECTRON, POSITRON = 0, 1, 2
+STACK_CAPACITY = 1 << 14
+TWO_PI = 2.0 * math.pi
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0
+_SQRT12 = math.sqrt(12.0)
+# cut parameter vector layout
+C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL = 0, 1, 2, 3, 4, 5
+
+
+# ---- random numbers ---------------------------------------------------------------------------
+@nb.njit(cache=True)
+def _uniform(state: np.ndarray) -> float:
+    """SplitMix64 -> double in (0, 1)."""
+    s = state[0] + _GOLDEN
+    state[0] = s
+    z = (s ^ (s >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    z = z ^ (z >> _S31)
+    return ((z >> _S11) + 0.5) * _INV53
+
+
+@nb.njit(cache=True)
+def _normal(state: np.ndarray) -> float:
+    return math.sqrt(-2.0 * math.log(_uniform(state))) * math.cos(TWO_PI * _uniform(state))
+
+
+# ---- tables ---------------------------------------------------------------------------------------
+@nb.njit(cache=True)
+def _lerp(tab: np.ndarray, m: int, ln_e: float, ln_e0: float, inv_dln: float) -> float:
+    f = (ln_e - ln_e0) * inv_dln
+    if f <= 0.0:
+        return tab[m, 0]
+    n = tab.shape[1]
+    i = int(f)
+    if i >= n - 1:
+        return tab[m, n - 1]
+    w = f - i
+    return tab[m, i] * (1.0 - w) + tab[m, i + 1] * w
+
+
+@nb.njit(cache=True)
+def _energy_from_range(rt: np.ndarray, m: int, r: float, ln_e0: float, inv_dln: float) -> float:
+    row = rt[m]
+    n = row.shape[0]
+    if r <= row[0]:
+        return math.exp(ln_e0) * r / row[0]
+    i = np.searchsorted(row, r) - 1
+    if i >= n - 1:
+        i = n - 2
+    w = (r - row[i]) / (row[i + 1] - row[i])
+    return math.exp(ln_e0 + (i + w) / inv_dln)
+
+
+# ---- geometry helpers ---------------------------------------------------------------------------
+@nb.njit(cache=True)
+def _rotate(ux: float, uy: float, uz: float, cost: float, phi: float) -> tuple[float, float, float]:
+    """Direction at polar angle acos(cost), azimuth phi about (ux, uy, uz) (Geant4 rotateUz)."""
+    sint = math.sqrt(max(0.0, 1.0 - cost * cost))
+    cp, sp = math.cos(phi), math.sin(phi)
+    perp2 = ux * ux + uy * uy
+    if perp2 < 1e-20:
+        return sint * cp, sint * sp, cost * (1.0 if uz >= 0 else -1.0)
+    perp = math.sqrt(perp2)
+    nx = (ux * uz * cp - uy * sp) * sint / perp + ux * cost
+    ny = (uy * uz * cp + ux * sp) * sint / perp + uy * cost
+    nz = -perp * sint * cp + uz * cost
+    norm = 1.0 / math.sqrt(nx * nx + ny * ny + nz * nz)
+    return nx * norm, ny * norm, nz * norm
+
+
+@nb.njit(cache=True)
+def _tsai_cost(e_total: float, state: np.ndarray) -> float:
+    """Polar angle cosine of a bremsstrahlung photon or pair lepton (Geant4 modified Tsai)."""
+    u_max = 2.0 * (1.0 + e_total / ME)
+    while True:
+        u = -math.log(_uniform(state) * _uniform(state))
+        u = u / 1.6 if _uniform(state) < 0.25 else u / 0.5333333333333333
+        if u <= u_max:
+            return 1.0 - 2.0 * u * u / (u_max * u_max)
+
+
+@nb.njit(cache=True)
+def _cell(
+    layer: int,
+    x: float,
+    y: float,
+    kind: np.ndarray,
+    ipar: np.ndarray,
+    fpar: np.ndarray,
+    redges: np.ndarray,
+    sh_eta: np.ndarray,
+    sh_phi: np.ndarray,
+) -> int:
+    k = kind[layer]
+    if k == 0:
+        nx, ny = ipar[layer, 0], ipar[layer, 1]
+        ix = math.floor(x / fpar[layer, 0] + 0.5 * nx)
+        iy = math.floor(y / fpar[layer, 1] + 0.5 * ny)
+        if ix < 0 or ix >= nx or iy < 0 or iy >= ny:
+            return -1
+        return iy * nx + ix
+    if k == 1:
+        n_alpha, n_r = ipar[layer, 0], ipar[layer, 1]
+        r = math.sqrt(x * x + y * y)
+        if r < redges[layer, 0] or r >= redges[layer, n_r]:
+            return -1
+        ir = 0
+        while r >= redges[layer, ir + 1]:
+            ir += 1
+        ia = math.floor((math.atan2(y, x) + math.pi) / TWO_PI * n_alpha)
+        ia = min(max(ia, 0), n_alpha - 1)
+        return ia * n_r + ir
+    if k == 2:
+        n_eta, n_phi = ipar[layer, 0], ipar[layer, 1]
+        de = x / fpar[layer, 2] + sh_eta[layer]
+        dp = y / fpar[layer, 3] + sh_phi[layer]
+        ie = math.floor(de / fpar[layer, 0] + 0.5 * n_eta)
+        ip = math.floor(dp / fpar[layer, 1] + 0.5 * n_phi)
+        if ie < 0 or ie >= n_eta or ip < 0 or ip >= n_phi:
+            return -1
+        return ie * n_phi + ip
+    return -1
+
+
+@nb.njit(cache=True)
+def _deposit(
+    edep: float,
+    below: bool,
+    x: float,
+    y: float,
+    slab: int,
+    book: np.ndarray,
+    cells: np.ndarray,
+    sact: np.ndarray,
+    slay: np.ndarray,
+    kind: np.ndarray,
+    coff: np.ndarray,
+    ipar: np.ndarray,
+    fpar: np.ndarray,
+    redges: np.ndarray,
+    sh_eta: np.ndarray,
+    sh_phi: np.ndarray,
+) -> None:
+    active = sact[slab]
+    if below:
+        book[3] += edep
+    elif active:
+        book[0] += edep
+    else:
+        book[1] += edep
+    if active:
+        book[4] += edep
+        layer = slay[slab]
+        if layer >= 0:
+            c = _cell(layer, x, y, kind, ipar, fpar, redges, sh_eta, sh_phi)
+            if c >= 0:
+                cells[coff[layer] + c] += edep
+
+
+@nb.njit(cache=True)
+def _push(
+    sf: np.ndarray,
+    si: np.ndarray,
+    n: int,
+    ptype: int,
+    e: float,
+    x: float,
+    y: float,
+    z: float,
+    ux: float,
+    uy: float,
+    uz: float,
+    slab: int,
+) -> int:
+    """Push a particle; returns the new stack size, or -1 when the stack is full."""
+    if n >= sf.shape[0]:
+        return -1
+    sf[n, 0] = e
+    sf[n, 1] = x
+    sf[n, 2] = y
+    sf[n, 3] = z
+    sf[n, 4] = ux
+    sf[n, 5] = uy
+    sf[n, 6] = uz
+    si[n, 0] = ptype
+    si[n, 1] = slab
+    return n + 1
+
+
+# ---- one shower ------------------------------------------------------------------------------------
+@nb.njit(cache=True)
+def _shower(
+    e0: float,
+    ptype0: int,
+    x0: float,
+    y0: float,
+    ux0: float,
+    uy0: float,
+    uz0: float,
+    seed: np.uint64,
+    sh_eta: np.ndarray,
+    sh_phi: np.ndarray,
+    cells: np.ndarray,
+    book: np.ndarray,
+    z_lo: np.ndarray,
+    z_hi: np.ndarray,
+    smat: np.ndarray,
+    sact: np.ndarray,
+    slay: np.ndarray,
+    kind: np.ndarray,
+    coff: np.ndarray,
+    ipar: np.ndarray,
+    fpar: np.ndarray,
+    redges: np.ndarray,
+    ln_e0: float,
+    inv_dln: float,
+    mu_c: np.ndarray,
+    mu_pe: np.ndarray,
+    mu_pair: np.ndarray,
+    rng_tab: np.ndarray,
+    sig_b: np.ndarray,
+    sig_d: np.ndarray,
+    x0mm: np.ndarray,
+    bohr: np.ndarray,
+    cutv: np.ndarray,
+    sf: np.ndarray,
+    si: np.ndarray,
+) -> bool:
+    """Transport one shower; returns False if the particle stack overflowed."""
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = seed
+    kprod, tprod = cutv[C_KPROD], cutv[C_TPROD]
+    gtrack, etrack = cutv[C_GTRACK], cutv[C_ETRACK]
+    frac, final_range = cutv[C_FRAC], cutv[C_FINAL]
+    ns = z_lo.shape[0]
+    n = _push(sf, si, 0, ptype0, e0, x0, y0, z_lo[0], ux0, uy0, uz0, 0)
+    while n > 0:
+        n -= 1
+        e = sf[n, 0]
+        x, y, z = sf[n, 1], sf[n, 2], sf[n, 3]
+        ux, uy, uz = sf[n, 4], sf[n, 5], sf[n, 6]
+        ptype, slab = si[n, 0], si[n, 1]
+        if ptype == PHOTON:
+            # ---------------------------------------------------------------- photon
+            while True:
+                if e < gtrack:
+                    _deposit(
+                        e,
+                        True,
+                        x,
+                        y,
+                        slab,
+                        book,
+                        cells,
+                        sact,
+                        slay,
+                        kind,
+                        coff,
+                        ipar,
+                        fpar,
+                        redges,
+                        sh_eta,
+                        sh_phi,
+                    )
+                    break
+                m = smat[slab]
+                lne = math.log(e)
+                mc = _lerp(mu_c, m, lne, ln_e0, inv_dln)
+                mp = _lerp(mu_pe, m, lne, ln_e0, inv_dln)
+                mpr = _lerp(mu_pair, m, lne, ln_e0, inv_dln) if e > 2.0 * ME else 0.0
+                mt = mc + mp + mpr
+                d = -math.log(_uniform(state)) / mt
+                if uz > 0.0:
+                    db = (z_hi[slab] - z) / uz
+                elif uz < 0.0:
+                    db = (z_lo[slab] - z) / uz
+                else:
+                    db = math.inf
+                if d >= db:
+                    x += db * ux
+                    y += db * uy
+                    if uz > 0.0:
+                        z = z_hi[slab]
+                        slab += 1
+                    else:
+                        z = z_lo[slab]
+                        slab -= 1
+                    if slab < 0 or slab >= ns:
+                        book[2] += e
+                        break
+                    continue
+                x += d * ux
+                y += d * uy
+                z += d * uz
+                r = _uniform(state) * mt
+                if r < mpr:
+                    # pair production: e- takes fraction eps of the photon energy
+                    emin = ME / e
+                    while True:
+                        eps = emin + (1.0 - 2.0 * emin) * _uniform(state)
+                        if _uniform(state) <= 1.0 - 4.0 / 3.0 * eps * (1.0 - eps):
+                            break
+                    phi = TWO_PI * _uniform(state)
+                    for lep in range(2):
+                        etot = eps * e if lep == 0 else (1.0 - eps) * e
+                        t = etot - ME
+                        if t < 0.0:
+                            t = 0.0
+                        cost = _tsai_cost(etot, state)
+                        vx, vy, vz = _rotate(ux, uy, uz, cost, phi + lep * math.pi)
+                        pt = ELECTRON if lep == 0 else POSITRON
+                        n = _emit(
+                            pt,
+                            t,
+                            x,
+                            y,
+                            z,
+                            vx,
+                            vy,
+                            vz,
+                            slab,
+                            n,
+                            sf,
+                            si,
+                            state,
+                            etrack,
+                            gtrack,
+                            book,
+                            cells,
+                            sact,
+                            slay,
+                            kind,
+                            coff,
+                            ipar,
+                            fpar,
+                            redges,
+                            sh_eta,
+                            sh_phi,
+                        )
+                        if n < 0:
+                            return False
+                    break
+                if r < mpr + mp:
+                    # photo-electric absorption: an isotropic photo-electron with all the energy
+                    cost = 2.0 * _uniform(state) - 1.0
+                    vx, vy, vz = _rotate(ux, uy, uz, cost, TWO_PI * _uniform(state))
+                    n = _emit(
+                        ELECTRON,
+                        e,
+                        x,
+                        y,
+                        z,
+                        vx,
+                        vy,
+                        vz,
+                        slab,
+                        n,
+                        sf,
+                        si,
+                        state,
+                        etrack,
+                        gtrack,
+                        book,
+                        cells,
+                        sact,
+                        slay,
+                        kind,
+                        coff,
+                        ipar,
+                        fpar,
+                        redges,
+                        sh_eta,
+                        sh_phi,
+                    )
+                    if n < 0:
+                        return False
+                    break
+                # Compton scattering (Klein-Nishina, Geant4 G4KleinNishinaCompton sampling)
+                k0 = e / ME
+                eps0 = 1.0 / (1.0 + 2.0 * k0)
+                eps0sq = eps0 * eps0
+                a1 = -math.log(eps0)
+                a2 = a1 + 0.5 * (1.0 - eps0sq)
+                while True:
+                    if a1 > a2 * _uniform(state):
+                        eps = math.exp(-a1 * _uniform(state))
+                        epssq = eps * eps
+                    else:
+                        epssq = eps0sq + (1.0 - eps0sq) * _uniform(state)
+                        eps = math.sqrt(epssq)
+                    onecost = (1.0 - eps) / (eps * k0)
+                    sint2 = onecost * (2.0 - onecost)
+                    if 1.0 - eps * sint2 / (1.0 + epssq) >= _uniform(state):
+                        break
+                e1 = eps * e
+                phi = TWO_PI * _uniform(state)
+                gx, gy, gz = _rotate(ux, uy, uz, 1.0 - onecost, phi)
+                te = e - e1
+                px, py, pz = e * ux - e1 * gx, e * uy - e1 * gy, e * uz - e1 * gz
+                pn = math.sqrt(px * px + py * py + pz * pz)
+                if pn > 0.0:
+                    n = _emit(
+                        ELECTRON,
+                        te,
+                        x,
+                        y,
+                        z,
+                        px / pn,
+                        py / pn,
+                        pz / pn,
+                        slab,
+                        n,
+                        sf,
+                        si,
+                        state,
+                        etrack,
+                        gtrack,
+                        book,
+                        cells,
+                        sact,
+                        slay,
+                        kind,
+                        coff,
+                        ipar,
+                        fpar,
+                        redges,
+                        sh_eta,
+                        sh_phi,
+                    )
+                    if n < 0:
+                        return False
+                else:
+                    _deposit(
+                        te,
+                        True,
+                        x,
+                        y,
+                        slab,
+                        book,
+                        cells,
+                        sact,
+                        slay,
+                        kind,
+                        coff,
+                        ipar,
+                        fpar,
+                        redges,
+                        sh_eta,
+                        sh_phi,
+                    )
+                e = e1
+                ux, uy, uz = gx, gy, gz
+            continue
+        # -------------------------------------------------------------------- electron / positron
+        pos = ptype == POSITRON
+        rt = rng_tab[1] if pos else rng_tab[0]
+        sd = sig_d[1] if pos else sig_d[0]
+        t = e
+        while True:
+            if t < etrack:
+                _deposit(
+                    t,
+                    True,
+                    x,
+                    y,
+                    slab,
+                    book,
+                    cells,
+                    sact,
+                    slay,
+                    kind,
+                    coff,
+                    ipar,
+                    fpar,
+                    redges,
+                    sh_eta,
+                    sh_phi,
+                )
+                if pos:
+                    n = _annihilate(x, y, z, slab, n, sf, si, state)
+                    if n < 0:
+                        return False
+                break
+            m = smat[slab]
+            lnt = math.log(t)
+            rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
+            s = rng if rng <= final_range else max(frac * rng, final_range)
+            lim = 0
+            sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
+            if sig > 0.0:
+                sdisc = -math.log(_uniform(state)) / sig
+                if sdisc < s:
+                    s = sdisc
+                    lim = 1
+            if uz > 0.0:
+                db = (z_hi[slab] - z) / uz
+            elif uz < 0.0:
+                db = (z_lo[slab] - z) / uz
+            else:
+                db = math.inf
+            if db <= s:
+                s = db
+                lim = 2
+            # continuous loss over the step, with Bohr fluctuations of its mean
+            if s >= rng:
+                dt = t
+            else:
+                dt = t - _energy_from_range(rt, m, rng - s, ln_e0, inv_dln)
+                if dt < 0.0:
+                    dt = 0.0
+                gam = t / ME + 1.0
+                beta2 = 1.0 - 1.0 / (gam * gam)
+                tmax = min(tprod, t if pos else 0.5 * t)
+                var = bohr[m] * s * tmax * (1.0 - 0.5 * beta2) / beta2
+                if var > 0.0 and dt > 0.0:
+                    sg = math.sqrt(var)
+                    zr = _normal(state)
+                    lim_z = dt / sg
+                    zr = min(max(zr, -lim_z), lim_z)
+                    dt += sg * zr
+                    dt = min(dt, t)
+            # multiple scattering (Highland width, correlated lateral displacement)
+            theta0 = 0.0
+            if s > 1e-12:
+                tm = max(t - 0.5 * dt, 1e-3)
+                p = math.sqrt(tm * (tm + 2.0 * ME))
+                beta = p / (tm + ME)
+                xx0 = s / x0mm[m]
+                corr = 1.0 + 0.038 * math.log(xx0 / (beta * beta))
+                theta0 = 13.6 / (beta * p) * math.sqrt(xx0) * max(corr, 0.0)
+            z1, z2, z3, z4 = _normal(state), _normal(state), _normal(state), _normal(state)
+            xa, ya = x, y
+            if lim == 2:
+                x += s * ux
+                y += s * uy
+                z = z_hi[slab] if uz > 0.0 else z_lo[slab]
+            else:
+                cpath = max(1.0 - theta0 * theta0 / 6.0, 0.5)
+                dx1 = s * theta0 * (z1 / _SQRT12 + 0.5 * z2)
+                dx2 = s * theta0 * (z3 / _SQRT12 + 0.5 * z4)
+                perp2 = ux * ux + uy * uy
+                if perp2 < 1e-20:
+                    e1x, e1y, e1z, e2x, e2y, e2z = 1.0, 0.0, 0.0, 0.0, 1.0, 0.0
+                else:
+                    pp = math.sqrt(perp2)
+                    e1x, e1y, e1z = ux * uz / pp, uy * uz / pp, -pp
+                    e2x, e2y, e2z = -uy / pp, ux / pp, 0.0
+                x += cpath * s * ux + dx1 * e1x + dx2 * e2x
+                y += cpath * s * uy + dx1 * e1y + dx2 * e2y
+                z += cpath * s * uz + dx1 * e1z + dx2 * e2z
+                lo, hi = z_lo[slab], z_hi[slab]
+                z = min(max(z, lo), hi - 1e-9 * (hi - lo))
+            if dt > 0.0:
+                _deposit(
+                    dt,
+                    False,
+                    0.5 * (xa + x),
+                    0.5 * (ya + y),
+                    slab,
+                    book,
+                    cells,
+                    sact,
+                    slay,
+                    kind,
+                    coff,
+                    ipar,
+                    fpar,
+                    redges,
+                    sh_eta,
+                    sh_phi,
+                )
+            t -= dt
+            going_up = uz > 0.0
+            if theta0 > 0.0:
+                thx, thy = z2 * theta0, z4 * theta0
+                th = math.sqrt(thx * thx + thy * thy)
+                ux, uy, uz = _rotate(ux, uy, uz, math.cos(th), math.atan2(thy, thx))
+            if t <= 0.0:
+                if pos:
+                    n = _annihilate(x, y, z, slab, n, sf, si, state)
+                    if n < 0:
+                        return False
+                break
+            if lim == 2:
+                slab += 1 if going_up else -1
+                if slab < 0 or slab >= ns:
+                    book[2] += t + (2.0 * ME if pos else 0.0)
+                    break
+                continue
+            if lim != 1:
+                continue
+            # discrete interaction: bremsstrahlung or a delta ray
+            lnt = math.log(t)
+            sb = _lerp(sig_b, m, lnt, ln_e0, inv_dln)
+            sdd = _lerp(sd, m, lnt, ln_e0, inv_dln)
+            if sb + sdd <= 0.0:
+                continue
+            etot = t + ME
+            if _uniform(state) * (sb + sdd) < sb:
+                if t <= kprod:
+                    continue
+                while True:
+                    k = kprod * (t / kprod) ** _uniform(state)
+                    yy = k / etot
+                    if _uniform(state) * 4.0 / 3.0 <= 4.0 / 3.0 - 4.0 / 3.0 * yy + yy * yy:
+                        break
+                cost = _tsai_cost(etot, state)
+                vx, vy, vz = _rotate(ux, uy, uz, cost, TWO_PI * _uniform(state))
+                n = _emit(
+                    PHOTON,
+                    k,
+                    x,
+                    y,
+                    z,
+                    vx,
+                    vy,
+                    vz,
+                    slab,
+                    n,
+                    sf,
+                    si,
+                    state,
+                    etrack,
+                    gtrack,
+                    book,
+                    cells,
+                    sact,
+                    slay,
+                    kind,
+                    coff,
+                    ipar,
+                    fpar,
+                    redges,
+                    sh_eta,
+                    sh_phi,
+                )
+                if n < 0:
+                    return False
+                t -= k
+                continue
+            xmax = 1.0 if pos else 0.5
+            xmin = tprod / t
+            if xmin >= xmax:
+                continue
+            gam = t / ME + 1.0
+            beta2 = 1.0 - 1.0 / (gam * gam)
+            b1 = b2 = b3 = b4 = gg = 0.0
+            if pos:
+                yb = 1.0 / (gam + 1.0)
+                y12 = 1.0 - 2.0 * yb
+                b1, b2 = 2.0 - yb * yb, y12 * (3.0 + yb * yb)
+                b4 = y12 * y12 * y12
+                b3 = b4 + y12 * y12
+                hmax = 1.0 + beta2 * (b2 + b4)
+            else:
+                gg = (2.0 * gam - 1.0) / (gam * gam)
+                hmax = 2.25
+            while True:
+                q = _uniform(state)
+                xd = xmin * xmax / (xmin * (1.0 - q) + xmax * q)
+                if pos:
+                    h = 1.0 - beta2 * xd * (b1 - xd * (b2 - xd * (b3 - xd * b4)))
+                else:
+                    h = (
+                        1.0
+                        + xd * xd / ((1.0 - xd) * (1.0 - xd))
+                        + (1.0 - gg) * xd * xd
+                        - gg * xd / (1.0 - xd)
+                    )
+                if _uniform(state) * hmax <= h:
+                    break
+            ed = xd * t
+            cosd = min(math.sqrt(ed * (t + 2.0 * ME) / (t * (ed + 2.0 * ME))), 1.0)
+            vx, vy, vz = _rotate(ux, uy, uz, cosd, TWO_PI * _uniform(state))
+            p0 = math.sqrt(t * (t + 2.0 * ME))
+            pd = math.sqrt(ed * (ed + 2.0 * ME))
+            n = _emit(
+                ELECTRON,
+                ed,
+                x,
+                y,
+                z,
+                vx,
+                vy,
+                vz,
+                slab,
+                n,
+                sf,
+                si,
+                state,
+                etrack,
+                gtrack,
+                book,
+                cells,
+                sact,
+                slay,
+                kind,
+                coff,
+                ipar,
+                fpar,
+                redges,
+                sh_eta,
+                sh_phi,
+            )
+            if n < 0:
+                return False
+            px, py, pz = p0 * ux - pd * vx, p0 * uy - pd * vy, p0 * uz - pd * vz
+            pn = math.sqrt(px * px + py * py + pz * pz)
+            if pn > 0.0:
+                ux, uy, uz = px / pn, py / pn, pz / pn
+            t -= ed
+    return True
+
+
+@nb.njit(cache=True)
+def _annihilate(
+    x: float,
+    y: float,
+    z: float,
+    slab: int,
+    n: int,
+    sf: np.ndarray,
+    si: np.ndarray,
+    state: np.ndarray,
+) -> int:
+    """Positron annihilation at rest: two back-to-back 511 keV photons, isotropic."""
+    cost = 2.0 * _uniform(state) - 1.0
+    sint = math.sqrt(max(0.0, 1.0 - cost * cost))
+    phi = TWO_PI * _uniform(state)
+    vx, vy, vz = sint * math.cos(phi), sint * math.sin(phi), cost
+    n = _push(sf, si, n, PHOTON, ME, x, y, z, vx, vy, vz, slab)
+    if n < 0:
+        return n
+    return _push(sf, si, n, PHOTON, ME, x, y, z, -vx, -vy, -vz, slab)
+
+
+@nb.njit(cache=True)
+def _emit(
+    ptype: int,
+    e: float,
+    x: float,
+    y: float,
+    z: float,
+    ux: float,
+    uy: float,
+    uz: float,
+    slab: int,
+    n: int,
+    sf: np.ndarray,
+    si: np.ndarray,
+    state: np.ndarray,
+    etrack: float,
+    gtrack: float,
+    book: np.ndarray,
+    cells: np.ndarray,
+    sact: np.ndarray,
+    slay: np.ndarray,
+    kind: np.ndarray,
+    coff: np.ndarray,
+    ipar: np.ndarray,
+    fpar: np.ndarray,
+    redges: np.ndarray,
+    sh_eta: np.ndarray,
+    sh_phi: np.ndarray,
+) -> int:
+    """A new secondary: pushed if above its tracking cut, else deposited on the spot (a
+    positron below the cut also annihilates there)."""
+    cut = gtrack if ptype == PHOTON else etrack
+    if e >= cut:
+        return _push(sf, si, n, ptype, e, x, y, z, ux, uy, uz, slab)
+    if e > 0.0:
+        _deposit(
+            e,
+            True,
+            x,
+            y,
+            slab,
+            book,
+            cells,
+            sact,
+            slay,
+            kind,
+            coff,
+            ipar,
+            fpar,
+            redges,
+            sh_eta,
+            sh_phi,
+        )
+    if ptype == POSITRON:
+        return _annihilate(x, y, z, slab, n, sf, si, state)
+    return n
+
+
+@nb.njit(cache=True, parallel=True)
+def run_showers(
+    energy: np.ndarray,
+    ptype: int,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    dirs: np.ndarray,
+    seeds: np.ndarray,
+    sh_eta: np.ndarray,
+    sh_phi: np.ndarray,
+    z_lo: np.ndarray,
+    z_hi: np.ndarray,
+    smat: np.ndarray,
+    sact: np.ndarray,
+    slay: np.ndarray,
+    kind: np.ndarray,
+    coff: np.ndarray,
+    ipar: np.ndarray,
+    fpar: np.ndarray,
+    redges: np.ndarray,
+    ln_e0: float,
+    inv_dln: float,
+    mu_c: np.ndarray,
+    mu_pe: np.ndarray,
+    mu_pair: np.ndarray,
+    rng_tab: np.ndarray,
+    sig_b: np.ndarray,
+    sig_d: np.ndarray,
+    x0mm: np.ndarray,
+    bohr: np.ndarray,
+    cutv: np.ndarray,
+    cells: np.ndarray,
+    book: np.ndarray,
+    ok: np.ndarray,
+) -> None:
+    """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel."""
+    for i in nb.prange(energy.shape[0]):
+        sf = np.empty((STACK_CAPACITY, 7))
+        si = np.empty((STACK_CAPACITY, 2), dtype=np.int64)
+        ok[i] = _shower(
+            energy[i], ptype, x0[i], y0[i], dirs[i, 0], dirs[i, 1], dirs[i, 2], seeds[i],
+            sh_eta[i], sh_phi[i], cells[i], book[i], z_lo, z_hi, smat, sact, slay, kind, coff,
+            ipar, fpar, redges, ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d,
+            x0mm, bohr, cutv, sf, si,
+        )  # fmt: skip
