@@ -137,6 +137,10 @@ def _batches(
     sample = gun.sample(n, geometry, seed)
     if batch_size is None:
         batch_size = int(np.clip(_BATCH_BYTES // (8 * max(geometry.n_cells, 1)), 16, 1000))
+    if workers is None:  # engines get an explicit thread count: all cores
+        import numba
+
+        workers = int(numba.config.NUMBA_NUM_THREADS)
     kwargs: dict[str, Any] = {"workers": workers}
     if cuts is not None:
         kwargs["cuts"] = cuts
