@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gflash_cpu.json"))
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()
     rows = []
     for name in GEOMETRIES:
         geometry = get_geometry(name)
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_description(),
         "versions": versions("numpy", "numba"),
         "numba_threads_available": numba.config.NUMBA_NUM_THREADS,
+        # a shared machine: the 1-minute load before/after says how free the cores were
+        "load_average_1min": [load_before[0], os.getloadavg()[0]],
         "target_ms_per_shower_10gev": 1.0,
         "results": rows,
     }

@@ -191,6 +191,8 @@ def simulate_showers(
         cdf_e_lo = gamma_p(alpha, beta * s_lo) if s_lo > 0.0 else 0.0
         cdf_s_lo = gamma_p(a_spot, b_spot * s_lo) if s_lo > 0.0 else 0.0
         for j in range(n_steps):
+            if cdf_e_lo >= 1.0 and cdf_s_lo >= 1.0:
+                break  # both profiles exhausted: nothing left to deposit
             s_hi = t_edges[j + 1] / dz - start
             if s_hi <= 0.0:
                 continue
