@@ -74,6 +74,7 @@ def run_cascade(
             cuts.electron_tracking_mev,
             cuts.range_fraction,
             cuts.final_range_mm,
+            cuts.boundary_step_mm,
         ]
     )
     previous = numba.get_num_threads()

@@ -72,7 +72,9 @@ class Cuts:
     ``electron_tracking_mev``: particles below these (kinetic) energies are stopped and their
     energy deposited where they are (booked as below-cut). Step limits: an e± step is at most
     ``range_fraction`` of its residual range, unless the range is below ``final_range_mm``
-    (then it may be the whole range).
+    (then it may be the whole range); within its range of a slab face an e± step is at most
+    the distance to that face, but at least ``boundary_step_mm`` (so that crossings between
+    thin absorber and active slabs are resolved: the sampling fraction depends on it).
     """
 
     photon_production_mev: float = 0.1
@@ -81,6 +83,7 @@ class Cuts:
     electron_tracking_mev: float = 0.1
     range_fraction: float = 0.2
     final_range_mm: float = 0.2
+    boundary_step_mm: float = 0.05
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():

@@ -39,9 +39,8 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0
-_SQRT12 = math.sqrt(12.0)
 # cut parameter vector layout
-C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL = 0, 1, 2, 3, 4, 5
+C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_BSTEP = 0, 1, 2, 3, 4, 5, 6
 
 
 # ---- random numbers ---------------------------------------------------------------------------
@@ -224,6 +223,25 @@ def _push(
     return n + 1
 
 
+@nb.njit(cache=True)
+def _msc_tau(s: float, k: float, inv_b2: float, x0: float) -> float:
+    """s / lambda_1 = theta0^2 of the Highland formula for a step of s mm
+    (``k`` = (13.6 MeV / (beta p))^2 / X0, ``inv_b2`` = 1 / beta^2)."""
+    if s <= 0.0:
+        return 0.0
+    corr = 1.0 + 0.038 * math.log(s / x0 * inv_b2)
+    corr = max(corr, 0.0)
+    return k * s * corr * corr
+
+
+@nb.njit(cache=True)
+def _mean_advance(s: float, tau: float) -> float:
+    """Mean displacement along the initial direction after a true path s: lambda (1 - e^-tau)."""
+    if tau < 1e-6:
+        return s * (1.0 - 0.5 * tau)
+    return s * (1.0 - math.exp(-tau)) / tau
+
+
 # ---- one shower ------------------------------------------------------------------------------------
 @nb.njit(cache=True)
 def _shower(
@@ -269,6 +287,7 @@ def _shower(
     kprod, tprod = cutv[C_KPROD], cutv[C_TPROD]
     gtrack, etrack = cutv[C_GTRACK], cutv[C_ETRACK]
     frac, final_range = cutv[C_FRAC], cutv[C_FINAL]
+    bstep = cutv[C_BSTEP]
     ns = z_lo.shape[0]
     n = _push(sf, si, 0, ptype0, e0, x0, y0, z_lo[0], ux0, uy0, uz0, 0)
     while n > 0:
@@ -522,6 +541,11 @@ def _shower(
             lnt = math.log(t)
             rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
             s = rng if rng <= final_range else max(frac * rng, final_range)
+            # near a boundary (it is within the residual range) the step is at most the
+            # distance to the closer slab face, but not below the boundary step
+            safety = min(z - z_lo[slab], z_hi[slab] - z)
+            if rng > safety:
+                s = min(s, max(safety, bstep))
             lim = 0
             sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
             if sig > 0.0:
@@ -535,8 +559,23 @@ def _shower(
                 db = (z_lo[slab] - z) / uz
             else:
                 db = math.inf
-            if db <= s:
-                s = db
+            # multiple scattering: tau = s / lambda_1 with theta0^2 (Highland) = tau, mean
+            # geometric advance along u: lambda_1 (1 - exp(-tau)) (a boundary step is the true
+            # length whose mean advance reaches the boundary)
+            p0 = math.sqrt(t * (t + 2.0 * ME))
+            msc_k = (13.6 * (t + ME) / (p0 * p0)) ** 2 / x0mm[m]
+            inv_b2 = ((t + ME) / p0) ** 2
+            tau = _msc_tau(s, msc_k, inv_b2, x0mm[m])
+            zg = _mean_advance(s, tau)
+            if zg >= db:
+                lam = s / tau if tau > 0.0 else math.inf
+                if db < lam * 0.999999:
+                    s = -lam * math.log1p(-db / lam) if lam < math.inf else db
+                else:
+                    s = db
+                s = min(s, rng)
+                tau = _msc_tau(s, msc_k, inv_b2, x0mm[m])
+                zg = db
                 lim = 2
             # continuous loss over the step, with Bohr fluctuations of its mean
             if s >= rng:
@@ -556,25 +595,40 @@ def _shower(
                     zr = min(max(zr, -lim_z), lim_z)
                     dt += sg * zr
                     dt = min(dt, t)
-            # multiple scattering (Highland width, correlated lateral displacement)
-            theta0 = 0.0
-            if s > 1e-12:
-                tm = max(t - 0.5 * dt, 1e-3)
-                p = math.sqrt(tm * (tm + 2.0 * ME))
-                beta = p / (tm + ME)
-                xx0 = s / x0mm[m]
-                corr = 1.0 + 0.038 * math.log(xx0 / (beta * beta))
-                theta0 = 13.6 / (beta * p) * math.sqrt(xx0) * max(corr, 0.0)
-            z1, z2, z3, z4 = _normal(state), _normal(state), _normal(state), _normal(state)
             xa, ya = x, y
+            g = math.exp(-tau)
             if lim == 2:
-                x += s * ux
-                y += s * uy
+                x += db * ux
+                y += db * uy
                 z = z_hi[slab] if uz > 0.0 else z_lo[slab]
+            # deflection: Henyey-Greenstein with mean cosine exp(-tau)
+            if g < 1e-6:
+                cost = 2.0 * _uniform(state) - 1.0
+            elif g < 1.0 - 1e-14:
+                h = (1.0 - g * g) / (1.0 - g + 2.0 * g * _uniform(state))
+                cost = min(max((1.0 + g * g - h * h) / (2.0 * g), -1.0), 1.0)
             else:
-                cpath = max(1.0 - theta0 * theta0 / 6.0, 0.5)
-                dx1 = s * theta0 * (z1 / _SQRT12 + 0.5 * z2)
-                dx2 = s * theta0 * (z3 / _SQRT12 + 0.5 * z4)
+                cost = 1.0
+            phi = TWO_PI * _uniform(state)
+            if lim != 2:
+                # lateral displacement: variance of the persistent random walk, correlated
+                # with the deflection (PDG: rho = sqrt(3)/2 for small tau)
+                if tau < 1e-3:
+                    r2 = s * s * (1.0 - tau / 3.0)
+                else:
+                    r2 = 2.0 * (s / tau) ** 2 * (tau - 1.0 + g)
+                var_p = max(r2 - zg * zg, 0.0) * (2.0 + g) / 6.0
+                sd_p = math.sqrt(var_p)
+                rho = 0.8660254037844386 * g
+                sin2_mean = 2.0 * (1.0 - g * g) / 3.0
+                sint = math.sqrt(max(0.0, 1.0 - cost * cost))
+                norm = sint / math.sqrt(0.5 * sin2_mean) if sin2_mean > 1e-30 else 0.0
+                dx1 = sd_p * (
+                    rho * norm * math.cos(phi) + math.sqrt(1.0 - rho * rho) * _normal(state)
+                )
+                dx2 = sd_p * (
+                    rho * norm * math.sin(phi) + math.sqrt(1.0 - rho * rho) * _normal(state)
+                )
                 perp2 = ux * ux + uy * uy
                 if perp2 < 1e-20:
                     e1x, e1y, e1z, e2x, e2y, e2z = 1.0, 0.0, 0.0, 0.0, 1.0, 0.0
@@ -582,9 +636,9 @@ def _shower(
                     pp = math.sqrt(perp2)
                     e1x, e1y, e1z = ux * uz / pp, uy * uz / pp, -pp
                     e2x, e2y, e2z = -uy / pp, ux / pp, 0.0
-                x += cpath * s * ux + dx1 * e1x + dx2 * e2x
-                y += cpath * s * uy + dx1 * e1y + dx2 * e2y
-                z += cpath * s * uz + dx1 * e1z + dx2 * e2z
+                x += zg * ux + dx1 * e1x + dx2 * e2x
+                y += zg * uy + dx1 * e1y + dx2 * e2y
+                z += zg * uz + dx1 * e1z + dx2 * e2z
                 lo, hi = z_lo[slab], z_hi[slab]
                 z = min(max(z, lo), hi - 1e-9 * (hi - lo))
             if dt > 0.0:
@@ -608,10 +662,8 @@ def _shower(
                 )
             t -= dt
             going_up = uz > 0.0
-            if theta0 > 0.0:
-                thx, thy = z2 * theta0, z4 * theta0
-                th = math.sqrt(thx * thx + thy * thy)
-                ux, uy, uz = _rotate(ux, uy, uz, math.cos(th), math.atan2(thy, thx))
+            if cost < 1.0:
+                ux, uy, uz = _rotate(ux, uy, uz, cost, phi)
             if t <= 0.0:
                 if pos:
                     n = _annihilate(x, y, z, slab, n, sf, si, state)

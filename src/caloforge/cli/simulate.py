@@ -1,0 +1,109 @@
+"""``caloforge simulate``: reference showers with the cascade MC or GFlash, into an HDF5 file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from caloforge.cli._common import console, user_errors
+from caloforge.units import parse_energies, parse_energy
+
+
+class Particle(StrEnum):
+    photon = "photon"
+    electron = "electron"
+    positron = "positron"
+
+
+class EngineName(StrEnum):
+    cascade = "cascade"
+    gflash = "gflash"
+
+
+def _energy_range(text: str) -> tuple[float, float]:
+    lo, sep, hi = text.partition(":")
+    if not sep:
+        msg = f"--energy-range {text!r}: expected MIN:MAX with units, e.g. 1GeV:100GeV"
+        raise ValueError(msg)
+    return parse_energy(lo), parse_energy(hi)
+
+
+@user_errors
+def simulate_cmd(
+    geometry: Annotated[
+        str, typer.Option("--geometry", "-g", help="preset name (see `caloforge geometry list`)")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output shower file (.h5)")],
+    particle: Annotated[Particle, typer.Option(help="incident particle")] = Particle.photon,
+    energy: Annotated[str | None, typer.Option(help="one energy with its unit, e.g. 50GeV")] = None,
+    energies: Annotated[
+        str | None, typer.Option(help="comma-separated energies, e.g. 16GeV,32GeV,64GeV")
+    ] = None,
+    energy_range: Annotated[
+        str | None, typer.Option(help="MIN:MAX energy range, e.g. 1GeV:100GeV")
+    ] = None,
+    log_uniform: Annotated[
+        bool, typer.Option("--log-uniform", help="draw the range log-uniformly")
+    ] = False,
+    n: Annotated[int, typer.Option("--n", "-n", help="number of showers")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same file)")] = 0,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="threads (default: all cores); the file does not depend on it"),
+    ] = None,
+    engine: Annotated[EngineName, typer.Option(help="simulation engine")] = EngineName.cascade,
+    batch_size: Annotated[
+        int | None, typer.Option(help="showers per batch (default: by memory)")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Simulate showers and write them (atomically) in the CaloChallenge HDF5 layout."""
+    from caloforge.geometry import get_geometry
+    from caloforge.simulation import simulate_to_file
+    from caloforge.simulation.gun import ParticleGun
+
+    given = [
+        o
+        for o, v in (
+            ("--energy", energy),
+            ("--energies", energies),
+            ("--energy-range", energy_range),
+        )
+        if v
+    ]
+    if len(given) != 1:
+        msg = f"give exactly one of --energy, --energies or --energy-range (got {', '.join(given) or 'none'})"
+        raise ValueError(msg)
+    if energy:
+        gun = ParticleGun(particle.value, energies_mev=(parse_energy(energy),))
+    elif energies:
+        gun = ParticleGun(particle.value, energies_mev=tuple(parse_energies(energies)))
+    else:
+        assert energy_range is not None
+        gun = ParticleGun(
+            particle.value, energy_range_mev=_energy_range(energy_range), log_uniform=log_uniform
+        )
+    result = simulate_to_file(
+        get_geometry(geometry),
+        gun,
+        n,
+        out,
+        seed=seed,
+        workers=workers,
+        engine=engine.value,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    console.print(
+        f"wrote {result.n} {particle.value} showers ({engine.value}, {geometry}) to {out}: "
+        f"{result.seconds:.1f} s, {result.showers_per_second:.1f} showers/s, "
+        f"mean sampling fraction {result.mean_sampling_fraction:.4f}",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate_cmd)
