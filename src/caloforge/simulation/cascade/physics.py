@@ -25,8 +25,8 @@ Electrons and positrons
       loss is E/X0 by construction.
     - Ionisation: restricted Berger–Seltzer stopping power (as in Geant4's
       G4MollerBhabhaModel) below the delta-ray production cut, with the asymptotic
-      Sternheimer density effect ``delta = max(0, 2 ln(beta gamma) - C)``,
-      ``C = 2 ln(I / hbar omega_p) + 1``; Møller (e−) / Bhabha (e+) delta rays above it.
+      Sternheimer density effect in the general Sternheimer–Peierls form
+      (:func:`density_effect`); Møller (e−) / Bhabha (e+) delta rays above it.
     - The continuous loss of a step comes from the range table (restricted ionisation plus
       sub-cut bremsstrahlung), with Gaussian (Bohr) fluctuations of the restricted part.
 """
@@ -202,12 +202,28 @@ def restricted_collision_dedx(
                 + tau / (tau - d)
                 + (0.5 * d * d + (2 * tau + 1) * np.log1p(-d / tau)) / g2
             )
-    plasma_ev = 28.816 * math.sqrt(material.density_g_cm3 * material.z_over_a)
-    c_bar = 2 * math.log(material.mean_excitation_ev / plasma_ev) + 1
-    delta = np.maximum(0.0, np.log(bg2) - c_bar)
+    delta = density_effect(material, np.log10(np.sqrt(bg2)))
     dedx = (lead + f - delta) * 2 * math.pi * me * CLASSICAL_RADIUS_MM**2
     dedx *= electron_density_mm3(material) / beta2
     return np.maximum(np.nan_to_num(dedx, nan=0.0), 0.0)
+
+
+def density_effect(material: Material, x: np.ndarray) -> np.ndarray:
+    """Sternheimer's density-effect correction delta at x = log10(beta gamma), with the
+    general parameters of Sternheimer & Peierls (Phys. Rev. B 3 (1971) 3681) for condensed
+    media, derived from I and the plasma energy: C = 2 ln(I / hbar omega_p) + 1,
+    x1 = 2 (I < 100 eV) or 3, x0 from C, a from continuity, k = 3."""
+    plasma_ev = 28.816 * math.sqrt(material.density_g_cm3 * material.z_over_a)
+    c_bar = 2 * math.log(material.mean_excitation_ev / plasma_ev) + 1
+    if material.mean_excitation_ev < 100:
+        x1, x0 = 2.0, (0.2 if c_bar < 3.681 else 0.326 * c_bar - 1.0)
+    else:
+        x1, x0 = 3.0, (0.2 if c_bar < 5.215 else 0.326 * c_bar - 1.5)
+    a = (c_bar - 4.6052 * x0) / (x1 - x0) ** 3
+    x = np.asarray(x, dtype=float)
+    high = 4.6052 * x - c_bar
+    mid = high + a * (x1 - x) ** 3
+    return np.where(x >= x1, high, np.where(x >= x0, mid, 0.0))
 
 
 def brems_continuous_dedx(material: Material, t_mev: np.ndarray, kc_mev: float) -> np.ndarray:
