@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -126,6 +128,6 @@ def test_kpd_warns_on_small_samples() -> None:
 
 
 @pytest.mark.parametrize("metric", [separation_power, wasserstein])
-def test_one_dimensional_metrics_reject_nan(metric) -> None:  # noqa: ANN001
+def test_one_dimensional_metrics_reject_nan(metric: Callable) -> None:
     with pytest.raises(ValueError, match="NaN"):
         metric(np.array([1.0, np.nan]), np.array([1.0, 2.0]))

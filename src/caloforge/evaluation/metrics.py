@@ -160,18 +160,14 @@ def wasserstein(
         return value, 0.0
     rng = np.random.default_rng(seed)
     reps = [
-        wasserstein_distance(
-            a[rng.integers(0, a.size, a.size)], b[rng.integers(0, b.size, b.size)]
-        )
+        wasserstein_distance(a[rng.integers(0, a.size, a.size)], b[rng.integers(0, b.size, b.size)])
         for _ in range(n_bootstrap)
     ]
     return value, float(np.std(reps, ddof=1))
 
 
 # ---- FPD ---------------------------------------------------------------------------------------
-def frechet_distance(
-    mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray
-) -> float:
+def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
     """Fréchet distance of two Gaussians.
 
     ``tr (S1 S2)^(1/2)`` is computed as the sum of square roots of the eigenvalues of the
@@ -248,12 +244,19 @@ def mmd2_polynomial_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     d = x.shape[1]
     m, n = len(x), len(y)
 
+    def cubic_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        k = a @ b.T
+        k /= d
+        k += 1.0
+        cube = k * k
+        cube *= k
+        return cube
+
     def offdiag_mean(a: np.ndarray) -> float:
-        k = (a @ a.T / d + 1.0) ** 3
+        k = cubic_kernel(a, a)
         return float((k.sum() - np.trace(k)) / (len(a) * (len(a) - 1)))
 
-    kxy = (x @ y.T / d + 1.0) ** 3
-    return offdiag_mean(x) + offdiag_mean(y) - 2.0 * float(kxy.sum()) / (m * n)
+    return offdiag_mean(x) + offdiag_mean(y) - 2.0 * float(cubic_kernel(x, y).sum()) / (m * n)
 
 
 def kpd(

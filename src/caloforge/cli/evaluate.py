@@ -1,0 +1,73 @@
+"""``caloforge evaluate --reference REF.h5 --candidate A.h5 [...] --out DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from caloforge.cli._common import console, user_errors
+from caloforge.evaluation import evaluate as run_evaluation
+
+
+@user_errors
+def evaluate(
+    reference: Annotated[
+        Path, typer.Option("--reference", "-r", help="reference shower file (HDF5)")
+    ],
+    candidate: Annotated[
+        list[Path], typer.Option("--candidate", "-c", help="candidate shower file; repeatable")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder for report and metrics")],
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", help="name of each candidate, in order; repeatable"),
+    ] = None,
+    per_config: Annotated[
+        bool, typer.Option("--per-config", help="also compare per alignment configuration")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="seed of every sampled quantity")] = 0,
+    bins: Annotated[int, typer.Option(help="histogram bins per observable")] = 40,
+    no_classifier: Annotated[
+        bool, typer.Option("--no-classifier", help="skip the classifier AUCs")
+    ] = False,
+    lowlevel_rows: Annotated[
+        int, typer.Option(help="showers per sample kept for the low-level classifier")
+    ] = 20_000,
+    max_histograms: Annotated[
+        int, typer.Option(help="observables drawn as histograms in the report")
+    ] = 60,
+) -> None:
+    """Compare candidates with a reference: metrics.json and a self-contained report.html."""
+    metrics = run_evaluation(
+        reference,
+        candidate,
+        labels=label or None,
+        per_config=per_config,
+        out_dir=out,
+        seed=seed,
+        n_bins=bins,
+        classifier=not no_classifier,
+        lowlevel_rows=lowlevel_rows,
+        max_histograms=max_histograms,
+        progress=True,
+    )
+    for name, c in metrics["candidates"].items():
+        cls = c.get("classifier")
+        auc = (
+            f"AUC low {cls['low_level']['auc']:.3f} high {cls['high_level']['auc']:.3f}, "
+            if cls
+            else ""
+        )
+        console.print(
+            f"{name}: {auc}FPD {c['fpd']['value']:.4f}, KPD {c['kpd']['value']:.5f}, "
+            f"flagged: {', '.join(c['flagged']) or 'none'}",
+            highlight=False,
+            markup=False,
+        )
+    console.print(f"report: {out / 'report.html'}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)

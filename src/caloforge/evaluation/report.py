@@ -1,0 +1,257 @@
+"""The evaluation report: ``report.html`` (one self-contained page, PNGs base64-embedded) and
+``metrics.json``, both written atomically.
+
+Page order: samples and warnings; the metric table (classifier AUCs, FPD, KPD, correlation
+differences, number of flagged observables per candidate); the per-observable table
+(separation power and Wasserstein-1, flagged rows — separation power above
+``SEPARATION_THRESHOLD`` — in red, worst first); then figures: response curves, cell-energy
+spectrum, average images per layer (per configuration when evaluated per configuration),
+correlation differences, and histograms with ratio panels for at most ``max_histograms``
+observables, those with the largest separation power first.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from caloforge.evaluation.comparison import SEPARATION_THRESHOLD, summary_correlation
+from caloforge.evaluation.metrics import shared_bins
+from caloforge.evaluation.observables import SPECTRUM_EDGES_LOG10_MEV, Observables
+from caloforge.evaluation.plots import (
+    average_images_figure,
+    correlation_figure,
+    figure_png,
+    histogram_figure,
+    response_figure,
+    spectrum_figure,
+)
+from caloforge.io import atomic_write_text
+
+__all__ = ["write_metrics_json", "write_report"]
+
+_CSS = """
+body { font-family: sans-serif; margin: 1.5em; max-width: 1400px; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
+th { background: #eee; } td.name { text-align: left; font-family: monospace; }
+tr.flagged td { background: #fdd; }
+.warn { color: #a60; } img { max-width: 100%; margin: 0.3em; }
+.figs img { width: 32%; min-width: 380px; }
+"""
+
+
+def write_metrics_json(metrics: dict[str, Any], out_dir: Path) -> Path:
+    path = out_dir / "metrics.json"
+    atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
+    return path
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _pm(value: float, error: float, digits: int = 3) -> str:
+    return f"{value:.{digits}f} ± {error:.{digits}f}"
+
+
+def _summary_table(metrics: dict[str, Any]) -> str:
+    rows = []
+    for label, c in metrics["candidates"].items():
+        cls = c.get("classifier", {})
+        low = cls.get("low_level")
+        high = cls.get("high_level")
+        rows.append(
+            "<tr>"
+            f"<td class='name'>{html.escape(label)}</td><td>{c['n_showers']}</td>"
+            f"<td>{_pm(low['auc'], low['error']) if low else '-'}</td>"
+            f"<td>{_pm(high['auc'], high['error']) if high else '-'}</td>"
+            f"<td>{_pm(c['fpd']['value'], c['fpd']['error'], 4)}</td>"
+            f"<td>{_pm(c['kpd']['value'], c['kpd']['error'], 5)}</td>"
+            f"<td>{c['correlation']['max_abs_difference']:.3f}</td>"
+            f"<td>{len(c['flagged'])}</td>"
+            "</tr>"
+        )
+    head = (
+        "<tr><th>candidate</th><th>showers</th><th>AUC low-level</th><th>AUC high-level</th>"
+        "<th>FPD</th><th>KPD</th><th>max |Δ corr|</th><th>flagged</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _ranked(metrics: dict[str, Any], names: list[str]) -> list[str]:
+    def worst(name: str) -> float:
+        return max(c["observables"][name]["separation"] for c in metrics["candidates"].values())
+
+    return sorted(names, key=worst, reverse=True)
+
+
+def _observable_table(metrics: dict[str, Any], ref: Observables) -> str:
+    labels = list(metrics["candidates"])
+    head = "<tr><th>observable</th><th>unit</th>" + "".join(
+        f"<th>S {html.escape(lab)}</th><th>W1 {html.escape(lab)}</th>" for lab in labels
+    )
+    rows = []
+    units = {s.name: s.unit for s in ref.specs}
+    for name in _ranked(metrics, ref.names):
+        cells = [metrics["candidates"][lab]["observables"][name] for lab in labels]
+        flagged = any(c["flagged"] for c in cells)
+        body = "".join(
+            f"<td>{_pm(c['separation'], c['separation_err'], 4)}</td>"
+            f"<td>{c['wasserstein']:.4g} ± {c['wasserstein_err']:.2g}</td>"
+            for c in cells
+        )
+        cls = " class='flagged'" if flagged else ""
+        rows.append(
+            f"<tr{cls}><td class='name'>{html.escape(name)}</td>"
+            f"<td>{html.escape(units[name])}</td>{body}</tr>"
+        )
+    spectrum = "".join(
+        f"<td>{metrics['candidates'][lab]['cell_spectrum']['separation']:.4f}</td><td>-</td>"
+        for lab in labels
+    )
+    cls = (
+        " class='flagged'"
+        if any(metrics["candidates"][lab]["cell_spectrum"]["flagged"] for lab in labels)
+        else ""
+    )
+    rows.append(f"<tr{cls}><td class='name'>cell_spectrum</td><td>log10 MeV</td>{spectrum}</tr>")
+    return f"<table>{head}</tr>{''.join(rows)}</table>"
+
+
+def _per_config_table(metrics: dict[str, Any]) -> str:
+    parts = []
+    for label, c in metrics["candidates"].items():
+        if "per_config" not in c:
+            continue
+        rows = "".join(
+            f"<tr><td>{cfg}</td><td>{v['n_reference']}</td><td>{v['n_candidate']}</td>"
+            f"<td class='name'>{html.escape(', '.join(v.get('flagged', [])) or '-')}</td></tr>"
+            for cfg, v in c["per_config"].items()
+        )
+        parts.append(
+            f"<h3>{html.escape(label)} per alignment configuration</h3><table><tr><th>config</th>"
+            f"<th>reference</th><th>candidate</th><th>flagged observables</th></tr>{rows}</table>"
+        )
+    return "".join(parts)
+
+
+def _figures(
+    metrics: dict[str, Any], ref: Observables, cands: list[Observables], max_histograms: int
+) -> list[str]:
+    labels = list(metrics["candidates"])
+    geo = ref.geometry
+    layer_names = [ly.name for ly in geo.layers if ly.n_cells > 0]
+    out = [
+        _img(
+            figure_png(
+                response_figure(
+                    metrics["reference"]["response"],
+                    [metrics["candidates"][lab]["response"] for lab in labels],
+                    labels=labels,
+                )
+            ),
+            "response",
+        ),
+        _img(
+            figure_png(
+                spectrum_figure(
+                    SPECTRUM_EDGES_LOG10_MEV,
+                    ref.spectrum(),
+                    [c.spectrum() for c in cands],
+                    labels=labels,
+                )
+            ),
+            "cell spectrum",
+        ),
+    ]
+    configs: list[int | None] = [None]
+    if metrics["settings"]["per_config"]:
+        configs += [g for g in ref.groups if g is not None]
+    for config in configs:
+        title = "all showers" if config is None else f"alignment configuration {config}"
+        images = [ref.average_images(config)] + [c.average_images(config) for c in cands]
+        out.append(
+            _img(
+                figure_png(
+                    average_images_figure(
+                        layer_names, images, labels=["reference", *labels], title=title
+                    )
+                ),
+                f"average images {title}",
+            )
+        )
+    names = metrics["summary_observables"]
+    ref_corr = summary_correlation(ref, names)
+    diffs = [summary_correlation(c, names) - ref_corr for c in cands]
+    out.append(_img(figure_png(correlation_figure(names, diffs, labels=labels)), "correlations"))
+    for name in _ranked(metrics, ref.names)[:max_histograms]:
+        j = ref.names.index(name)
+        edges = shared_bins(
+            ref.values[:, j], *[c.values[:, j] for c in cands], n_bins=metrics["settings"]["n_bins"]
+        )
+        seps = [metrics["candidates"][lab]["observables"][name]["separation"] for lab in labels]
+        fig = histogram_figure(
+            ref.specs[j],
+            ref.values[:, j],
+            [c.values[:, j] for c in cands],
+            labels=labels,
+            edges=edges,
+            separations=seps,
+        )
+        out.append(_img(figure_png(fig), name))
+    return out
+
+
+def write_report(
+    metrics: dict[str, Any],
+    reference: Observables,
+    candidates: list[Observables],
+    out_dir: Path,
+    *,
+    max_histograms: int = 60,
+) -> Path:
+    """Write ``metrics.json`` and ``report.html`` into ``out_dir`` (created if needed)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_metrics_json(metrics, out_dir)
+    ref = metrics["reference"]
+    warn = "".join(f"<li class='warn'>{html.escape(w)}</li>" for w in metrics.get("warnings", []))
+    flagged = "".join(
+        f"<li><b>{html.escape(lab)}</b>: {html.escape(', '.join(c['flagged']) or 'none')}</li>"
+        for lab, c in metrics["candidates"].items()
+    )
+    figures = _figures(metrics, reference, candidates, max_histograms)
+    shown = min(max_histograms, len(reference.names))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>caloforge evaluation</title>
+<style>{_CSS}</style></head><body>
+<h1>caloforge evaluation</h1>
+<p>Reference: <code>{html.escape(ref["source"])}</code>, {ref["n_showers"]} showers,
+geometry <code>{html.escape(ref["geometry"])}</code> ({ref["n_cells"]} cells).
+Seed {metrics["settings"]["seed"]}, {metrics["settings"]["n_bins"]} bins per observable,
+hit threshold {metrics["settings"]["hit_threshold_mev"]} MeV.</p>
+<h2>Metrics</h2>
+{_summary_table(metrics)}
+<p>AUC 0.5: indistinguishable from the reference; 1.0: trivially separable (held-out test split,
+Hanley-McNeil error). FPD/KPD: arXiv:2211.10295 on the standardised high-level observables.</p>
+<h3>Flagged observables (separation power &gt; {SEPARATION_THRESHOLD})</h3><ul>{flagged}</ul>
+{"<h3>Warnings</h3><ul>" + warn + "</ul>" if warn else ""}
+<h2>Per observable</h2>
+<p>Separation power S = ½ Σ (p−q)²/(p+q) (0 identical, 1 disjoint) and Wasserstein-1 (in the
+observable's unit), worst first. Expected S for two samples of one distribution:
+{", ".join(f"{html.escape(lab)} {c['separation_floor']:.4f}" for lab, c in metrics["candidates"].items())}.</p>
+{_observable_table(metrics, reference)}
+{_per_config_table(metrics)}
+<h2>Figures</h2>
+<p>Histograms are shown for the {shown} observables with the largest separation power, of
+{len(reference.names)}.</p>
+<div class="figs">{"".join(figures)}</div>
+</body></html>
+"""
+    path = out_dir / "report.html"
+    atomic_write_text(path, page)
+    return path
