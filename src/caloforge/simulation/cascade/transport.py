@@ -543,9 +543,13 @@ def _shower(
             s = rng if rng <= final_range else max(frac * rng, final_range)
             # near a boundary (it is within the residual range) the step is at most the
             # distance to the closer slab face, but not below the boundary step
+            # (only for electrons that diffuse before ranging out: transport mean free path
+            # X0 (beta p / 13.6 MeV)^2 below the range)
             safety = min(z - z_lo[slab], z_hi[slab] - z)
             if rng > safety:
-                s = min(s, max(safety, bstep))
+                bp = t * (t + 2.0 * ME) / (t + ME)
+                if x0mm[m] * (bp / 13.6) ** 2 < rng:
+                    s = min(s, max(safety, bstep))
             lim = 0
             sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
             if sig > 0.0:

@@ -1,0 +1,156 @@
+"""simulate / simulate_to_file / `caloforge simulate`: bad input gives a clear error and no file."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from caloforge.cli import app
+from caloforge.geometry import get_geometry
+from caloforge.simulation import simulate, simulate_to_file
+from caloforge.simulation.cascade import run_cascade
+from caloforge.simulation.gun import GunSample, ParticleGun
+
+runner = CliRunner()
+GUN = ParticleGun("photon", energies_mev=(1000.0,))
+
+
+def _no_leftovers(folder: Path) -> None:
+    assert list(folder.iterdir()) == []
+
+
+def test_unknown_particle() -> None:
+    with pytest.raises(ValueError, match="unknown particle 'pion'"):
+        ParticleGun("pion", energies_mev=(1000.0,))
+
+
+@pytest.mark.parametrize("energy", [0.0, -5.0, math.nan, math.inf])
+def test_bad_energy(energy: float) -> None:
+    with pytest.raises(ValueError, match="finite and > 0"):
+        ParticleGun("photon", energies_mev=(energy,))
+
+
+def test_engine_rejects_bad_energy_in_a_sample() -> None:
+    g = get_geometry("calogan")
+    good = GUN.sample(2, g, seed=0)
+    bad = GunSample(
+        "photon", good.energy_mev * [1, math.nan], good.x_mm, good.y_mm, good.direction,
+        good.offset_eta, good.offset_phi, good.shower_seed,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="finite and > 0"):
+        run_cascade(g, bad)
+
+
+@pytest.mark.parametrize("n", [0, -3])
+def test_bad_number_of_showers(n: int, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="positive integer"):
+        simulate("calogan", GUN, n, progress=False)
+    with pytest.raises(ValueError, match="positive integer"):
+        simulate_to_file("calogan", GUN, n, tmp_path / "x.h5", progress=False)
+    _no_leftovers(tmp_path)
+
+
+def test_unknown_engine_and_readout_only_geometry(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown engine 'geant5'; engines: cascade, gflash"):
+        simulate_to_file("calogan", GUN, 2, tmp_path / "x.h5", engine="geant5", progress=False)
+    xml = get_geometry("calogan")
+    readout_only = type(xml)(
+        xml.name, tuple(type(ly)(ly.name, ly.segmentation) for ly in xml.layers)
+    )
+    with pytest.raises(ValueError, match="no slab stack"):
+        simulate_to_file(readout_only, GUN, 2, tmp_path / "x.h5", progress=False)
+    _no_leftovers(tmp_path)
+
+
+def test_unwritable_output(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        simulate_to_file("calogan", GUN, 2, tmp_path / "missing" / "x.h5", progress=False)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        simulate_to_file("calogan", GUN, 2, locked, progress=False)
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # running as root: permissions do not bind
+            pytest.skip("directory permissions are not enforced for this user")
+        with pytest.raises(ValueError, match="not writable"):
+            simulate_to_file("calogan", GUN, 2, locked / "x.h5", progress=False)
+        _no_leftovers(locked)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_failure_mid_run_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> None:
+    import caloforge.simulation as sim
+
+    calls = {"n": 0}
+
+    def flaky(geometry, sample, *, workers):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("engine crashed")
+        return run_cascade(geometry, sample, workers=workers)
+
+    monkeypatch.setitem(sim.ENGINES, "flaky", flaky)
+    with pytest.raises(RuntimeError, match="engine crashed"):
+        simulate_to_file(
+            "calogan", GUN, 4, tmp_path / "x.h5", engine="flaky", batch_size=2, progress=False
+        )
+    _no_leftovers(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--energy", "50"], "no unit"),
+        (["--energy", "-5GeV"], "positive"),
+        (["--energy", "nanGeV"], "cannot read energy"),
+        (["--energies", "1GeV,2"], "no unit"),
+        (["--energy-range", "1GeV"], "MIN:MAX"),
+        (["--energy", "1GeV", "--energies", "2GeV"], "exactly one of"),
+        (["--energy", "1GeV", "--n", "0"], "positive integer"),
+    ],
+)
+def test_cli_bad_input(args: list[str], message: str, tmp_path: Path) -> None:
+    out = tmp_path / "x.h5"
+    result = runner.invoke(app, ["simulate", "--geometry", "calogan", "--out", str(out), *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert not out.exists()
+
+
+def test_cli_unknown_particle_and_engine(tmp_path: Path) -> None:
+    base = [
+        "simulate",
+        "--geometry",
+        "calogan",
+        "--energy",
+        "1GeV",
+        "--out",
+        str(tmp_path / "x.h5"),
+    ]
+    result = runner.invoke(app, [*base, "--particle", "pion"])
+    assert result.exit_code == 2
+    assert "pion" in result.output
+    result = runner.invoke(app, [*base, "--engine", "geant5"])
+    assert result.exit_code == 2
+    _no_leftovers(tmp_path)
+
+
+def test_cli_writes_a_file_with_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "x.h5"
+    result = runner.invoke(
+        app,
+        ["simulate", "--geometry", "atlas-em-barrel", "--particle", "electron", "--energy-range",
+         "500MeV:2GeV", "--log-uniform", "--n", "4", "--seed", "3", "--workers", "1", "--out", str(out),
+         "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "showers/s" in text
+    assert "mean sampling fraction" in text
+    assert out.is_file()

@@ -1,0 +1,76 @@
+"""Cascade MC against the textbook (PDG review §34.5) and detector numbers: depth of maximum,
+Molière containment, Gamma-profile slope, sampling term, the MIP peak.
+
+A light subset (fixed seeds, few showers, low energies); the full tables are produced by
+``benchmarks/bench_cascade_physics.py`` and recorded in ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from caloforge.geometry import get_geometry
+from caloforge.materials import get_material
+from caloforge.simulation import simulate
+from caloforge.simulation.cascade import run_cascade
+from caloforge.simulation.cascade.textbook import (
+    containment,
+    fit_gamma_profile,
+    homogeneous_block,
+    longitudinal_profile,
+    pdg_tmax,
+)
+from caloforge.simulation.gun import ParticleGun
+
+
+@pytest.mark.parametrize(
+    ("material", "particle", "energy_mev", "n"),
+    [
+        ("W", "electron", 1000.0, 150),
+        ("Pb", "photon", 1000.0, 150),
+        ("PbWO4", "electron", 10_000.0, 24),
+    ],
+)
+def test_homogeneous_block_matches_the_pdg_review(
+    material: str, particle: str, energy_mev: float, n: int
+) -> None:
+    g = homogeneous_block(material, depth_x0=30.0, slice_x0=0.25)
+    sample = ParticleGun(particle, energies_mev=(energy_mev,)).sample(n, g, seed=11)
+    cells = run_cascade(g, sample, workers=2).cells
+    _, b, t_max = fit_gamma_profile(longitudinal_profile(g, cells).mean(axis=0), 0.25)
+    assert abs(t_max - pdg_tmax(energy_mev, material, particle)) < 0.5
+    assert 0.4 <= b <= 0.65
+    assert 0.85 <= containment(g, cells, 1).mean() <= 0.95
+    assert containment(g, cells, 2).mean() >= 0.93
+
+
+def test_atlas_stochastic_term_near_ten_percent() -> None:
+    # 120 showers measure sigma to ~6.5% (1 / sqrt(2n)): the (10 +- 2)% band, widened by 2 sigma
+    e = 5000.0
+    res = simulate(
+        "atlas-em-barrel", ParticleGun("photon", energies_mev=(e,)), 120, seed=21, progress=False
+    )
+    assert res.showers is not None
+    cluster = res.showers.cells.sum(axis=1).astype(float)
+    stochastic = cluster.std() / cluster.mean() * np.sqrt(e / 1000.0)
+    assert 0.07 <= stochastic <= 0.135
+
+
+def test_mip_peak_in_the_cell_spectrum() -> None:
+    # cells far from the axis are crossed by single charged particles: their spectrum peaks at
+    # the MIP deposit of one readout layer, 2 x 0.3 mm of Si at dE/dx_min (PDG table)
+    g = get_geometry("calochallenge-2")
+    res = simulate(g, ParticleGun("electron", energies_mev=(5000.0,)), 20, seed=2, progress=False)
+    assert res.showers is not None
+    images = np.stack([g.layer_images(res.showers.cells, i) for i in range(g.n_layers)], axis=1)
+    outer = images[..., 4:].ravel()  # radial bins beyond 4 x 4.65 mm
+    outer = outer[outer > 0]
+    mip = 2 * 0.3 * get_material("Si").dedx_min_mev_mm
+    counts, edges = np.histogram(np.log10(outer), bins=np.linspace(-3, 1, 41))
+    mode = 10 ** (0.5 * (edges[counts.argmax()] + edges[counts.argmax() + 1]))
+    assert 0.5 * mip <= mode <= 1.5 * mip
+    # a peak, not an edge: the spectrum falls on both sides of it
+    peak = counts.argmax()
+    assert counts[peak - 5] < 0.7 * counts[peak]
+    assert counts[peak + 5] < 0.7 * counts[peak]
