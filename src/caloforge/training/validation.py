@@ -30,12 +30,19 @@ def _features(cells: np.ndarray, energy: np.ndarray, geometry: Geometry) -> dict
 
 
 def validation_metrics(
-    ref_cells: np.ndarray, gen_cells: np.ndarray, energy: np.ndarray, geometry: Geometry
+    ref_cells: np.ndarray,
+    gen_cells: np.ndarray,
+    energy: np.ndarray,
+    geometry: Geometry,
+    gen_energy: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Separation powers per observable, their layer mean, and ``score`` = S(E_tot/E_inc) +
-    mean_layers S(layer fraction) (lower is better; used to keep the best checkpoint)."""
+    mean_layers S(layer fraction) (lower is better; used to keep the best checkpoint).
+
+    ``energy`` (MeV) are the reference's incident energies, also the candidate's unless
+    ``gen_energy`` is given."""
     ref = _features(ref_cells, energy, geometry)
-    gen = _features(gen_cells, energy, geometry)
+    gen = _features(gen_cells, energy if gen_energy is None else gen_energy, geometry)
     out = {f"sep_{k}": separation_power(ref[k], gen[k], n_bootstrap=0)[0] for k in ref}
     layer = [out[f"sep_layer_fraction_{i}"] for i in range(geometry.n_layers)]
     out["sep_layer_fraction_mean"] = float(np.mean(layer))
