@@ -1,0 +1,226 @@
+"""Physics validation of the cascade MC (heavier than the tests), recorded in benchmarks/results:
+
+1. homogeneous Pb, W and PbWO4 blocks, e− and photons at 1, 10 and 100 GeV (18 cases): depth
+   of maximum vs the PDG ``ln(E/Ec) -+ 0.5``, Gamma-fit slope b, containment in 1 and 2 R_M;
+2. sampling stacks (``atlas-em-barrel``, ``calochallenge-2``), photons from 2 to 200 GeV:
+   sigma/E * sqrt(E) per energy and the fit sigma/E = a/sqrt(E) (+) c (in quadrature);
+3. the MIP peak of the ``calochallenge-2`` outer-cell spectrum vs 2 x 0.3 mm Si at dE/dx_min.
+
+    .venv/bin/python benchmarks/bench_cascade_physics.py [--scale 1.0] [--out benchmarks/results/cascade_physics]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+from caloforge.geometry import get_geometry
+from caloforge.materials import get_material
+from caloforge.simulation import simulate
+from caloforge.simulation.cascade import Cuts, run_cascade
+from caloforge.simulation.cascade.textbook import (
+    containment,
+    fit_gamma_profile,
+    homogeneous_block,
+    longitudinal_profile,
+    pdg_tmax,
+)
+from caloforge.simulation.gun import ParticleGun
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_cascade import machine
+
+BLOCK_SHOWERS = {1000.0: 300, 10_000.0: 60, 100_000.0: 12}
+SCAN_GEV = (2, 5, 10, 20, 50, 100, 200)
+SCAN_SHOWERS = {2: 300, 5: 250, 10: 200, 20: 120, 50: 60, 100: 40, 200: 25}
+
+
+def blocks(scale: float) -> list[dict[str, object]]:
+    rows = []
+    for material in ("Pb", "W", "PbWO4"):
+        g = homogeneous_block(material, depth_x0=30.0, slice_x0=0.25)
+        for particle in ("electron", "photon"):
+            for e, n in BLOCK_SHOWERS.items():
+                n = max(4, int(n * scale))
+                sample = ParticleGun(particle, energies_mev=(e,)).sample(n, g, seed=101)
+                cells = run_cascade(g, sample).cells
+                a, b, t_max = fit_gamma_profile(longitudinal_profile(g, cells).mean(axis=0), 0.25)
+                row = {
+                    "material": material,
+                    "particle": particle,
+                    "energy_gev": e / 1000,
+                    "n_showers": n,
+                    "t_max_x0": t_max,
+                    "t_max_pdg_x0": pdg_tmax(e, material, particle),
+                    "gamma_a": a,
+                    "gamma_b": b,
+                    "containment_1rm": float(containment(g, cells, 1).mean()),
+                    "containment_2rm": float(containment(g, cells, 2).mean()),
+                }
+                row["t_max_minus_pdg"] = row["t_max_x0"] - row["t_max_pdg_x0"]
+                row["pass"] = bool(
+                    abs(row["t_max_minus_pdg"]) < 0.5
+                    and 0.4 <= b <= 0.65
+                    and 0.85 <= row["containment_1rm"] <= 0.95
+                    and row["containment_2rm"] >= 0.93
+                )
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    return rows
+
+
+def _fit(e_gev: np.ndarray, res: np.ndarray, err: np.ndarray) -> tuple[float, float, float, float]:
+    def model(e: np.ndarray, a: float, c: float) -> np.ndarray:
+        return np.sqrt(a * a / e + c * c)
+
+    (a, c), cov = curve_fit(model, e_gev, res, p0=(0.1, 0.01), sigma=err, absolute_sigma=True)
+    return float(abs(a)), float(np.sqrt(cov[0, 0])), float(abs(c)), float(np.sqrt(cov[1, 1]))
+
+
+def resolution(name: str, scale: float) -> dict[str, object]:
+    geometry = get_geometry(name)
+    points = []
+    for e_gev in SCAN_GEV:
+        n = max(10, int(SCAN_SHOWERS[e_gev] * scale))
+        r = simulate(
+            geometry,
+            ParticleGun("photon", energies_mev=(1000.0 * e_gev,)),
+            n,
+            seed=202,
+            progress=False,
+        )
+        assert r.showers is not None
+        for what, v in (
+            ("visible", r.visible_mev),
+            ("cells", r.showers.cells.sum(axis=1).astype(float)),
+        ):
+            rel = float(v.std() / v.mean())
+            points.append(
+                {
+                    "energy_gev": e_gev,
+                    "signal": what,
+                    "n_showers": n,
+                    "mean_over_e": float(v.mean() / (1000.0 * e_gev)),
+                    "sigma_over_e": rel,
+                    "sigma_over_e_err": rel / np.sqrt(2 * n),
+                    "sigma_over_e_sqrt_e": rel * np.sqrt(e_gev),
+                }
+            )
+            print(name, json.dumps(points[-1]), flush=True)
+    out: dict[str, object] = {"geometry": name, "points": points}
+    for what in ("visible", "cells"):
+        sel = [p for p in points if p["signal"] == what]
+        e = np.array([p["energy_gev"] for p in sel], dtype=float)
+        res = np.array([p["sigma_over_e"] for p in sel])
+        err = np.array([p["sigma_over_e_err"] for p in sel])
+        a, da, c, dc = _fit(e, res, err)
+        scaled = res * np.sqrt(e)
+        out[what] = {
+            "stochastic": a,
+            "stochastic_err": da,
+            "constant": c,
+            "constant_err": dc,
+            "sigma_sqrt_e_max_over_min": float(scaled.max() / scaled.min()),
+            "sigma_sqrt_e_max_dev_from_mean": float(np.abs(scaled / scaled.mean() - 1).max()),
+        }
+    return out
+
+
+def mip(scale: float) -> dict[str, float]:
+    g = get_geometry("calochallenge-2")
+    r = simulate(
+        g,
+        ParticleGun("electron", energies_mev=(5000.0,)),
+        max(10, int(100 * scale)),
+        seed=3,
+        progress=False,
+    )
+    assert r.showers is not None
+    images = np.stack([g.layer_images(r.showers.cells, i) for i in range(g.n_layers)], axis=1)
+    outer = images[..., 4:].ravel()
+    outer = outer[outer > 0]
+    counts, edges = np.histogram(np.log10(outer), bins=np.linspace(-3, 1, 81))
+    k = counts.argmax()
+    return {
+        "mode_mev": float(10 ** (0.5 * (edges[k] + edges[k + 1]))),
+        "mip_expected_mev": 2 * 0.3 * get_material("Si").dedx_min_mev_mm,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results/cascade_physics")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the shower counts")
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    report = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine(),
+        "cuts": Cuts().to_dict(),
+        "blocks": blocks(args.scale),
+        "resolution": [resolution(n, args.scale) for n in ("atlas-em-barrel", "calochallenge-2")],
+        "mip": mip(args.scale),
+    }
+    report["seconds"] = time.perf_counter() - t0
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [
+        "# Cascade MC physics validation",
+        "",
+        f"Command: `{report['command']}` ({report['seconds']:.0f} s)",
+        "",
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores; cuts {report['cuts']}",
+        "",
+        "## Homogeneous blocks (30 X0, 0.25 X0 slices)",
+        "",
+        "Targets: |t_max - (ln(E/Ec) -+ 0.5)| < 0.5 X0, Gamma b in 0.4-0.65, 85-95% in 1 R_M, >= 93% in 2 R_M.",
+        "",
+        "| material | particle | E (GeV) | n | t_max | PDG | diff | b | 1 R_M | 2 R_M | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["blocks"]:
+        lines.append(
+            f"| {r['material']} | {r['particle']} | {r['energy_gev']:g} | {r['n_showers']} | "
+            f"{r['t_max_x0']:.2f} | {r['t_max_pdg_x0']:.2f} | {r['t_max_minus_pdg']:+.2f} | "
+            f"{r['gamma_b']:.3f} | {r['containment_1rm']:.3f} | {r['containment_2rm']:.3f} | "
+            f"{'yes' if r['pass'] else 'NO'} |"
+        )
+    lines += ["", "## Sampling stacks, photons", ""]
+    for res in report["resolution"]:
+        lines += [
+            f"### {res['geometry']}",
+            "",
+            "| E (GeV) | signal | n | mean/E | sigma/E | sigma/E sqrt(E) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for p in res["points"]:
+            lines.append(
+                f"| {p['energy_gev']} | {p['signal']} | {p['n_showers']} | {p['mean_over_e']:.4f} | "
+                f"{p['sigma_over_e']:.4f} +- {p['sigma_over_e_err']:.4f} | {p['sigma_over_e_sqrt_e']:.4f} |"
+            )
+        for what in ("visible", "cells"):
+            f = res[what]
+            lines.append(
+                f"\n{what}: sigma/E = ({100 * f['stochastic']:.2f} +- {100 * f['stochastic_err']:.2f})%/sqrt(E) "
+                f"(+) ({100 * f['constant']:.2f} +- {100 * f['constant_err']:.2f})%; sigma/E*sqrt(E) max deviation "
+                f"from its mean {100 * f['sigma_sqrt_e_max_dev_from_mean']:.1f}%"
+            )
+        lines.append("")
+    m = report["mip"]
+    lines += [
+        "## MIP peak (calochallenge-2 outer cells, 5 GeV e−)",
+        "",
+        f"mode {m['mode_mev']:.3f} MeV; 2 x 0.3 mm Si at dE/dx_min: {m['mip_expected_mev']:.3f} MeV",
+        "",
+    ]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
