@@ -35,6 +35,18 @@ def generate(
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="showers per batch")] = 10_000,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
+    backend: Annotated[str, typer.Option("--backend", help="torch or onnxruntime")] = "torch",
+    onnx: Annotated[
+        Path | None,
+        typer.Option(
+            "--onnx",
+            help="exported model.onnx for --backend onnxruntime "
+            "(default: export the model on the fly)",
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="CPU threads (default: all)")
+    ] = None,
 ) -> None:
     """Generate showers from a trained model into --out (streamed, atomic)."""
     from caloforge.models import generate as generate_fn
@@ -63,6 +75,10 @@ def generate(
             seed=seed,
             batch_size=batch_size,
             device=device,
+            backend=backend,
+            onnx_path=onnx,
+            threads=threads,
+            progress=True,
         )
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
