@@ -1,0 +1,65 @@
+"""The benchmark harness: every figure present, ratios consistent with the timings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from caloforge.bench.harness import BenchConfig, run_bench, write_results
+from caloforge.geometry import get_geometry
+from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, save_model
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    g = get_geometry("atlas-em-barrel")
+    fam = FAMILIES["wgan-gp"]
+    torch.manual_seed(0)
+    gen = fam.build_generator(g, ConditionEncoding(1e3, 1e4, 8), Preprocessing(), fam.Config())
+    return save_model(
+        tmp_path / "m", gen, family="wgan-gp", hparams=fam.Config(), particle="photon", seed=0
+    )
+
+
+def test_harness_rows_and_ratios(model_dir: Path, tmp_path: Path) -> None:
+    cfg = BenchConfig(
+        energy_mev=2000.0,
+        batch_sizes=(1, 50),
+        threads=(1,),
+        engines=("cascade", "gflash"),
+        n_mc=3,
+        budget_s=0.05,
+        gpu=False,
+    )
+    result = run_bench(cfg, [model_dir])
+    rows = result["rows"]
+    kinds = {(r["what"].split(" ")[0], r["backend"], r["batch"]) for r in rows}
+    assert kinds == {
+        ("cascade", "numba", 1),
+        ("cascade", "numba", 50),
+        ("gflash", "numba", 1),
+        ("gflash", "numba", 50),
+        ("wgan-gp", "torch-eager", 1),
+        ("wgan-gp", "torch-eager", 50),
+        ("wgan-gp", "onnxruntime", 1),
+        ("wgan-gp", "onnxruntime", 50),
+    }
+    cascade = next(r for r in rows if r["what"] == "cascade" and r["batch"] == 1)
+    assert cascade["speedup_vs_cascade"] == pytest.approx(1.0)
+    limit = result["limits"]["1"]["matmul_flops"]
+    for r in rows:
+        assert r["per_shower_s"] > 0
+        assert r["showers_per_s"] == pytest.approx(1 / r["per_shower_s"])
+        assert r["speedup_vs_cascade"] == pytest.approx(cascade["per_shower_s"] / r["per_shower_s"])
+        if r["backend"] != "numba":
+            # FLOPs of the dense generator, counted by torch: ~2 x parameters of its Linear layers
+            assert r["flops_per_shower"] > 1e5
+            assert r["fraction_of_flop_limit"] == pytest.approx(
+                r["flops_per_shower"] * r["showers_per_s"] / limit
+            )
+    md = write_results(result, tmp_path, "b", "pytest")
+    assert "| cascade | numba | cpu | 1 | 1 |" in md.read_text()
+    assert json.loads(md.with_suffix(".json").read_text())["command"] == "pytest"
