@@ -186,3 +186,13 @@ def test_showerset_validation_messages() -> None:
         ShowerSet(np.ones(2), np.ones((2, 266)), g, conditions={"config": np.array([0, 9])})
     with pytest.raises(ValueError, match="unknown particle"):
         ShowerSet(np.ones(2), np.ones((2, 266)), g, particle="muon")
+
+
+def test_attrs_known_at_the_end_reach_the_file(tmp_path: Path) -> None:
+    s = _showers(n=5)
+    with ShowerWriter(
+        tmp_path / "a.h5", s.geometry, conditions=["config"], attrs={"engine": "x"}
+    ) as w:
+        w.append(s)
+        w.update_attrs(mean_sampling_fraction=0.2)
+    assert read_showers(tmp_path / "a.h5").attrs == {"engine": "x", "mean_sampling_fraction": 0.2}

@@ -222,7 +222,15 @@ class ShowerWriter:
         self._f.attrs["particle"] = particle
         self._f.attrs["pid"] = PARTICLES.get(particle, 0)
         self._f.attrs["conditions"] = json.dumps(self.conditions)
-        self._f.attrs["caloforge_attrs"] = json.dumps(attrs or {}, sort_keys=True, default=str)
+        self._attrs: dict[str, Any] = dict(attrs or {})
+        self._write_attrs()
+
+    def _write_attrs(self) -> None:
+        self._f.attrs["caloforge_attrs"] = json.dumps(self._attrs, sort_keys=True, default=str)
+
+    def update_attrs(self, **attrs: Any) -> None:
+        """Add provenance known only at the end (e.g. measured means); written on ``close``."""
+        self._attrs.update(attrs)
 
     def append(self, showers: ShowerSet) -> None:
         if not showers.geometry.same_readout(self.geometry):
@@ -250,6 +258,7 @@ class ShowerWriter:
         for key in self.conditions:  # empty files still carry their condition datasets
             if key not in self._f:
                 self._f.create_dataset(key, (0,), np.int64, maxshape=(None,))
+        self._write_attrs()
         self._f.close()
         self._ctx.__exit__(None, None, None)
 

@@ -313,6 +313,7 @@ def simulate_to_file(
         ):
             writer.append(showers)
             outs.append((showers.incident_energy, eng))
-    res = _result(n, outs, stats["seconds"], attrs)
+        res = _result(n, outs, stats["seconds"], attrs)
+        writer.update_attrs(mean_sampling_fraction=res.mean_sampling_fraction)
     res.path = out
     return res
