@@ -18,7 +18,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
-        msg = f"{target}: cannot write, directory {parent} does not exist"
+        why = "is not a directory" if parent.exists() else "does not exist"
+        msg = f"{target}: cannot write, directory {parent} {why}"
         raise ValueError(msg)
     if not os.access(parent, os.W_OK):
         msg = f"{target}: cannot write, directory {parent} is not writable"
