@@ -109,7 +109,7 @@ def run_gflash(
     geometry: Geometry,
     sample: GunSample,
     *,
-    workers: int = 1,
+    workers: int | None = None,
     params: GFlashParameters | None = None,
 ) -> EngineOutput:
     """Simulate the showers of ``sample`` in ``geometry`` with the GFlash parametrisation.
@@ -117,7 +117,7 @@ def run_gflash(
     Returns an :class:`EngineOutput`: ``cells`` (n, n_cells) float32 visible MeV and the
     per-shower bookkeeping (see the module docstring: ``below_cut_mev`` is always zero and
     ``escaped_mev`` is the longitudinal leakage only). Deterministic per shower from
-    ``sample.shower_seed``, identical for any ``workers`` (threads).
+    ``sample.shower_seed``, identical for any ``workers`` (threads; default: all cores).
     """
     p = params if params is not None else GFlashParameters()
     if sample.particle not in GUN_PARTICLES:
@@ -126,6 +126,8 @@ def run_gflash(
     if not geometry.has_stack:
         msg = f"geometry {geometry.name!r} has no slab stack: it can be read but not simulated"
         raise ValueError(msg)
+    if workers is None:
+        workers = numba.config.NUMBA_NUM_THREADS
     if workers < 1:
         msg = f"workers must be >= 1, got {workers}"
         raise ValueError(msg)
