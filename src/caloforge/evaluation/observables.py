@@ -46,6 +46,7 @@ from caloforge.showerset import ShowerSet
 __all__ = [
     "DEFAULT_HIT_THRESHOLD_MEV",
     "SPECTRUM_EDGES_LOG10_MEV",
+    "NoConfigWarning",
     "ObservableSpec",
     "Observables",
     "compute_observables",

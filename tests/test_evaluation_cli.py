@@ -1,0 +1,47 @@
+"""``caloforge evaluate`` on small files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from _synthetic import atlas_showers, scaled
+from caloforge.cli import app
+from caloforge.io import write_showers
+
+runner = CliRunner()
+
+
+@pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
+def test_cli_writes_report_and_metrics(tmp_path: Path) -> None:
+    ref = write_showers(tmp_path / "ref.h5", atlas_showers(400, 21))
+    a = write_showers(tmp_path / "a.h5", atlas_showers(400, 22))
+    b = write_showers(tmp_path / "b.h5", scaled(atlas_showers(400, 22), 1.2))
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app,
+        ["evaluate", "--reference", str(ref), "--candidate", str(a), "--candidate", str(b),
+         "--label", "same", "--label", "hot", "--per-config", "--no-classifier",
+         "--max-histograms", "2", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["candidates"]) == {"same", "hot"}
+    assert "e_ratio" in metrics["candidates"]["hot"]["flagged"]
+    assert set(metrics["candidates"]["hot"]["per_config"]) == {str(c) for c in range(8)}
+    assert any("SmallSampleWarning" in w for w in metrics["warnings"])
+    assert (out / "report.html").stat().st_size > 10_000
+    assert "flagged: " in result.output
+
+
+def test_cli_bad_input_is_a_clean_error(tmp_path: Path) -> None:
+    ref = write_showers(tmp_path / "ref.h5", atlas_showers(20, 21))
+    result = runner.invoke(
+        app,
+        ["evaluate", "-r", str(ref), "-c", str(tmp_path / "missing.h5"), "-o", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    assert "missing.h5: no such file" in " ".join(result.output.split())

@@ -1,0 +1,147 @@
+"""Observables on constructed showers: coordinates per geometry and configuration, streaming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _synthetic import atlas_showers
+from caloforge.evaluation.observables import (
+    NoConfigWarning,
+    compute_observables,
+    layer_coordinates,
+    observable_specs,
+)
+from caloforge.evaluation.response import energy_binning, energy_response
+from caloforge.geometry import get_geometry
+from caloforge.geometry.atlas import config_cell_centres
+from caloforge.io import write_showers
+from caloforge.showerset import ShowerSet
+
+
+def _single_cell(geometry_name: str, cells_mev: dict[int, float], n: int = 1, **cond) -> ShowerSet:
+    geo = get_geometry(geometry_name)
+    cells = np.zeros((n, geo.n_cells), dtype=np.float32)
+    for index, energy in cells_mev.items():
+        cells[:, index] = energy
+    return ShowerSet(np.full(n, 1000.0), cells, geo, "photon", cond)
+
+
+@pytest.mark.parametrize("config", [0, 3, 5])
+def test_atlas_centroids_use_the_showers_own_configuration(config: int) -> None:
+    geo = get_geometry("atlas-em-barrel")
+    strips = geo.layer_slice(1)
+    cell = strips.start + 3 * 27 + 2  # strip eta bin 27, phi bin 2
+    showers = _single_cell("atlas-em-barrel", {cell: 50.0}, config=np.array([config]))
+    obs = compute_observables(showers)
+    expected = config_cell_centres(geo, config)[cell]
+    assert obs.column("centroid_eta.strips")[0] == pytest.approx(expected[0], abs=1e-7)
+    assert obs.column("centroid_phi.strips")[0] == pytest.approx(expected[1], abs=1e-7)
+    assert obs.column("width_phi.strips")[0] == pytest.approx(0.0, abs=1e-6)
+    # the empty layers have centroid and width 0, and the fractions add up
+    assert obs.column("centroid_eta.middle")[0] == 0.0
+    assert obs.column("frac.strips")[0] == pytest.approx(1.0)
+    assert obs.column("e_ratio")[0] == pytest.approx(0.05)
+
+
+def test_atlas_configurations_give_different_phi_centroids() -> None:
+    geo = get_geometry("atlas-em-barrel")
+    cell = geo.layer_slice(0).start + 1  # presampler, phi bin 1
+    showers = _single_cell("atlas-em-barrel", {cell: 10.0}, n=4, config=np.arange(4))
+    phi = compute_observables(showers).column("centroid_phi.presampler")
+    assert len(np.unique(phi)) == 4
+    np.testing.assert_allclose(np.diff(phi), -geo.layers[2].segmentation.d_phi, rtol=1e-5)
+
+
+def test_atlas_without_configuration_warns() -> None:
+    showers = _single_cell("atlas-em-barrel", {0: 1.0})
+    with pytest.warns(NoConfigWarning, match="nominal"):
+        compute_observables(showers)
+
+
+def test_polar_grid_coordinates_x_y_and_r() -> None:
+    geo = get_geometry("calochallenge-2")
+    seg = geo.layers[4].segmentation
+    alpha_bin, r_bin = 5, 3
+    cell = geo.layer_slice(4).start + alpha_bin * seg.n_r + r_bin
+    obs = compute_observables(_single_cell("calochallenge-2", {cell: 7.0}))
+    r, alpha = seg.centres()[alpha_bin * seg.n_r + r_bin]
+    assert obs.column("centroid_r.layer4")[0] == pytest.approx(r, rel=1e-6)
+    assert obs.column("centroid_x.layer4")[0] == pytest.approx(r * np.cos(alpha), abs=1e-4)
+    assert obs.column("centroid_y.layer4")[0] == pytest.approx(r * np.sin(alpha), abs=1e-4)
+    assert obs.column("depth_layer")[0] == pytest.approx(4.0)
+    assert obs.column("depth_x0")[0] == pytest.approx(geo.layer_depth_x0()[4])
+    # layer 4 to 5: the next layer is empty, so its centroid is 0
+    assert obs.column("dcentroid_r.layer4-layer5")[0] == pytest.approx(-r, rel=1e-6)
+
+
+def test_two_cells_width_is_half_their_distance() -> None:
+    geo = get_geometry("ild-ecal")
+    seg = geo.layers[0].segmentation
+    obs = compute_observables(_single_cell("ild-ecal", {0: 1.0, 1: 1.0}))
+    assert obs.column("width_x.layer0")[0] == pytest.approx(seg.pitch_x_mm / 2)
+    assert obs.column("width_y.layer0")[0] == pytest.approx(0.0, abs=1e-6)
+    assert obs.column("hits.layer0")[0] == 2
+    assert obs.column("sparsity")[0] == pytest.approx(1 - 2 / geo.n_cells)
+
+
+def test_layers_without_cells_are_skipped() -> None:
+    geo = get_geometry("calochallenge-1-photons")
+    names = [s.name for s in observable_specs(geo)]
+    empty = [ly.name for ly in geo.layers if ly.n_cells == 0]
+    assert empty
+    assert not any(n.endswith(f".{e}") for n in names for e in empty)
+    assert "dcentroid_r.layer3-layer12" in names  # consecutive layers with cells
+    cells = np.random.default_rng(0).exponential(1.0, (5, geo.n_cells)).astype(np.float32)
+    obs = compute_observables(ShowerSet(np.full(5, 500.0), cells, geo))
+    assert np.isfinite(obs.values).all()
+    assert [im.shape for im in obs.average_images()] == [
+        ly.segmentation.shape for ly in geo.layers if ly.n_cells
+    ]
+
+
+def test_layer_coordinates_none_for_empty_layers() -> None:
+    geo = get_geometry("calochallenge-1-photons")
+    coords = layer_coordinates(geo)
+    assert [c is None for c in coords] == [ly.n_cells == 0 for ly in geo.layers]
+
+
+def test_streamed_file_equals_in_memory(tmp_path: Path) -> None:
+    showers = atlas_showers(300, 11)
+    path = write_showers(tmp_path / "s.h5", showers)
+    memory = compute_observables(showers, lowlevel_rows=50, seed=2)
+    streamed = compute_observables(path, chunk_size=37, lowlevel_rows=50, seed=2)
+    np.testing.assert_allclose(memory.values, streamed.values, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(memory.spectrum_counts, streamed.spectrum_counts)
+    np.testing.assert_allclose(memory.image_sums, streamed.image_sums, rtol=1e-9)
+    np.testing.assert_array_equal(memory.lowlevel, streamed.lowlevel)
+    np.testing.assert_array_equal(memory.config, showers.config)
+
+
+def test_lowlevel_inputs_and_spectrum() -> None:
+    showers = atlas_showers(300, 11)
+    obs = compute_observables(showers, lowlevel_rows=300)
+    np.testing.assert_allclose(
+        obs.lowlevel[:, :-1], showers.cells / showers.incident_energy[:, None], rtol=1e-6
+    )
+    np.testing.assert_allclose(obs.lowlevel[:, -1], np.log10(showers.incident_energy), rtol=1e-6)
+    assert obs.spectrum().sum() == (showers.cells > 0).sum()
+    assert obs.group_counts.sum() == len(showers)
+    per_config = sum(obs.average_images(c)[2] * (showers.config == c).sum() for c in range(8))
+    np.testing.assert_allclose(per_config / len(showers), obs.average_images()[2], rtol=1e-9)
+
+
+def test_response_discrete_points_and_bins() -> None:
+    e_inc = np.repeat([1000.0, 2000.0], 4)
+    e_tot = np.array([900, 1000, 1100, 1000, 1800, 2000, 2200, 2000], dtype=float)
+    out = energy_response(e_inc, e_tot, energy_binning(e_inc))
+    assert out["e_inc_mev"] == [1000.0, 2000.0]
+    assert out["linearity"] == pytest.approx([1.0, 1.0])
+    sigma = np.std([900, 1000, 1100, 1000], ddof=1)
+    assert out["resolution"][0] == pytest.approx(sigma / 1000.0)
+    continuous = np.geomspace(1000, 100_000, 400)
+    binned = energy_binning(continuous, n_bins=5)
+    assert binned.points is None
+    assert energy_response(continuous, continuous, binned)["n"] == [80] * 5
