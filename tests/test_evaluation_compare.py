@@ -10,6 +10,7 @@ import pytest
 
 from _synthetic import atlas_showers, scaled, strips_shifted
 from caloforge.evaluation import ClassifierConfig, evaluate
+from caloforge.evaluation.comparison import is_flagged
 
 N_SHOWERS = 5000
 FAST = ClassifierConfig(max_epochs=20, patience=4)
@@ -45,6 +46,8 @@ def test_independent_sample_is_indistinguishable(report: tuple[dict[str, Any], P
     assert worst < 0.01
     assert c["cell_spectrum"]["separation"] < 0.01
     assert c["flagged"] == []
+    # nor in any alignment configuration alone (about 600 showers each)
+    assert all(v["flagged"] == [] for v in c["per_config"].values())
     assert abs(c["kpd"]["value"]) < 3 * c["kpd"]["error"] + 1e-3
     assert report[0]["warnings"] == []
 
@@ -81,3 +84,9 @@ def test_report_files(report: tuple[dict[str, Any], Path]) -> None:
     assert page.count("data:image/png;base64,") >= 4 + 9 + 2  # hists, images, response, ...
     assert 'src="http' not in page
     assert not list(out.glob(".*.tmp"))
+
+
+def test_flag_rule_accounts_for_floor_and_error() -> None:
+    assert is_flagged(0.05, 0.001, 0.004)
+    assert not is_flagged(0.05, 0.001, 0.04)  # small samples: within the floor
+    assert not is_flagged(0.05, 0.02, 0.0)  # within three standard errors

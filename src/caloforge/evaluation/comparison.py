@@ -4,7 +4,10 @@ For each candidate: separation power and Wasserstein-1 per observable and for th
 spectrum, FPD and KPD on the standardised high-level observables, classifier AUCs on low-level
 inputs and on high-level observables, linearity and resolution, and correlation differences;
 optionally all per-observable metrics again per alignment configuration. An observable is
-*flagged* when its separation power exceeds :data:`SEPARATION_THRESHOLD`.
+*flagged* when its separation power exceeds the finite-sample floor of two samples of one
+distribution (:func:`~caloforge.evaluation.metrics.separation_floor`) by more than
+:data:`SEPARATION_THRESHOLD` and by more than three bootstrap standard errors, so that small
+samples (e.g. one configuration's share) do not flag noise.
 """
 
 from __future__ import annotations
@@ -34,12 +37,24 @@ from caloforge.evaluation.observables import (
 )
 from caloforge.evaluation.response import energy_binning, energy_response
 
-__all__ = ["SEPARATION_THRESHOLD", "evaluate", "high_level_features", "summary_correlation"]
+__all__ = [
+    "SEPARATION_THRESHOLD",
+    "evaluate",
+    "high_level_features",
+    "is_flagged",
+    "summary_correlation",
+]
 
-#: separation power above which an observable is flagged. Two independent samples of 5000
-#: showers with 40 bins give about 0.004 (``separation_floor``); a 5% energy-scale error or a
-#: one-strip shift gives 0.05-0.5 on the observables it affects (tests/test_evaluation_compare.py).
+#: excess separation power (above the finite-sample floor) at which an observable is flagged.
+#: Two independent samples of 5000 showers with 40 bins give about 0.004 (the floor); a 5%
+#: energy-scale error or a one-strip shift gives 0.05-0.5 on the observables it affects
+#: (tests/test_evaluation_compare.py).
 SEPARATION_THRESHOLD = 0.02
+
+
+def is_flagged(separation: float, error: float, floor: float) -> bool:
+    """The flag rule: ``S - floor > max(SEPARATION_THRESHOLD, 3 error)``."""
+    return bool(separation - floor > max(SEPARATION_THRESHOLD, 3.0 * error))
 
 
 def high_level_features(obs: Observables, columns: np.ndarray | None = None) -> np.ndarray:
@@ -80,6 +95,7 @@ def _observable_metrics(
     seed: int,
 ) -> dict[str, dict[str, Any]]:
     out = {}
+    floor = separation_floor(n_bins, int(ref_rows.sum()), int(cand_rows.sum()))
     for j, spec in enumerate(ref.specs):
         a, b = ref.values[ref_rows, j], cand.values[cand_rows, j]
         sep, sep_err = separation_power(a, b, bins=n_bins, n_bootstrap=n_bootstrap, seed=seed)
@@ -90,7 +106,7 @@ def _observable_metrics(
             "wasserstein": w1,
             "wasserstein_err": w1_err,
             "unit": spec.unit,
-            "flagged": bool(sep > SEPARATION_THRESHOLD),
+            "flagged": is_flagged(sep, sep_err, floor),
         }
     return out
 
@@ -100,7 +116,8 @@ def _spectrum_metrics(ref: Observables, cand: Observables, config: int | None) -
     if p.sum() == 0 or q.sum() == 0:
         return {"separation": 1.0 if p.sum() != q.sum() else 0.0, "flagged": p.sum() != q.sum()}
     sep = histogram_separation(p, q)
-    return {"separation": sep, "flagged": bool(sep > SEPARATION_THRESHOLD)}
+    floor = separation_floor(int(((p + q) > 0).sum()), int(p.sum()), int(q.sum()))
+    return {"separation": sep, "flagged": is_flagged(sep, 0.0, floor)}
 
 
 def _flagged(observables: dict[str, dict[str, Any]], spectrum: dict) -> list[str]:

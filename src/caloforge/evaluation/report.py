@@ -3,8 +3,8 @@
 
 Page order: samples and warnings; the metric table (classifier AUCs, FPD, KPD, correlation
 differences, number of flagged observables per candidate); the per-observable table
-(separation power and Wasserstein-1, flagged rows — separation power above
-``SEPARATION_THRESHOLD`` — in red, worst first); then figures: response curves, cell-energy
+(separation power and Wasserstein-1, flagged rows — see ``comparison.is_flagged`` — in red,
+worst first); then figures: response curves, cell-energy
 spectrum, average images per layer (per configuration when evaluated per configuration),
 correlation differences, and histograms with ratio panels for at most ``max_histograms``
 observables, those with the largest separation power first.
@@ -238,7 +238,8 @@ hit threshold {metrics["settings"]["hit_threshold_mev"]} MeV.</p>
 {_summary_table(metrics)}
 <p>AUC 0.5: indistinguishable from the reference; 1.0: trivially separable (held-out test split,
 Hanley-McNeil error). FPD/KPD: arXiv:2211.10295 on the standardised high-level observables.</p>
-<h3>Flagged observables (separation power &gt; {SEPARATION_THRESHOLD})</h3><ul>{flagged}</ul>
+<h3>Flagged observables (separation power above the finite-sample floor by more than
+{SEPARATION_THRESHOLD} and by 3 standard errors)</h3><ul>{flagged}</ul>
 {"<h3>Warnings</h3><ul>" + warn + "</ul>" if warn else ""}
 <h2>Per observable</h2>
 <p>Separation power S = ½ Σ (p−q)²/(p+q) (0 identical, 1 disjoint) and Wasserstein-1 (in the
