@@ -45,10 +45,21 @@ def generate(
         ),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="CPU threads (default: all)")
+        int | None,
+        typer.Option("--threads", help="CPU threads (default: all; per task on Dask: 1)"),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="spread the batches over this Dask scheduler's workers"),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="spread the batches over a local Dask cluster: local[:N]"),
+    ] = None,
+    retries: Annotated[int, typer.Option("--retries", help="retries of a failed Dask task")] = 2,
 ) -> None:
-    """Generate showers from a trained model into --out (streamed, atomic)."""
+    """Generate showers from a trained model into --out (streamed, atomic); with --scheduler
+    or --cluster, one Dask task per batch, merged at the end (the same file)."""
     from caloforge.models import generate as generate_fn
 
     given = [x for x in (energy, energies, like) if x is not None]
@@ -63,6 +74,34 @@ def generate(
     if levels is not None and n is None:
         msg = "--n is required with --energy/--energies (showers per energy)"
         raise ValueError(msg)
+    if scheduler is not None or cluster is not None:
+        from caloforge.scale.dask import generate_on_dask
+
+        if device != "cpu":
+            msg = "--scheduler/--cluster: Dask workers generate on the CPU; leave --device cpu"
+            raise ValueError(msg)
+        fan = generate_on_dask(
+            model,
+            out,
+            n=n,
+            energies=levels,
+            like=like,
+            config=config,
+            seed=seed,
+            batch_size=batch_size,
+            backend=backend,
+            onnx_path=onnx,
+            threads_per_task=threads or 1,
+            scheduler=scheduler,
+            cluster=cluster,
+            retries=retries,
+        )
+        console.print(
+            f"{len(fan.parts)} Dask tasks on {fan.workers} workers, {fan.seconds:.1f} s",
+            highlight=False,
+        )
+        typer.echo(str(out))
+        return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         path = generate_fn(

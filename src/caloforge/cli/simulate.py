@@ -59,8 +59,21 @@ def simulate_cmd(
         int | None, typer.Option(help="showers per batch (default: by memory)")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="spread the showers over this Dask scheduler's workers"),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="spread the showers over a local Dask cluster: local[:N]"),
+    ] = None,
+    part_size: Annotated[
+        int | None, typer.Option("--part-size", help="showers per Dask task (default: by workers)")
+    ] = None,
+    retries: Annotated[int, typer.Option("--retries", help="retries of a failed Dask task")] = 2,
 ) -> None:
-    """Simulate showers and write them (atomically) in the CaloChallenge HDF5 layout."""
+    """Simulate showers and write them (atomically) in the CaloChallenge HDF5 layout; with
+    --scheduler or --cluster, Dask tasks simulate parts that are merged (the same file)."""
     from caloforge.geometry import get_geometry
     from caloforge.simulation import simulate_to_file
     from caloforge.simulation.gun import ParticleGun
@@ -86,17 +99,35 @@ def simulate_cmd(
         gun = ParticleGun(
             particle.value, energy_range_mev=_energy_range(energy_range), log_uniform=log_uniform
         )
-    result = simulate_to_file(
-        get_geometry(geometry),
-        gun,
-        n,
-        out,
-        seed=seed,
-        workers=workers,
-        engine=engine.value,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    if scheduler is not None or cluster is not None:
+        from caloforge.scale.dask import simulate_on_dask
+
+        result = simulate_on_dask(
+            get_geometry(geometry),
+            gun,
+            n,
+            out,
+            seed=seed,
+            engine=engine.value,
+            scheduler=scheduler,
+            cluster=cluster,
+            part_size=part_size,
+            threads_per_task=workers or 1,
+            batch_size=batch_size or 200,
+            retries=retries,
+        )
+    else:
+        result = simulate_to_file(
+            get_geometry(geometry),
+            gun,
+            n,
+            out,
+            seed=seed,
+            workers=workers,
+            engine=engine.value,
+            batch_size=batch_size,
+            progress=progress,
+        )
     console.print(
         f"wrote {result.n} {particle.value} showers ({engine.value}, {geometry}) to {out}: "
         f"{result.seconds:.1f} s, {result.showers_per_second:.1f} showers/s, "

@@ -4,6 +4,9 @@ Output folder (per seed): the final artifact (``model.json``, ``weights.safetens
 best-validation artifact in ``best/``, ``train_config.toml`` (the full run configuration),
 ``log.csv`` and ``checkpoints/last.safetensors``. With ``seeds=K`` each seed trains into
 ``out_dir/seed_<s>/``.
+
+Under ``torchrun --nproc_per_node N`` the same call trains data-parallel (DDP) with the same
+global batch size; only rank 0 writes. See :mod:`caloforge.training.distributed`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +35,15 @@ from caloforge.showerset import ShowerSet
 from caloforge.training.checkpoint import CheckpointState, load_checkpoint, save_checkpoint
 from caloforge.training.config import RunConfig, load_run_config, save_run_config
 from caloforge.training.data import BatchStream, split
+from caloforge.training.distributed import (
+    SINGLE,
+    DistributedContext,
+    ShardedStream,
+    init_distributed,
+    shutdown_distributed,
+    unwrap_family,
+    wrap_family,
+)
 from caloforge.training.log import CsvLog
 from caloforge.training.validation import validation_metrics
 
@@ -39,6 +52,10 @@ __all__ = ["TrainResult", "TrainingDivergedError", "train"]
 CHECKPOINT = Path("checkpoints") / "last.safetensors"
 #: keys of TrainConfig that may change between an interrupted run and its resumption
 RESUMABLE_CHANGES = ("steps", "epochs", "device", "threads", "progress")
+
+#: ``on_validation(step, metrics)``: called after every validation (on every rank); it may raise
+#: to stop training (e.g. ``optuna.TrialPruned``), leaving the last checkpoint in place
+ValidationCallback = Callable[[int, dict[str, float]], None]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -120,12 +137,20 @@ def _fingerprint(run: RunConfig, n_train: int) -> dict[str, Any]:
 
 
 def _fit(
-    showers: ShowerSet, source: str, run: RunConfig, out_dir: Path, *, resume: bool
+    showers: ShowerSet,
+    source: str,
+    run: RunConfig,
+    out_dir: Path,
+    *,
+    resume: bool,
+    ctx: DistributedContext = SINGLE,
+    on_validation: ValidationCallback | None = None,
 ) -> TrainResult:
     cfg = run.train
     seeds = np.random.SeedSequence(cfg.seed).generate_state(4)
     split_seed, data_seed, noise_seed, val_seed = (int(s) for s in seeds)
-    device = torch.device(cfg.device)
+    device = ctx.device(cfg.device)
+    main = ctx.is_main
     train_set, val_set = split(showers, cfg.val_fraction, cfg.val_max_showers, split_seed)
     e = train_set.incident_energy
     n_configs = showers.geometry.alignment_configs if cfg.condition_on_config else 1
@@ -142,13 +167,23 @@ def _fit(
     stream = BatchStream(x, cond, cfg.batch_size, torch.Generator().manual_seed(data_seed))
     rngs = {"data": stream.rng, "noise": torch.Generator().manual_seed(noise_seed)}
     state = CheckpointState(fingerprint=_fingerprint(run, len(train_set)))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / CHECKPOINT.parent).mkdir(exist_ok=True)
     ckpt = out_dir / CHECKPOINT
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / CHECKPOINT.parent).mkdir(exist_ok=True)
     if resume:
         state = load_checkpoint(ckpt, family, optimisers, stream, rngs, state.fingerprint)
-    save_run_config(out_dir / "train_config.toml", run)
-    log = CsvLog(out_dir / "log.csv", resume_step=state.step if resume else None)
+    next_batch: Callable[[], Any] = stream
+    if ctx.distributed:
+        if cfg.batch_size % ctx.world_size:
+            msg = f"train.batch_size={cfg.batch_size} is not divisible by the {ctx.world_size} processes (the global batch is split evenly)"
+            raise ValueError(msg)
+        wrap_family(family, ctx, device)
+        next_batch = ShardedStream(stream, ctx.rank, ctx.world_size)
+    log = None
+    if main:
+        save_run_config(out_dir / "train_config.toml", run)
+        log = CsvLog(out_dir / "log.csv", resume_step=state.step if resume else None)
     total = cfg.total_steps(len(train_set), family.batches_per_step)
     provenance = {
         "caloforge_version": caloforge.__version__,
@@ -165,19 +200,21 @@ def _fit(
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "resumed_from_step": state.step if resume else None,
     }
+    if ctx.distributed:
+        provenance |= {"world_size": ctx.world_size, "backend": ctx.backend}
     save_kw = {"family": run.family, "hparams": run.model, "particle": showers.particle}
     metrics: dict[str, float] = {}
     t0 = time.perf_counter()
     bar = tqdm(
         total=total,
         initial=state.step,
-        disable=not cfg.progress,
+        disable=not (cfg.progress and main),
         desc=f"{run.family} seed {cfg.seed}",
     )
     try:
         while state.step < total:
             # forward / backward / optimiser steps (the family's phases)
-            losses = family.train_step(stream, optimisers, rngs["noise"])
+            losses = ctx.mean(family.train_step(next_batch, optimisers, rngs["noise"]))
             problem = _check_finite(family, losses, state.step + 1, cfg.max_abs_loss)
             if problem is not None:
                 kept = (
@@ -190,15 +227,18 @@ def _fit(
             state.step += 1
             bar.update(1)
             # log
-            if state.step % cfg.log_every == 0 or state.step == total:
+            if log is not None and (state.step % cfg.log_every == 0 or state.step == total):
                 log.write(state.step, losses)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:3]})
             # evaluate: validation metrics on the held-out split, keep the best
-            if state.step % cfg.validate_every == 0 or state.step == total:
+            validated = state.step % cfg.validate_every == 0 or state.step == total
+            if validated:
                 metrics = _validate(family, val_set, val_seed)
-                log.write(state.step, {f"val_{k}": v for k, v in metrics.items()})
+                if log is not None:
+                    log.write(state.step, {f"val_{k}": v for k, v in metrics.items()})
                 if state.best_score is None or metrics["score"] < state.best_score:
                     state.best_score, state.best_step = metrics["score"], state.step
+                if state.best_step == state.step and main:
                     save_model(
                         out_dir / "best",
                         family.generator,
@@ -208,10 +248,15 @@ def _fit(
                         **save_kw,
                     )
             # checkpoint (atomic)
-            if state.step % cfg.checkpoint_every == 0 or state.step == total:
+            if main and (state.step % cfg.checkpoint_every == 0 or state.step == total):
                 save_checkpoint(ckpt, family, optimisers, stream, rngs, state)
+            # report (after the checkpoint, so a stop keeps this step's state)
+            if validated and on_validation is not None:
+                on_validation(state.step, metrics)
     finally:
         bar.close()
+        if ctx.distributed:
+            unwrap_family(family)
     wall = time.perf_counter() - t0
     provenance |= {
         "steps": state.step,
@@ -222,9 +267,16 @@ def _fit(
         "final": metrics | {"step": state.step},
         "best": {"step": state.best_step, "score": state.best_score},
     }
-    save_model(
-        out_dir, family.generator, seed=cfg.seed, provenance=provenance, metrics=final, **save_kw
-    )
+    if main:
+        save_model(
+            out_dir,
+            family.generator,
+            seed=cfg.seed,
+            provenance=provenance,
+            metrics=final,
+            **save_kw,
+        )
+    ctx.barrier()
     return TrainResult(out_dir, cfg.seed, state.step, wall, state.best_step, final)
 
 
@@ -240,14 +292,19 @@ def train(
     device: str | None = None,
     threads: int | None = None,
     progress: bool | None = None,
+    on_validation: ValidationCallback | None = None,
 ) -> list[TrainResult]:
     """Train ``family`` on ``data`` (a shower file or a ShowerSet) into ``out_dir``.
 
     ``config``: a :class:`RunConfig`, a TOML run file, or None for the family's defaults;
     ``steps``, ``device``, ``threads``, ``progress`` override its ``[train]`` values. ``seeds=K``
     trains K models with seeds ``train.seed + i`` into ``out_dir/seed_<s>/``. ``resume``
-    continues each from its ``checkpoints/last.safetensors`` exactly. Returns one
+    continues each from its ``checkpoints/last.safetensors`` exactly. ``on_validation(step,
+    metrics)`` is called after each validation (see :data:`ValidationCallback`). Returns one
     :class:`TrainResult` per seed.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) each process calls this and they
+    train one model together, data-parallel; see :mod:`caloforge.training.distributed`.
     """
     if isinstance(config, RunConfig):
         run = config
@@ -269,23 +326,20 @@ def train(
         msg = f"device {run.train.device!r} requested but no CUDA device is available (torch {torch.__version__})"
         raise ValueError(msg)
     showers, source = _prepare(data, run)
+    ctx = init_distributed(run.train.device)
     old_threads = torch.get_num_threads()
     if run.train.threads is not None:
         torch.set_num_threads(run.train.threads)
+    kw: dict[str, Any] = {"resume": resume, "ctx": ctx, "on_validation": on_validation}
     try:
         out = Path(out_dir)
         if seeds == 1:
-            return [_fit(showers, source, run, out, resume=resume)]
+            return [_fit(showers, source, run, out, **kw)]
         base = run.train.seed
         return [
-            _fit(
-                showers,
-                source,
-                run.with_train(seed=base + i),
-                out / f"seed_{base + i}",
-                resume=resume,
-            )
+            _fit(showers, source, run.with_train(seed=base + i), out / f"seed_{base + i}", **kw)
             for i in range(seeds)
         ]
     finally:
         torch.set_num_threads(old_threads)
+        shutdown_distributed(ctx)

@@ -1,0 +1,90 @@
+"""``caloforge tune``: thin wrapper around :func:`caloforge.scale.tune`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from caloforge.cli._common import console, user_errors
+
+
+@user_errors
+def tune(
+    data: Annotated[Path, typer.Option("--data", help="training shower file (HDF5)")],
+    family: Annotated[
+        str, typer.Option("--family", help="model family: wgan-gp, gan-ecritic or vae")
+    ],
+    space: Annotated[
+        Path, typer.Option("--space", help="search space TOML: dotted key = {low, high, log}")
+    ],
+    trials: Annotated[int, typer.Option("--trials", help="trials to add to the study")],
+    out: Annotated[Path, typer.Option("--out", help="folder for trials, summary and plots")],
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="study database URL shared by workers (default: sqlite:///OUT/study.db)",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int, typer.Option("--seeds", help="training seeds per trial (objective: their mean)")
+    ] = 1,
+    study_name: Annotated[
+        str | None,
+        typer.Option("--study-name", help="study to create or add to (default caloforge-FAMILY)"),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="generator steps per training (overrides)")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="base TOML run file the trials modify")
+    ] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="cpu or cuda")] = None,
+    sampler_seed: Annotated[
+        int | None,
+        typer.Option("--sampler-seed", help="seed of the TPE sampler (one worker only)"),
+    ] = None,
+) -> None:
+    """Search hyper-parameters with Optuna; objective: the validation score over --seeds."""
+    from rich.table import Table
+
+    from caloforge.scale.tune import tune as tune_fn
+
+    result = tune_fn(
+        data,
+        family,
+        space,
+        trials,
+        out,
+        storage=storage,
+        study_name=study_name,
+        seeds=seeds,
+        steps=steps,
+        config=config,
+        threads=threads,
+        device=device,
+        sampler_seed=sampler_seed,
+    )
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(result.summary["trials"].items()))
+    table = Table(title=f"study {result.study_name}: best trials ({counts})")
+    table.add_column("trial", justify="right")
+    table.add_column("score (mean)", justify="right")
+    table.add_column("per seed")
+    table.add_column("parameters")
+    for row in result.best:
+        per_seed = ", ".join(f"{s:.4g}" for s in row["seed_scores"] or [])
+        params = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["params"].items()
+        )
+        table.add_row(str(row["trial"]), f"{row['value']:.4g}", per_seed, params)
+    console.print(table)
+    if result.importance_path is None:
+        console.print(f"no importance plot: {result.summary.get('importance_missing')}")
+    console.print(f"summary: {result.summary_path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tune")(tune)
