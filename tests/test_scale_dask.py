@@ -194,3 +194,32 @@ def test_bad_cluster_arguments(client: Client, tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError, match="is a directory"):
         simulate_on_dask("atlas-em-barrel", GUN, 5, tmp_path, client=client)
+
+
+def test_cli_simulate_and_generate_on_a_scheduler(
+    client: Client, model_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from caloforge.cli import app
+
+    address = str(client.scheduler.address)  # type: ignore[union-attr]
+    sim = ["simulate", "-g", "atlas-em-barrel", "--energy", "10GeV", "-n", "12", "--seed", "2"]
+    sim += ["--engine", "gflash", "--no-progress", "--workers", "1"]
+    result = CliRunner().invoke(app, [*sim, "-o", str(tmp_path / "d.h5"), "--scheduler", address])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, [*sim, "-o", str(tmp_path / "l.h5")])
+    assert result.exit_code == 0, result.output
+    _same(read_showers(tmp_path / "l.h5"), read_showers(tmp_path / "d.h5"))
+    gen = ["generate", "--model", str(model_dir / "vae"), "--seed", "3", "--n", "20"]
+    gen += ["--energy", "30GeV", "--batch-size", "8", "--threads", "1"]
+    result = CliRunner().invoke(
+        app, [*gen, "--out", str(tmp_path / "gd.h5"), "--scheduler", address]
+    )
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, [*gen, "--out", str(tmp_path / "gl.h5")])
+    assert result.exit_code == 0, result.output
+    _same(read_showers(tmp_path / "gl.h5"), read_showers(tmp_path / "gd.h5"))
+    result = CliRunner().invoke(app, [*gen, "--out", str(tmp_path / "x.h5"), "--cluster", "far"])
+    assert result.exit_code == 2
+    assert "expected 'local' or 'local:N'" in result.output
