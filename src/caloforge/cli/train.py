@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -59,7 +60,8 @@ def train(
         | {"best_step": r.best_step, "final_score": r.metrics["final"].get("score")}
         for r in results
     ]
-    print_json(summary if seeds == 1 else {"runs": summary, "spread": ensemble_spread(out)})
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+        print_json(summary if seeds == 1 else {"runs": summary, "spread": ensemble_spread(out)})
 
 
 def register(app: typer.Typer) -> None:

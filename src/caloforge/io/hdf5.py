@@ -294,14 +294,22 @@ def write_showers(path: str | Path, showers: ShowerSet, *, compression: str | No
 
 
 def merge_files(
-    paths: Sequence[str | Path], out: str | Path, *, chunk_size: int = DEFAULT_CHUNK
+    paths: Sequence[str | Path],
+    out: str | Path,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    attrs: dict[str, Any] | None = None,
 ) -> Path:
-    """Concatenate shower files with the same geometry, particle and conditions, atomically."""
+    """Concatenate shower files with the same geometry, particle and conditions, atomically.
+
+    The merged file's provenance is ``attrs`` when given, else the first file's plus the list of
+    merged files."""
     if not paths:
         msg = "merge_files: no input files"
         raise ValueError(msg)
     first = read_showers(paths[0], stop=0)
-    attrs = dict(first.attrs) | {"merged_from": [str(p) for p in paths]}
+    if attrs is None:
+        attrs = dict(first.attrs) | {"merged_from": [str(p) for p in paths]}
     with ShowerWriter(
         out, first.geometry, particle=first.particle, conditions=list(first.conditions), attrs=attrs
     ) as w:

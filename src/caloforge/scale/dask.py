@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["FanOut", "dask_client", "generate_on_dask", "parse_cluster", "simulate_on_dask"]
 
 #: the file attribute holding caloforge's JSON provenance (see :mod:`caloforge.io.hdf5`)
-_ATTRS_KEY = "caloforge_attrs"
 _BOOKKEEPING = ("incident_energy", "active_mev", "passive_mev", "escaped_mev", "below_cut_mev")
 
 
@@ -164,10 +163,7 @@ def _run_tasks(
 
 def _merge(parts: list[Path], out: Path, attrs: dict[str, Any]) -> None:
     """Merge ``parts`` in order into ``out`` atomically, with ``attrs`` as the file's provenance."""
-    with atomic_path(out) as tmp:
-        merge_files(parts, tmp)
-        with h5py.File(tmp, "r+") as f:
-            f.attrs[_ATTRS_KEY] = json.dumps(attrs, sort_keys=True, default=str)
+    merge_files(parts, out, attrs=attrs)
 
 
 def _n_workers(client: Client) -> int:
