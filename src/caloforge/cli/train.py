@@ -20,7 +20,7 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="model folder to write")],
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML run file ([train], [model], [preprocessing])"),
+        typer.Option("--config", help="TOML run file with tables train, model and preprocessing"),
     ] = None,
     steps: Annotated[
         int | None, typer.Option("--steps", help="generator steps (overrides the config)")
