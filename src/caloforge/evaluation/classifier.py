@@ -115,9 +115,10 @@ def classifier_auc(
     if n < 8:
         msg = f"classifier needs at least 8 showers per sample, got {n}"
         raise ValueError(msg)
-    x_ref = x_ref[rng.choice(len(x_ref), n, replace=False)]
-    x_can = x_can[rng.choice(len(x_can), n, replace=False)]
-    x = np.concatenate([x_ref, x_can])
+    # one (2n, d) float32 buffer, filled and standardised in place (memory: 2 n d 4 bytes)
+    x = np.empty((2 * n, x_ref.shape[1]), dtype=np.float32)
+    np.take(x_ref, np.sort(rng.choice(len(x_ref), n, replace=False)), axis=0, out=x[:n])
+    np.take(x_can, np.sort(rng.choice(len(x_can), n, replace=False)), axis=0, out=x[n:])
     y = np.concatenate([np.zeros(n, np.float32), np.ones(n, np.float32)])
     train, val, test = _split(2 * n, cfg.split, rng)
     n_test_pos, n_test_neg = int(y[test].sum()), int(len(test) - y[test].sum())
@@ -128,9 +129,10 @@ def classifier_auc(
             SmallSampleWarning,
             stacklevel=2,
         )
-    mean = x[train].mean(axis=0)
-    std = x[train].std(axis=0)
-    x = (x - mean) / np.where(std > 0, std, 1.0)
+    mean = x[train].mean(axis=0, dtype=np.float64).astype(np.float32)
+    std = x[train].std(axis=0, dtype=np.float64).astype(np.float32)
+    x -= mean
+    x /= np.where(std > 0, std, np.float32(1.0))
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
     threads_before = torch.get_num_threads()
