@@ -82,6 +82,19 @@ def _split(n: int, fractions: tuple[float, float, float], rng: np.random.Generat
     return [order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]]
 
 
+def _train_moments(x: np.ndarray, rows: np.ndarray, block: int = 4096) -> tuple:
+    """Mean and width of ``x[rows]`` accumulated in blocks (no copy of the training split)."""
+    total = np.zeros(x.shape[1])
+    square = np.zeros(x.shape[1])
+    for i in range(0, len(rows), block):
+        part = x[rows[i : i + block]].astype(np.float64)
+        total += part.sum(axis=0)
+        square += (part * part).sum(axis=0)
+    mean = total / max(len(rows), 1)
+    var = np.clip(square / max(len(rows), 1) - mean**2, 0.0, None)
+    return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
+
+
 def _logits(net: nn.Module, x: torch.Tensor, batch: int = 8192) -> torch.Tensor:
     net.eval()
     with torch.no_grad():
@@ -129,8 +142,7 @@ def classifier_auc(
             SmallSampleWarning,
             stacklevel=2,
         )
-    mean = x[train].mean(axis=0, dtype=np.float64).astype(np.float32)
-    std = x[train].std(axis=0, dtype=np.float64).astype(np.float32)
+    mean, std = _train_moments(x, train)
     x -= mean
     x /= np.where(std > 0, std, np.float32(1.0))
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)

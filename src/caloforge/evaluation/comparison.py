@@ -67,9 +67,11 @@ def high_level_features(obs: Observables, columns: np.ndarray | None = None) -> 
 def _standardised(ref: np.ndarray, cands: list[np.ndarray]) -> tuple[np.ndarray, list]:
     mean, std = ref.mean(axis=0), ref.std(axis=0)
     keep = std > 0
-    return (ref[:, keep] - mean[keep]) / std[keep], [
-        (c[:, keep] - mean[keep]) / std[keep] for c in cands
-    ]
+
+    def scale(x: np.ndarray) -> np.ndarray:
+        return ((x[:, keep] - mean[keep]) / std[keep]).astype(np.float32)
+
+    return scale(ref), [scale(c) for c in cands]
 
 
 def summary_correlation(obs: Observables, names: list[str]) -> np.ndarray:
