@@ -1,10 +1,15 @@
-"""``gan-ecritic``: WGAN-GP plus a second critic on the energies, and an optional MMD term.
+"""``gan-ecritic``: WGAN-GP plus a second critic on the energies, and a conditional MMD term.
 
 A plain WGAN-GP learns the mean response but misses the resolution: the width of E_tot/E_inc
 (ATLAS FastCaloGAN; 3DGAN adds an energy regression head for the same reason). Here a second,
-small critic sees only ``(E_tot/E_inc, E_layer/E_inc per layer)`` with the conditions, with its own
-gradient penalty, and the generator is also pulled towards the real E_tot/E_inc distribution
-by a Gaussian-kernel maximum mean discrepancy (MMD, Gretton et al. 2012) on each batch.
+small critic sees only ``(E_tot/E_inc, E_layer/E_inc per layer)`` with the conditions (both
+standardised on real data, gradient penalty in that space), and the generator is also pulled
+towards the real distribution of these energies by a Gaussian-kernel maximum mean discrepancy
+(MMD, Gretton et al. 2012) on each batch: on E_tot/E_inc alone and on all energy features
+jointly, with a kernel on the incident energy too, so that showers are compared with real
+showers of (nearly) the same incident energy -- a batch mixing energies would otherwise only
+match the mixture, not the resolution at each energy. Fake showers in a batch are generated
+with the real batch's conditions, so both sides have the same energies.
 """
 
 from __future__ import annotations
@@ -24,21 +29,58 @@ __all__ = ["EnergyCriticGAN", "EnergyCriticGANConfig", "mmd"]
 
 @dataclass(frozen=True)
 class EnergyCriticGANConfig(WGANGPConfig):
+    critic_shape_only: bool = True
     energy_critic_hidden: tuple[int, ...] = (64, 64)
     energy_weight: float = 1.0
-    mmd_weight: float = 1.0
-    mmd_bandwidths: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    mmd_weight: float = 5.0
+    mmd_bandwidths: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    #: width of the kernel on the encoded incident energy (conditions column 0, trained range
+    #: -> [-1, 1]); 0 switches the conditioning off (MMD of the marginals)
+    mmd_energy_bandwidth: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.mmd_energy_bandwidth < 0:
+            msg = f"mmd_energy_bandwidth must be >= 0, got {self.mmd_energy_bandwidth}"
+            raise ValueError(msg)
 
 
-def mmd(x: torch.Tensor, y: torch.Tensor, bandwidths: tuple[float, ...]) -> torch.Tensor:
-    """Biased MMD^2 between 1-D samples ``x`` (B,) and ``y`` (B,), Gaussian kernels whose
-    bandwidths are multiples of the std of ``y`` (so the term is scale-free)."""
-    scale = y.detach().std().clamp_min(1e-6)
-    xs, ys = x[:, None] / scale, y[:, None] / scale
+def mmd(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    bandwidths: tuple[float, ...],
+    cond_x: torch.Tensor | None = None,
+    cond_y: torch.Tensor | None = None,
+    cond_bandwidth: float = 0.0,
+) -> torch.Tensor:
+    """Biased MMD^2 between samples ``x`` (B,) or (B, d) and ``y`` (B',) or (B', d).
+
+    Gaussian kernels whose bandwidths are multiples of the per-feature std of ``y`` (so the term
+    is scale-free), summed over ``bandwidths``. With ``cond_x`` (B,), ``cond_y`` (B',) and
+    ``cond_bandwidth`` > 0 the kernel is multiplied by a Gaussian kernel of that width on the
+    conditions (a conditional MMD: only pairs of similar conditions count)."""
+    x2 = x[:, None] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    scale = y2.detach().std(dim=0).clamp_min(1e-6)
+    xs, ys = x2 / scale, y2 / scale
+    d_xx, d_yy, d_xy = torch.cdist(xs, xs) ** 2, torch.cdist(ys, ys) ** 2, torch.cdist(xs, ys) ** 2
+    if cond_bandwidth > 0 and cond_x is not None and cond_y is not None:
+        cx, cy = cond_x.reshape(-1, 1), cond_y.reshape(-1, 1)
+        h2 = 2 * cond_bandwidth**2
+        w_xx = torch.exp(-((cx - cx.T) ** 2) / h2)
+        w_yy = torch.exp(-((cy - cy.T) ** 2) / h2)
+        w_xy = torch.exp(-((cx - cy.T) ** 2) / h2)
+    else:
+        w_xx = w_yy = w_xy = x.new_ones(())
     total = x.new_zeros(())
     for h in bandwidths:
-        k = lambda a, b, h=h: torch.exp(-((a - b.T) ** 2) / (2 * h * h)).mean()  # noqa: E731
-        total = total + k(xs, xs) + k(ys, ys) - 2 * k(xs, ys)
+        k = 2 * h * h
+        total = (
+            total
+            + (w_xx * torch.exp(-d_xx / k)).mean()
+            + (w_yy * torch.exp(-d_yy / k)).mean()
+            - 2 * (w_xy * torch.exp(-d_xy / k)).mean()
+        )
     return total
 
 
@@ -56,6 +98,10 @@ class EnergyCriticGAN(WGANGP):
 
     def critic_modules(self) -> list[nn.Module]:
         return [self.aux["critic"], self.aux["energy_critic"]]
+
+    def fit_critics(self, x: torch.Tensor) -> None:
+        super().fit_critics(x)
+        self.aux["energy_critic"].fit(self.energy_features(x))
 
     def critic_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         out = super().critic_loss(batch, rng)
@@ -75,7 +121,12 @@ class EnergyCriticGAN(WGANGP):
         feats = self.energy_features(fake)
         image = -self.aux["critic"](fake, batch.conditions).mean()
         energy = -self.aux["energy_critic"](feats, batch.conditions).mean()
-        real_ratio = self.energy_features(batch.x)[:, 0]
-        m = mmd(feats[:, 0], real_ratio, self.hparams.mmd_bandwidths)
-        total = image + self.hparams.energy_weight * energy + self.hparams.mmd_weight * m
+        real = self.energy_features(batch.x)
+        hp = self.hparams
+        e_cond = batch.conditions[:, 0]
+        kw = {"cond_x": e_cond, "cond_y": e_cond, "cond_bandwidth": hp.mmd_energy_bandwidth}
+        m = mmd(feats[:, 0], real[:, 0], hp.mmd_bandwidths, **kw) + mmd(
+            feats, real, hp.mmd_bandwidths, **kw
+        )
+        total = image + hp.energy_weight * energy + hp.mmd_weight * m
         return {"generator": total, "generator_energy": energy, "mmd": m}

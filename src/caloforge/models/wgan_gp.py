@@ -3,7 +3,11 @@
 As in the ATLAS photon GAN (FastCaloGAN, ATL-SOFT-PUB-2020-006): a dense generator and critic,
 both conditioned on log-energy and, for ``atlas-em-barrel``, the alignment configuration;
 ``n_critic`` critic updates per generator update (5 found best); penalty weight ``gp_lambda`` 10.
-The critic sees energy fractions (cells / E_inc) in the preprocessing's network space.
+The critic sees energy fractions (cells / E_inc) in the preprocessing's network space,
+standardised per cell with statistics fitted on the first ``fit_batches`` real batches (see
+:mod:`caloforge.models.critic`). The default output head is ``softmax``: cell fractions times one
+predicted E_tot/E_inc, so the total energy (and its width) is a single output the generator
+controls directly rather than the sum of 266 independent cells.
 """
 
 from __future__ import annotations
@@ -32,13 +36,26 @@ class WGANGPConfig:
     noise_dim: int = 64
     generator_hidden: tuple[int, ...] = (160, 160, 160)
     critic_hidden: tuple[int, ...] = (160, 160, 160)
-    head: HeadKind = "relu"
+    head: HeadKind = "softmax"
     n_critic: int = 5
     gp_lambda: float = 10.0
+    fit_batches: int = 8
+    #: the critic sees ``log1p(f / critic_log_alpha)`` of the cell fractions ``f`` (when the
+    #: preprocessing is ``fraction``; 0 = the fractions themselves), then standardised per cell
+    critic_log_alpha: float = 1e-4
+    #: the image critic sees the cells divided by their sum (the shape, blind to E_tot); only
+    #: sensible with a second critic on the energies (gan-ecritic)
+    critic_shape_only: bool = False
 
     def __post_init__(self) -> None:
         if self.n_critic < 1:
             msg = f"n_critic must be >= 1, got {self.n_critic}"
+            raise ValueError(msg)
+        if self.critic_log_alpha < 0:
+            msg = f"critic_log_alpha must be >= 0, got {self.critic_log_alpha}"
+            raise ValueError(msg)
+        if self.fit_batches < 1:
+            msg = f"fit_batches must be >= 1, got {self.fit_batches}"
             raise ValueError(msg)
 
 
@@ -67,7 +84,16 @@ class WGANGP(Family):
 
     def build_aux(self) -> dict[str, nn.Module]:
         n_cells, cond = self.geometry.n_cells, self.encoding.dim
-        return {"critic": Critic(n_cells, cond, self.hparams.critic_hidden)}
+        log_alpha = self.hparams.critic_log_alpha if self.preprocessing.kind == "fraction" else 0.0
+        return {
+            "critic": Critic(
+                n_cells,
+                cond,
+                self.hparams.critic_hidden,
+                log_alpha=log_alpha,
+                shape_only=self.hparams.critic_shape_only,
+            )
+        }
 
     def critic_modules(self) -> list[nn.Module]:
         return [self.aux["critic"]]
@@ -79,6 +105,17 @@ class WGANGP(Family):
     @property
     def batches_per_step(self) -> int:
         return self.hparams.n_critic + 1
+
+    def fit_critics(self, x: torch.Tensor) -> None:
+        """Fit the critics' input standardisation on real network-space cells ``x`` (B, n_cells),
+        and start the generator's softmax head at the data's mean E_tot/E_inc."""
+        self.aux["critic"].fit(x)
+        ratio = float(self.preprocessing.to_fraction(x).sum(dim=1).mean())
+        if isinstance(self.generator, DenseGenerator) and ratio > 0:
+            self.generator.head.set_mean_scale(ratio)
+
+    def critics_fitted(self) -> bool:
+        return all(m.is_fitted for m in self.critic_modules())
 
     # ---- losses ----------------------------------------------------------------------------
     def fake(self, batch: Batch, rng: torch.Generator) -> torch.Tensor:
@@ -108,6 +145,9 @@ class WGANGP(Family):
         optimisers: dict[str, torch.optim.Optimizer],
         rng: torch.Generator,
     ) -> dict[str, float]:
+        # first step: fit the critics' input standardisation on real data (kept in checkpoints)
+        if not self.critics_fitted():
+            self.fit_critics(torch.cat([next_batch().x for _ in range(self.hparams.fit_batches)]))
         # critic phase: n_critic updates on fresh batches
         for _ in range(self.hparams.n_critic):
             c = self.critic_loss(next_batch(), rng)
