@@ -196,3 +196,12 @@ def test_attrs_known_at_the_end_reach_the_file(tmp_path: Path) -> None:
         w.append(s)
         w.update_attrs(mean_sampling_fraction=0.2)
     assert read_showers(tmp_path / "a.h5").attrs == {"engine": "x", "mean_sampling_fraction": 0.2}
+
+
+def test_count_showers_and_file_permissions(tmp_path: Path) -> None:
+    from caloforge.io import count_showers
+
+    write_showers(tmp_path / "a.h5", _showers(n=13))
+    assert count_showers(tmp_path / "a.h5") == 13
+    mode = (tmp_path / "a.h5").stat().st_mode & 0o777
+    assert mode & 0o044  # readable by group/others under the usual umask, not mkstemp's 0600

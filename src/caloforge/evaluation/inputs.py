@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import h5py
-
 from caloforge.geometry import Geometry
-from caloforge.io import read_showers
+from caloforge.io import count_showers, read_showers
 from caloforge.showerset import ShowerSet
 
 __all__ = ["Source", "check_sources", "source_label"]
@@ -29,8 +27,7 @@ def _peek(source: Source, role: str) -> tuple[Geometry, int, bool]:
         return source.geometry, len(source), source.config is not None
     path = Path(source)
     head = read_showers(path, stop=0)  # checks the file, its keys and shapes
-    with h5py.File(path, "r") as f:
-        n = int(f["showers"].shape[0])
+    n = count_showers(path)
     return head.geometry, n, head.config is not None
 
 

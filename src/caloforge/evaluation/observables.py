@@ -35,12 +35,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from caloforge.geometry import Geometry
 from caloforge.geometry.atlas import config_cell_centres
-from caloforge.io import iter_showers, read_showers
+from caloforge.io import count_showers, iter_showers, read_showers
 from caloforge.showerset import ShowerSet
 
 __all__ = [
@@ -248,8 +247,7 @@ def _chunks(
         return source.geometry, len(source), gen(), source.config is not None
     path = Path(source)
     head = read_showers(path, stop=0)
-    with h5py.File(path, "r") as f:
-        n = int(f["showers"].shape[0])
+    n = count_showers(path)
     return head.geometry, n, iter_showers(path, chunk_size=chunk_size), head.config is not None
 
 

@@ -5,6 +5,7 @@ from caloforge.io.atomic import atomic_path, atomic_write_text
 from caloforge.io.calogan import read_calogan, write_calogan
 from caloforge.io.hdf5 import (
     ShowerWriter,
+    count_showers,
     file_info,
     iter_showers,
     merge_files,
@@ -16,6 +17,7 @@ __all__ = [
     "ShowerWriter",
     "atomic_path",
     "atomic_write_text",
+    "count_showers",
     "file_info",
     "iter_showers",
     "merge_files",

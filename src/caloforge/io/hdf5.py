@@ -22,7 +22,14 @@ from caloforge.geometry import Geometry, get_geometry
 from caloforge.io.atomic import atomic_path
 from caloforge.showerset import PARTICLES, ShowerSet
 
-__all__ = ["ShowerWriter", "iter_showers", "merge_files", "read_showers", "write_showers"]
+__all__ = [
+    "ShowerWriter",
+    "count_showers",
+    "iter_showers",
+    "merge_files",
+    "read_showers",
+    "write_showers",
+]
 
 E_KEY, CELLS_KEY = "incident_energies", "showers"
 DEFAULT_CHUNK = 16384
@@ -143,6 +150,13 @@ def iter_showers(
         part = _particle_of(f, particle)
         for start in range(0, layout.n, chunk_size):
             yield _chunk(f, path, geo, part, layout, slice(start, start + chunk_size))
+
+
+def count_showers(path: str | Path, geometry: Geometry | str | None = None) -> int:
+    """Number of showers in a file (checks the layout, reads no shower)."""
+    path = Path(path)
+    with _open(path) as f:
+        return _Layout(f, path, _geometry_of(f, path, geometry)).n
 
 
 def file_info(path: str | Path, geometry: Geometry | str | None = None) -> dict[str, Any]:
