@@ -31,6 +31,7 @@ class Critic(nn.Module):
     shift: torch.Tensor
     scale: torch.Tensor
     fitted: torch.Tensor
+    zero_fraction: torch.Tensor
 
     def __init__(
         self,
@@ -56,6 +57,8 @@ class Critic(nn.Module):
         self.register_buffer("shift", torch.zeros(n_in))
         self.register_buffer("scale", torch.ones(n_in))
         self.register_buffer("fitted", torch.zeros(()))
+        #: per input, the fraction of real rows where it is <= 0 (fitted with the rest)
+        self.register_buffer("zero_fraction", torch.zeros(n_in))
 
     @property
     def is_fitted(self) -> bool:
@@ -67,6 +70,7 @@ class Critic(nn.Module):
         if x.ndim != 2 or x.shape[1] != self.shift.numel() or len(x) < 2:
             msg = f"Critic.fit needs (B >= 2, {self.shift.numel()}) inputs, got {tuple(x.shape)}"
             raise ValueError(msg)
+        self.zero_fraction.copy_((x <= 0).to(self.zero_fraction).mean(dim=0))
         x = self.features(x).to(torch.float64)
         std = x.std(dim=0)
         floor = float(std.max()) * SCALE_FLOOR

@@ -29,6 +29,7 @@ __all__ = ["EnergyCriticGAN", "EnergyCriticGANConfig", "mmd"]
 
 @dataclass(frozen=True)
 class EnergyCriticGANConfig(WGANGPConfig):
+    critic_log_alpha: float = 1e-4
     critic_shape_only: bool = True
     energy_critic_hidden: tuple[int, ...] = (64, 64)
     energy_weight: float = 1.0
