@@ -121,3 +121,34 @@ def test_conditional_mmd_sees_what_the_marginal_misses() -> None:
     same = float(mmd(a, a, bw, cond, cond, 0.1))
     assert same == pytest.approx(0.0, abs=1e-9)
     assert conditional > 10 * marginal
+
+
+def test_zero_suppression_threshold_matches_the_empty_cell_fraction() -> None:
+    """A softmax head never outputs exact zeros; the calibrated thresholds give the data's
+    fraction of empty cells (the low-level classifier separated the samples on that alone)."""
+    cls = FAMILIES["wgan-gp"]
+    hp = {"noise_dim": 8, "generator_hidden": [32], "critic_hidden": [16]}
+    hp |= {"threshold_momentum": 1.0}
+    torch.manual_seed(0)
+    fam = cls(
+        get_geometry("atlas-em-barrel"),
+        ConditionEncoding(2e4, 5e4, 8),
+        Preprocessing(),
+        from_mapping(cls.Config, hp, "test"),
+    )
+    gen = fam.generator
+    cond = gen.encode_conditions(np.full(400, 3e4), np.arange(400) % 8)
+    noise = gen.make_noise(400, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(gen.transformed(noise, cond), gen.unthresholded(noise, cond))
+        assert (gen.transformed(noise, cond) > 0).all()
+    x = torch.rand(400, 266)
+    x[:, ::2] = torch.where(torch.rand(400, 133) < 0.3, 0.0, x[:, ::2])  # 30% empty, even cells
+    fam.fit_critics(x)
+    fam.calibrate_threshold(Batch(x, cond), torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        empty = gen.transformed(gen.make_noise(400, torch.Generator().manual_seed(3)), cond) == 0
+    empty_fraction = empty.float().mean(0)
+    assert float(empty_fraction[1::2].max()) == 0.0  # never-empty cells untouched
+    assert abs(float(empty_fraction[::2].mean()) - 0.3) < 0.05
+    assert {"cell_threshold"} <= set(gen.state_dict())  # saved with the artifact
