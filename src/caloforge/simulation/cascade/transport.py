@@ -75,20 +75,28 @@ def _lerp(tab: np.ndarray, m: int, ln_e: float, ln_e0: float, inv_dln: float) ->
 
 
 @nb.njit(cache=True)
-def _energy_from_range(rt: np.ndarray, m: int, r: float, ln_e0: float, inv_dln: float) -> float:
+def _energy_from_range(
+    rt: np.ndarray, m: int, r: float, ln_e0: float, inv_dln: float, hint: int
+) -> float:
+    """Kinetic energy whose range is ``r`` (linear in ln E between grid points). ``hint`` is a
+    grid index near the answer (that of the energy before the step: the residual range only
+    shrinks), walked from instead of a binary search; the bracket found, the largest i <= n - 2
+    with row[i] < r, is the one ``np.searchsorted`` gives, whatever the hint."""
     row = rt[m]
     n = row.shape[0]
     if r <= row[0]:
         return math.exp(ln_e0) * r / row[0]
-    i = np.searchsorted(row, r) - 1
-    if i >= n - 1:
-        i = n - 2
+    i = min(max(hint, 0), n - 2)
+    while i > 0 and row[i] >= r:
+        i -= 1
+    while i < n - 2 and row[i + 1] < r:
+        i += 1
     w = (r - row[i]) / (row[i + 1] - row[i])
     return math.exp(ln_e0 + (i + w) / inv_dln)
 
 
 # ---- geometry helpers ---------------------------------------------------------------------------
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _rotate(ux: float, uy: float, uz: float, cost: float, phi: float) -> tuple[float, float, float]:
     """Direction at polar angle acos(cost), azimuth phi about (ux, uy, uz) (Geant4 rotateUz)."""
     sint = math.sqrt(max(0.0, 1.0 - cost * cost))
@@ -104,7 +112,7 @@ def _rotate(ux: float, uy: float, uz: float, cost: float, phi: float) -> tuple[f
     return nx * norm, ny * norm, nz * norm
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _tsai_cost(e_total: float, state: np.ndarray) -> float:
     """Polar angle cosine of a bremsstrahlung photon or pair lepton (Geant4 modified Tsai)."""
     u_max = 2.0 * (1.0 + e_total / ME)
@@ -115,18 +123,10 @@ def _tsai_cost(e_total: float, state: np.ndarray) -> float:
             return 1.0 - 2.0 * u * u / (u_max * u_max)
 
 
-@nb.njit(cache=True)
-def _cell(
-    layer: int,
-    x: float,
-    y: float,
-    kind: np.ndarray,
-    ipar: np.ndarray,
-    fpar: np.ndarray,
-    redges: np.ndarray,
-    sh_eta: np.ndarray,
-    sh_phi: np.ndarray,
-) -> int:
+@nb.njit(cache=True, inline="always")
+def _cell(layer: int, x: float, y: float, ro: tuple) -> int:
+    """Cell index of (x, y) in ``layer`` (-1 outside its cells); ``ro`` as in :func:`_deposit`."""
+    kind, ipar, fpar, redges, sh_eta, sh_phi = ro[2], ro[4], ro[5], ro[6], ro[7], ro[8]
     k = kind[layer]
     if k == 0:
         nx, ny = ipar[layer, 0], ipar[layer, 1]
@@ -158,7 +158,7 @@ def _cell(
     return -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _deposit(
     edep: float,
     below: bool,
@@ -167,16 +167,12 @@ def _deposit(
     slab: int,
     book: np.ndarray,
     cells: np.ndarray,
-    sact: np.ndarray,
-    slay: np.ndarray,
-    kind: np.ndarray,
-    coff: np.ndarray,
-    ipar: np.ndarray,
-    fpar: np.ndarray,
-    redges: np.ndarray,
-    sh_eta: np.ndarray,
-    sh_phi: np.ndarray,
+    ro: tuple,
 ) -> None:
+    """Book ``edep`` deposited at (x, y) in ``slab``. ``ro`` (the readout of one shower):
+    (slab_active, slab_layer, kind, cell_offset, int_par, float_par, r_edges, shift_eta,
+    shift_phi)."""
+    sact, slay, coff = ro[0], ro[1], ro[3]
     active = sact[slab]
     if below:
         book[3] += edep
@@ -188,12 +184,12 @@ def _deposit(
         book[4] += edep
         layer = slay[slab]
         if layer >= 0:
-            c = _cell(layer, x, y, kind, ipar, fpar, redges, sh_eta, sh_phi)
+            c = _cell(layer, x, y, ro)
             if c >= 0:
                 cells[coff[layer] + c] += edep
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _push(
     sf: np.ndarray,
     si: np.ndarray,
@@ -253,35 +249,21 @@ def _shower(
     uy0: float,
     uz0: float,
     seed: np.uint64,
-    sh_eta: np.ndarray,
-    sh_phi: np.ndarray,
     cells: np.ndarray,
     book: np.ndarray,
     z_lo: np.ndarray,
     z_hi: np.ndarray,
     smat: np.ndarray,
-    sact: np.ndarray,
-    slay: np.ndarray,
-    kind: np.ndarray,
-    coff: np.ndarray,
-    ipar: np.ndarray,
-    fpar: np.ndarray,
-    redges: np.ndarray,
-    ln_e0: float,
-    inv_dln: float,
-    mu_c: np.ndarray,
-    mu_pe: np.ndarray,
-    mu_pair: np.ndarray,
-    rng_tab: np.ndarray,
-    sig_b: np.ndarray,
-    sig_d: np.ndarray,
-    x0mm: np.ndarray,
-    bohr: np.ndarray,
+    ro: tuple,
+    tabs: tuple,
     cutv: np.ndarray,
     sf: np.ndarray,
     si: np.ndarray,
 ) -> bool:
-    """Transport one shower; returns False if the particle stack overflowed."""
+    """Transport one shower; returns False if the particle stack overflowed. ``ro``: its
+    readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
+    range, sigma_brems, sigma_delta, x0_mm, bohr) of :class:`~.physics.PhysicsTables`."""
+    ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, x0mm, bohr = tabs
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     kprod, tprod = cutv[C_KPROD], cutv[C_TPROD]
@@ -308,15 +290,7 @@ def _shower(
                         slab,
                         book,
                         cells,
-                        sact,
-                        slay,
-                        kind,
-                        coff,
-                        ipar,
-                        fpar,
-                        redges,
-                        sh_eta,
-                        sh_phi,
+                        ro,
                     )
                     break
                 m = smat[slab]
@@ -383,15 +357,7 @@ def _shower(
                             gtrack,
                             book,
                             cells,
-                            sact,
-                            slay,
-                            kind,
-                            coff,
-                            ipar,
-                            fpar,
-                            redges,
-                            sh_eta,
-                            sh_phi,
+                            ro,
                         )
                         if n < 0:
                             return False
@@ -418,15 +384,7 @@ def _shower(
                         gtrack,
                         book,
                         cells,
-                        sact,
-                        slay,
-                        kind,
-                        coff,
-                        ipar,
-                        fpar,
-                        redges,
-                        sh_eta,
-                        sh_phi,
+                        ro,
                     )
                     if n < 0:
                         return False
@@ -473,15 +431,7 @@ def _shower(
                         gtrack,
                         book,
                         cells,
-                        sact,
-                        slay,
-                        kind,
-                        coff,
-                        ipar,
-                        fpar,
-                        redges,
-                        sh_eta,
-                        sh_phi,
+                        ro,
                     )
                     if n < 0:
                         return False
@@ -494,15 +444,7 @@ def _shower(
                         slab,
                         book,
                         cells,
-                        sact,
-                        slay,
-                        kind,
-                        coff,
-                        ipar,
-                        fpar,
-                        redges,
-                        sh_eta,
-                        sh_phi,
+                        ro,
                     )
                 e = e1
                 ux, uy, uz = gx, gy, gz
@@ -522,15 +464,7 @@ def _shower(
                     slab,
                     book,
                     cells,
-                    sact,
-                    slay,
-                    kind,
-                    coff,
-                    ipar,
-                    fpar,
-                    redges,
-                    sh_eta,
-                    sh_phi,
+                    ro,
                 )
                 if pos:
                     n = _annihilate(x, y, z, slab, n, sf, si, state)
@@ -585,7 +519,8 @@ def _shower(
             if s >= rng:
                 dt = t
             else:
-                dt = t - _energy_from_range(rt, m, rng - s, ln_e0, inv_dln)
+                hint = int((lnt - ln_e0) * inv_dln)
+                dt = t - _energy_from_range(rt, m, rng - s, ln_e0, inv_dln, hint)
                 if dt < 0.0:
                     dt = 0.0
                 gam = t / ME + 1.0
@@ -654,15 +589,7 @@ def _shower(
                     slab,
                     book,
                     cells,
-                    sact,
-                    slay,
-                    kind,
-                    coff,
-                    ipar,
-                    fpar,
-                    redges,
-                    sh_eta,
-                    sh_phi,
+                    ro,
                 )
             t -= dt
             going_up = uz > 0.0
@@ -717,15 +644,7 @@ def _shower(
                     gtrack,
                     book,
                     cells,
-                    sact,
-                    slay,
-                    kind,
-                    coff,
-                    ipar,
-                    fpar,
-                    redges,
-                    sh_eta,
-                    sh_phi,
+                    ro,
                 )
                 if n < 0:
                     return False
@@ -785,15 +704,7 @@ def _shower(
                 gtrack,
                 book,
                 cells,
-                sact,
-                slay,
-                kind,
-                coff,
-                ipar,
-                fpar,
-                redges,
-                sh_eta,
-                sh_phi,
+                ro,
             )
             if n < 0:
                 return False
@@ -805,7 +716,7 @@ def _shower(
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _annihilate(
     x: float,
     y: float,
@@ -827,7 +738,7 @@ def _annihilate(
     return _push(sf, si, n, PHOTON, ME, x, y, z, -vx, -vy, -vz, slab)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _emit(
     ptype: int,
     e: float,
@@ -846,15 +757,7 @@ def _emit(
     gtrack: float,
     book: np.ndarray,
     cells: np.ndarray,
-    sact: np.ndarray,
-    slay: np.ndarray,
-    kind: np.ndarray,
-    coff: np.ndarray,
-    ipar: np.ndarray,
-    fpar: np.ndarray,
-    redges: np.ndarray,
-    sh_eta: np.ndarray,
-    sh_phi: np.ndarray,
+    ro: tuple,
 ) -> int:
     """A new secondary: pushed if above its tracking cut, else deposited on the spot (a
     positron below the cut also annihilates there)."""
@@ -870,15 +773,7 @@ def _emit(
             slab,
             book,
             cells,
-            sact,
-            slay,
-            kind,
-            coff,
-            ipar,
-            fpar,
-            redges,
-            sh_eta,
-            sh_phi,
+            ro,
         )
     if ptype == POSITRON:
         return _annihilate(x, y, z, slab, n, sf, si, state)
@@ -921,12 +816,12 @@ def run_showers(
     ok: np.ndarray,
 ) -> None:
     """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel."""
+    tabs = (ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, x0mm, bohr)
     for i in nb.prange(energy.shape[0]):
         sf = np.empty((STACK_CAPACITY, 7))
         si = np.empty((STACK_CAPACITY, 2), dtype=np.int64)
+        ro = (sact, slay, kind, coff, ipar, fpar, redges, sh_eta[i], sh_phi[i])
         ok[i] = _shower(
             energy[i], ptype, x0[i], y0[i], dirs[i, 0], dirs[i, 1], dirs[i, 2], seeds[i],
-            sh_eta[i], sh_phi[i], cells[i], book[i], z_lo, z_hi, smat, sact, slay, kind, coff,
-            ipar, fpar, redges, ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d,
-            x0mm, bohr, cutv, sf, si,
+            cells[i], book[i], z_lo, z_hi, smat, ro, tabs, cutv, sf, si,
         )  # fmt: skip
