@@ -131,7 +131,9 @@ def main() -> None:
             "memory_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9,
         },
         "report": str(work / "report" / "report.html"),
+        "target_peak_rss_mb": 4000,
     }
+    result["passes"] = result["peak_rss_mb"] < result["target_peak_rss_mb"]
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -81,3 +81,12 @@ def test_per_config_needs_configurations(tmp_path: Path, reference_file: Path) -
     bare = ShowerSet(showers.incident_energy, showers.cells, showers.geometry)
     with pytest.raises(ValueError, match=r"model_c: per-configuration .*'config'"):
         evaluate(reference_file, [bare], labels=["model_c"], per_config=True)
+
+
+def test_default_lowlevel_rows_bounds_memory() -> None:
+    from caloforge.evaluation.comparison import default_lowlevel_rows
+
+    assert default_lowlevel_rows(266) == 20_000  # coarse geometries keep the full subsample
+    rows = default_lowlevel_rows(6480)
+    assert rows * 6481 * 4 <= 256 * 2**20 < (rows + 1) * 6481 * 4
+    assert default_lowlevel_rows(10**7) == 1000  # never fewer than 1000 showers

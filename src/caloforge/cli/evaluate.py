@@ -33,8 +33,12 @@ def evaluate(
         bool, typer.Option("--no-classifier", help="skip the classifier AUCs")
     ] = False,
     lowlevel_rows: Annotated[
-        int, typer.Option(help="showers per sample kept for the low-level classifier")
-    ] = 20_000,
+        int | None,
+        typer.Option(
+            help="showers per sample kept for the low-level classifier "
+            "(default: 20000, fewer for fine geometries: 256 MiB per sample)"
+        ),
+    ] = None,
     max_histograms: Annotated[
         int, typer.Option(help="observables drawn as histograms in the report")
     ] = 60,

@@ -36,6 +36,8 @@ from caloforge.evaluation.observables import (
     compute_observables,
 )
 from caloforge.evaluation.response import energy_binning, energy_response
+from caloforge.io import read_showers
+from caloforge.showerset import ShowerSet
 
 __all__ = [
     "SEPARATION_THRESHOLD",
@@ -141,7 +143,7 @@ def evaluate(
     n_bootstrap: int = 10,
     classifier: bool = True,
     classifier_config: ClassifierConfig | None = None,
-    lowlevel_rows: int = 20_000,
+    lowlevel_rows: int | None = None,
     fpd_samples: tuple[int, int] = (20_000, 50_000),
     kpd_batch_size: int = 5_000,
     max_histograms: int = 60,
@@ -163,6 +165,8 @@ def evaluate(
         else list(candidates)
     )
     names = check_sources(reference, cand_list, labels, per_config=per_config)
+    if lowlevel_rows is None:
+        lowlevel_rows = default_lowlevel_rows(_n_cells(reference))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result, ref_obs, cand_obs = _evaluate(
@@ -191,6 +195,24 @@ def evaluate(
     for message, category in unique:
         warnings.warn(message, category, stacklevel=2)
     return result
+
+
+#: memory allowed for one sample's low-level classifier inputs when ``lowlevel_rows`` is None
+LOWLEVEL_BYTES_PER_SAMPLE = 256 * 2**20
+MAX_LOWLEVEL_ROWS = 20_000
+
+
+def default_lowlevel_rows(n_cells: int) -> int:
+    """Showers per sample for the low-level classifier: 20 000, or fewer for fine geometries so
+    that one sample's float32 inputs stay under 256 MiB (10 354 rows for 6480 cells; the copies
+    made for training keep a 100k x 6480 evaluation under 4 GB)."""
+    return max(1000, min(MAX_LOWLEVEL_ROWS, LOWLEVEL_BYTES_PER_SAMPLE // (4 * (n_cells + 1))))
+
+
+def _n_cells(source: Source) -> int:
+    if isinstance(source, ShowerSet):
+        return source.geometry.n_cells
+    return read_showers(source, stop=0).geometry.n_cells
 
 
 def _evaluate(
