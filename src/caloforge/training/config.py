@@ -45,7 +45,7 @@ class TrainConfig:
     steps: int = 2000
     epochs: float | None = None
     batch_size: int = 128
-    lr: float = 1e-4
+    lr: float = 5e-4  # the rate of every recorded GAN benchmark (benchmarks/results/models.md)
     betas: tuple[float, ...] = (0.5, 0.9)
     device: str = "cpu"
     threads: int | None = None
