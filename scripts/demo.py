@@ -34,8 +34,8 @@ from caloforge.training import train
 OUT = Path("demo-output")
 SCALES = {
     #          showers per energy (train, reference), training steps, bench budget (s)
-    "small": {"n_train": 600, "n_ref": 400, "steps": 300, "bench_budget": 0.5, "n_mc": 5},
-    "full": {"n_train": 4000, "n_ref": 2000, "steps": 4000, "bench_budget": 2.0, "n_mc": 20},
+    "small": {"n_train": 150, "n_ref": 100, "steps": 150, "bench_budget": 0.3, "n_mc": 5},
+    "full": {"n_train": 1200, "n_ref": 1000, "steps": 1500, "bench_budget": 1.0, "n_mc": 10},
 }
 ENERGIES_GEV = (16.0, 32.0, 65.0)
 FAMILY = "gan-ecritic"  # the energy-aware GAN: the family that reproduces the resolution
@@ -70,7 +70,10 @@ def main() -> int:
     console.print(f"trained in {time.perf_counter() - t:.0f} s")
 
     t = stage("3/6 generate with the reference sample's conditions")
-    generate(OUT / "model", OUT / "generated.h5", like=OUT / "reference.h5", seed=3, progress=True)
+    # the model of the best validation step (separation of E_tot/E_inc and layer fractions)
+    model = OUT / "model" / "best" if (OUT / "model" / "best").is_dir() else OUT / "model"
+    console.print(f"using {model}")
+    generate(model, OUT / "generated.h5", like=OUT / "reference.h5", seed=3, progress=True)
 
     t = stage("4/6 evaluate generated vs reference")
     metrics = evaluate(
@@ -82,7 +85,7 @@ def main() -> int:
     )
 
     t = stage("5/6 export to ONNX (with ONNX Runtime parity check)")
-    exported = export_onnx(OUT / "model", OUT / "model.onnx")
+    exported = export_onnx(model, OUT / "model.onnx")
     console.print(f"parity: max |ort - torch| / max cell = {exported.relative_diff:.2g}")
 
     t = stage("6/6 benchmark generation against the cascade MC")
@@ -92,7 +95,7 @@ def main() -> int:
         n_mc=scale["n_mc"],
         budget_s=scale["bench_budget"],
     )
-    bench = run_bench(cfg, [OUT / "model"])
+    bench = run_bench(cfg, [model])
     write_results(bench, OUT / "bench", "bench", "make demo (scripts/demo.py)")
 
     summarise(metrics, bench, time.perf_counter() - t_start)
