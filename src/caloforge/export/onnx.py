@@ -82,7 +82,7 @@ def export_onnx(
         raise ImportError(msg) from exc
     artifact = load_model(model_dir)
     generator = artifact.generator.cpu().eval()
-    if not getattr(generator, "exportable", True):
+    if not generator.exportable:
         msg = f"{model_dir}: family {artifact.family!r} cannot be exported to ONNX"
         raise ValueError(msg)
     out = Path(out)

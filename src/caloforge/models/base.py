@@ -33,6 +33,9 @@ __all__ = ["Batch", "Family", "Generator", "layer_matrix", "optimise"]
 class Generator(nn.Module, ABC):
     """Conditional shower generator: explicit noise and conditions in, cells in MeV out."""
 
+    #: whether ``forward`` traces to ONNX; a family that cannot sets False and export refuses it
+    exportable: ClassVar[bool] = True
+
     def __init__(
         self, geometry: Geometry, encoding: ConditionEncoding, preprocessing: Preprocessing
     ) -> None:
