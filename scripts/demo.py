@@ -35,7 +35,7 @@ OUT = Path("demo-output")
 SCALES = {
     #          showers per energy (train, reference), training steps, bench budget (s)
     "small": {"n_train": 150, "n_ref": 100, "steps": 150, "bench_budget": 0.3, "n_mc": 5},
-    "full": {"n_train": 1200, "n_ref": 1000, "steps": 1500, "bench_budget": 1.0, "n_mc": 10},
+    "full": {"n_train": 2000, "n_ref": 1000, "steps": 2000, "bench_budget": 1.0, "n_mc": 10},
 }
 ENERGIES_GEV = (16.0, 32.0, 65.0)
 FAMILY = "gan-ecritic"  # the energy-aware GAN: the family that reproduces the resolution
