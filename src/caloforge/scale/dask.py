@@ -37,11 +37,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from caloforge.geometry import Geometry, get_geometry
-from caloforge.io import ShowerWriter, atomic_path, merge_files, read_showers
+from caloforge.io import ShowerWriter, atomic_path, count_showers, merge_files, read_showers
 from caloforge.showerset import ShowerSet
 from caloforge.simulation import Cuts, SimulationResult, get_engine
 from caloforge.simulation.gun import ParticleGun
@@ -359,16 +358,7 @@ def _rows(n: int | None, energies: float | Sequence[float] | None, like: Path | 
             msg = "generate: with energies, give n (showers per energy)"
             raise ValueError(msg)
         return n * int(np.atleast_1d(np.asarray(energies)).size)
-    from caloforge.io.hdf5 import E_KEY
-
-    if not like.is_file():
-        msg = f"{like}: no such shower file"
-        raise ValueError(msg)
-    with h5py.File(like, "r") as f:
-        if E_KEY not in f:
-            msg = f"{like}: missing dataset {E_KEY!r}; expected a shower file"
-            raise ValueError(msg)
-        rows = int(f[E_KEY].shape[0])
+    rows = count_showers(like)
     return rows if n is None else min(n, rows)
 
 
