@@ -74,6 +74,16 @@ def generate(
     if levels is not None and n is None:
         msg = "--n is required with --energy/--energies (showers per energy)"
         raise ValueError(msg)
+    common = {
+        "n": n,
+        "energies": levels,
+        "like": like,
+        "config": config,
+        "seed": seed,
+        "batch_size": batch_size,
+        "backend": backend,
+        "onnx_path": onnx,
+    }
     if scheduler is not None or cluster is not None:
         from caloforge.scale.dask import generate_on_dask
 
@@ -83,14 +93,7 @@ def generate(
         fan = generate_on_dask(
             model,
             out,
-            n=n,
-            energies=levels,
-            like=like,
-            config=config,
-            seed=seed,
-            batch_size=batch_size,
-            backend=backend,
-            onnx_path=onnx,
+            **common,
             threads_per_task=threads or 1,
             scheduler=scheduler,
             cluster=cluster,
@@ -104,21 +107,7 @@ def generate(
         return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = generate_fn(
-            model,
-            out,
-            n=n,
-            energies=levels,
-            like=like,
-            config=config,
-            seed=seed,
-            batch_size=batch_size,
-            device=device,
-            backend=backend,
-            onnx_path=onnx,
-            threads=threads,
-            progress=True,
-        )
+        path = generate_fn(model, out, **common, device=device, threads=threads, progress=True)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
     typer.echo(str(path))
