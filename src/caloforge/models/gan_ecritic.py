@@ -10,6 +10,12 @@ jointly, with a kernel on the incident energy too, so that showers are compared 
 showers of (nearly) the same incident energy -- a batch mixing energies would otherwise only
 match the mixture, not the resolution at each energy. Fake showers in a batch are generated
 with the real batch's conditions, so both sides have the same energies.
+
+The default output head is ``softmax-likelihood`` (:mod:`caloforge.models.dense`): E_tot/E_inc
+itself is drawn from a conditional density fitted by maximum likelihood, and the critics and
+the MMD shape the layer energies and cells around it. With the ``softmax`` head (the total a
+network output) the energy critic and MMD alone left sigma/E 10-22% too narrow on cascade
+photons (``benchmarks/results/models.md``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from torch import nn
 
 from caloforge.models.base import Batch
 from caloforge.models.critic import Critic, gradient_penalty
+from caloforge.models.dense import HeadKind
 from caloforge.models.registry import register_family
 from caloforge.models.wgan_gp import WGANGP, WGANGPConfig
 
@@ -29,6 +36,7 @@ __all__ = ["EnergyCriticGAN", "EnergyCriticGANConfig", "mmd"]
 
 @dataclass(frozen=True)
 class EnergyCriticGANConfig(WGANGPConfig):
+    head: HeadKind = "softmax-likelihood"
     critic_log_alpha: float = 1e-4
     critic_shape_only: bool = True
     energy_critic_hidden: tuple[int, ...] = (64, 64)

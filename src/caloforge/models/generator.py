@@ -10,7 +10,7 @@ from torch import nn
 from caloforge.geometry import Geometry
 from caloforge.models.base import Generator
 from caloforge.models.conditions import ConditionEncoding
-from caloforge.models.dense import CellHead, HeadKind, mlp
+from caloforge.models.dense import CellHead, EnergyRatioModel, HeadKind, mlp
 from caloforge.models.preprocessing import Preprocessing
 
 __all__ = ["DenseGenerator"]
@@ -24,6 +24,12 @@ class DenseGenerator(Generator):
     (zero thresholds: no effect). The GAN families calibrate it during training so that each
     cell is empty as often as in the data (a softmax head never outputs exact zeros, while
     ~40% of the cells of a 50 GeV photon in atlas-em-barrel are empty).
+
+    With the ``softmax-likelihood`` head, E_tot/E_inc is drawn from ``self.energy`` (an
+    :class:`~caloforge.models.dense.EnergyRatioModel` of the conditions) with the first noise
+    component, which the MLP also sees (so the shape can follow the total); after the
+    zero-suppression the surviving cells are rescaled so that they add up to exactly that
+    E_tot/E_inc.
     """
 
     cell_threshold: torch.Tensor
@@ -42,7 +48,7 @@ class DenseGenerator(Generator):
         if not hidden:
             msg = "a dense generator needs at least one hidden layer"
             raise ValueError(msg)
-        if head == "softmax" and preprocessing.kind != "fraction":
+        if head.startswith("softmax") and preprocessing.kind != "fraction":
             msg = "the softmax head outputs energy fractions; use preprocessing kind 'fraction'"
             raise ValueError(msg)
         self._noise_dim = int(noise_dim)
@@ -50,6 +56,7 @@ class DenseGenerator(Generator):
             mlp(self._noise_dim + encoding.dim, hidden[:-1], hidden[-1]), nn.LeakyReLU(0.2)
         )
         self.head = CellHead(hidden[-1], geometry.n_cells, head)
+        self.energy = EnergyRatioModel(encoding.dim) if head == "softmax-likelihood" else None
         self.register_buffer("cell_threshold", torch.zeros(geometry.n_cells))
 
     @property
@@ -58,8 +65,24 @@ class DenseGenerator(Generator):
 
     def unthresholded(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         """Network-space cells before the zero-suppression threshold."""
-        return self.head(self.body(torch.cat([noise, conditions], dim=1)))
+        x = self.head(self.body(torch.cat([noise, conditions], dim=1)))
+        if self.energy is not None:
+            x = x * self.energy.sample(noise[:, 0], conditions)[:, None]
+        return x
 
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         x = self.unthresholded(noise, conditions)
-        return torch.where(x > self.cell_threshold, x, torch.zeros_like(x))
+        kept = torch.where(x > self.cell_threshold, x, torch.zeros_like(x))
+        if self.energy is None:
+            return kept
+        # the suppressed cells' energy goes back to the survivors: E_tot/E_inc as sampled
+        return kept * (x.sum(dim=1, keepdim=True) / kept.sum(dim=1, keepdim=True).clamp_min(1e-12))
+
+    @torch.no_grad()
+    def fit_energy_scale(self, ratios: torch.Tensor) -> None:
+        """Start the energy scale at the data's E_tot/E_inc (B,): the softmax head's mean, or
+        the likelihood model's standardisation."""
+        if self.energy is not None:
+            self.energy.set_reference(ratios)
+        else:
+            self.head.set_mean_scale(float(ratios.mean()))

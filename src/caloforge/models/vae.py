@@ -37,6 +37,13 @@ class VAEConfig:
     beta: float = 1e-3
     energy_weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.head == "softmax-likelihood":
+            # its E_tot/E_inc model reads the first noise component as N(0, 1); the VAE's
+            # decoder input during training is the encoder's posterior sample, not prior noise
+            msg = "vae: head 'softmax-likelihood' is for the GAN families; use 'relu' or 'softmax'"
+            raise ValueError(msg)
+
 
 @register_family
 class VAE(Family):

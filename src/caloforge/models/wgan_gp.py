@@ -23,7 +23,7 @@ from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, optimise
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.critic import Critic, gradient_penalty
-from caloforge.models.dense import HeadKind
+from caloforge.models.dense import EnergyRatioModel, HeadKind
 from caloforge.models.generator import DenseGenerator
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.registry import register_family
@@ -105,9 +105,30 @@ class WGANGP(Family):
     def critic_modules(self) -> list[nn.Module]:
         return [self.aux["critic"]]
 
+    @property
+    def energy_model(self) -> EnergyRatioModel | None:
+        """The generator's likelihood model of E_tot/E_inc (``softmax-likelihood`` head)."""
+        gen = self.generator
+        return gen.energy if isinstance(gen, DenseGenerator) else None
+
     def optimiser_groups(self) -> dict[str, list[nn.Parameter]]:
         critics = [p for m in self.critic_modules() for p in m.parameters()]
-        return {"generator": list(self.generator.parameters()), "critic": critics}
+        em = self.energy_model
+        if em is None:
+            return {"generator": list(self.generator.parameters()), "critic": critics}
+        # the E_tot/E_inc model is fitted by maximum likelihood only: the critics' gradients
+        # reach it through the samples but its own optimiser steps on the likelihood alone
+        own = {id(p) for p in em.parameters()}
+        rest = [p for p in self.generator.parameters() if id(p) not in own]
+        return {"generator": rest, "critic": critics, "energy": list(em.parameters())}
+
+    def energy_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Negative log-likelihood of the batch's real E_tot/E_inc (``softmax-likelihood``)."""
+        em = self.energy_model
+        if em is None:
+            return {}
+        ratios = self.preprocessing.to_fraction(batch.x).sum(dim=1)
+        return {"energy": em.nll(ratios, batch.conditions)}
 
     @property
     def batches_per_step(self) -> int:
@@ -117,9 +138,9 @@ class WGANGP(Family):
         """Fit the critics' input standardisation on real network-space cells ``x`` (B, n_cells),
         and start the generator's softmax head at the data's mean E_tot/E_inc."""
         self.aux["critic"].fit(x)
-        ratio = float(self.preprocessing.to_fraction(x).sum(dim=1).mean())
-        if isinstance(self.generator, DenseGenerator) and ratio > 0:
-            self.generator.head.set_mean_scale(ratio)
+        ratios = self.preprocessing.to_fraction(x).sum(dim=1)
+        if isinstance(self.generator, DenseGenerator) and self.generator.head.kind != "relu":
+            self.generator.fit_energy_scale(ratios)
 
     def critics_fitted(self) -> bool:
         return all(m.is_fitted for m in self.critic_modules())
@@ -161,7 +182,8 @@ class WGANGP(Family):
         return {"generator": -self.aux["critic"](fake, batch.conditions).mean()}
 
     def losses(self, batches: list[Batch], rng: torch.Generator) -> dict[str, torch.Tensor]:
-        return self.critic_loss(batches[0], rng) | self.generator_loss(batches[-1], rng)
+        g = self.generator_loss(batches[-1], rng)
+        return self.critic_loss(batches[0], rng) | g | self.energy_loss(batches[-1])
 
     def train_step(
         self,
@@ -180,5 +202,8 @@ class WGANGP(Family):
         batch = next_batch()
         g = self.generator_loss(batch, rng)
         optimise(optimisers["generator"], g["generator"])
+        e = self.energy_loss(batch)
+        if e:
+            optimise(optimisers["energy"], e["energy"])
         self.calibrate_threshold(batch, rng)
-        return {k: float(v.detach()) for k, v in (c | g).items()}
+        return {k: float(v.detach()) for k, v in (c | g | e).items()}
