@@ -26,8 +26,8 @@ class DenseGenerator(Generator):
     ~40% of the cells of a 50 GeV photon in atlas-em-barrel are empty).
 
     With the ``softmax-likelihood`` head, E_tot/E_inc is drawn from ``self.energy`` (an
-    :class:`~caloforge.models.dense.EnergyRatioModel` of the conditions) with the first noise
-    component, which the MLP also sees (so the shape can follow the total); after the
+    :class:`~caloforge.models.dense.EnergyRatioModel` of the conditions) with the first two
+    noise components, which the MLP also sees (so the shape can follow the total); after the
     zero-suppression the surviving cells are rescaled so that they add up to exactly that
     E_tot/E_inc.
     """
@@ -56,7 +56,12 @@ class DenseGenerator(Generator):
             mlp(self._noise_dim + encoding.dim, hidden[:-1], hidden[-1]), nn.LeakyReLU(0.2)
         )
         self.head = CellHead(hidden[-1], geometry.n_cells, head)
-        self.energy = EnergyRatioModel(encoding.dim) if head == "softmax-likelihood" else None
+        self.energy = None
+        if head == "softmax-likelihood":
+            if self._noise_dim < 2:
+                msg = "the softmax-likelihood head needs noise_dim >= 2"
+                raise ValueError(msg)
+            self.energy = EnergyRatioModel(encoding.dim)
         self.register_buffer("cell_threshold", torch.zeros(geometry.n_cells))
 
     @property
@@ -67,7 +72,7 @@ class DenseGenerator(Generator):
         """Network-space cells before the zero-suppression threshold."""
         x = self.head(self.body(torch.cat([noise, conditions], dim=1)))
         if self.energy is not None:
-            x = x * self.energy.sample(noise[:, 0], conditions)[:, None]
+            x = x * self.energy.sample(noise[:, 0], noise[:, 1], conditions)[:, None]
         return x
 
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
