@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from caloforge.geometry import Geometry
@@ -196,8 +197,17 @@ class Family(ABC):
         """One generator update (with its critic updates); returns scalar losses by name."""
 
 
-def optimise(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    """zero_grad, backward, step."""
+def optimise(optimiser: torch.optim.Optimizer, loss: torch.Tensor, *, sync: bool = False) -> None:
+    """zero_grad, backward, step. ``sync``: average the gradients over the processes of a
+    ``torchrun`` run first -- for parameters trained on a loss that bypasses the networks'
+    DDP-wrapped entry points (DDP averages only gradients of its own forward passes)."""
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
+    if sync and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        world = dist.get_world_size()
+        for group in optimiser.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                    p.grad.div_(world)
     optimiser.step()

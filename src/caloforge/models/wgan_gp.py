@@ -53,6 +53,9 @@ class WGANGPConfig:
     #: thresholds (per cell: the quantile of the generated values at the data's fraction of
     #: empty cells); 0 switches the calibration off
     threshold_momentum: float = 0.1
+    #: learning rate of the ``softmax-likelihood`` head's E_tot/E_inc model, in units of the
+    #: trainer's learning rate
+    energy_lr_factor: float = 2.0
 
     def __post_init__(self) -> None:
         if self.n_critic < 1:
@@ -60,6 +63,9 @@ class WGANGPConfig:
             raise ValueError(msg)
         if self.critic_log_alpha < 0:
             msg = f"critic_log_alpha must be >= 0, got {self.critic_log_alpha}"
+            raise ValueError(msg)
+        if not self.energy_lr_factor > 0:
+            msg = f"energy_lr_factor must be > 0, got {self.energy_lr_factor}"
             raise ValueError(msg)
         if self.fit_batches < 1:
             msg = f"fit_batches must be >= 1, got {self.fit_batches}"
@@ -121,6 +127,15 @@ class WGANGP(Family):
         own = {id(p) for p in em.parameters()}
         rest = [p for p in self.generator.parameters() if id(p) not in own]
         return {"generator": rest, "critic": critics, "energy": list(em.parameters())}
+
+    def make_optimisers(
+        self, lr: float, betas: tuple[float, float]
+    ) -> dict[str, torch.optim.Optimizer]:
+        out = super().make_optimisers(lr, betas)
+        if "energy" in out:  # maximum likelihood: a stable objective, a larger step
+            for group in out["energy"].param_groups:
+                group["lr"] = lr * self.hparams.energy_lr_factor
+        return out
 
     def energy_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Negative log-likelihood of the batch's real E_tot/E_inc (``softmax-likelihood``)."""
@@ -195,15 +210,20 @@ class WGANGP(Family):
         if not self.critics_fitted():
             self.fit_critics(torch.cat([next_batch().x for _ in range(self.hparams.fit_batches)]))
         # critic phase: n_critic updates on fresh batches
+        # (the E_tot/E_inc likelihood model, if any, takes a step on every batch: its data are
+        # the real showers alone, and its tails need many updates)
         for _ in range(self.hparams.n_critic):
-            c = self.critic_loss(next_batch(), rng)
+            cb = next_batch()
+            c = self.critic_loss(cb, rng)
             optimise(optimisers["critic"], c["critic"])
+            if self.energy_model is not None:
+                optimise(optimisers["energy"], self.energy_loss(cb)["energy"], sync=True)
         # generator phase: one update against the (frozen in effect) critics
         batch = next_batch()
         g = self.generator_loss(batch, rng)
         optimise(optimisers["generator"], g["generator"])
         e = self.energy_loss(batch)
         if e:
-            optimise(optimisers["energy"], e["energy"])
+            optimise(optimisers["energy"], e["energy"], sync=True)
         self.calibrate_threshold(batch, rng)
         return {k: float(v.detach()) for k, v in (c | g | e).items()}
