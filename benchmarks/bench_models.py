@@ -263,7 +263,12 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 
 def seed_spread(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    flats = [_flat(r["metrics"]) | {"train_wall_seconds": r["train_wall_seconds"]} for r in runs]
+    flats = [
+        _flat(r["metrics"])
+        | {"train_wall_seconds": r["train_wall_seconds"]}
+        | {f"response.{k}": v[0] for k, v in r.get("response_model", {}).items()}
+        for r in runs
+    ]
     keys = [
         k
         for k in flats[0]
@@ -351,6 +356,10 @@ def cmd_interpolation(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ---- markdown summary -----------------------------------------------------------------------
+def _rel(x: float, ref: float, nd: int) -> str:
+    return f"{100 * (x / ref - 1):+.{nd}f}%"
+
+
 def _fmt(x: float, nd: int = 3) -> str:
     return f"{x:.{nd}f}"
 
@@ -405,13 +414,13 @@ def _md_alignment(doc: dict[str, Any], lines: list[str]) -> None:
             f"{_fmt(s['frac.middle'])} | {_fmt(s['frac.back'])} | "
             f"{_fmt(mt['separation_max_all_observables'])} |"
         )
-    for name, _, r in rows:
+    for name, seed, r in rows:
         mt = r["metrics"]
         if "per_config_auc_low_level" not in mt:
             continue
         lines += [
             "",
-            f"Per alignment configuration, {name}:",
+            f"Per alignment configuration, {name}" + (f" (seed {seed}):" if seed != "-" else ":"),
             "",
             "| config | n ref / n cand | AUC low | S(E_tot/E_inc) | S(frac strips) | S(frac middle) |",
             "|---|---|---|---|---|---|",
@@ -423,14 +432,32 @@ def _md_alignment(doc: dict[str, Any], lines: list[str]) -> None:
                 f"{_fmt(s.get('e_ratio', float('nan')))} | {_fmt(s.get('frac.strips', float('nan')))} | "
                 f"{_fmt(s.get('frac.middle', float('nan')))} |"
             )
-    ref = doc["response_reference"]
-    for r in doc["runs"][:1]:
-        g = r["response_model"]
-        lines += [
-            "",
-            f"Response at {ref['e_inc_gev']} GeV: reference mean E_tot/E_inc {ref['mean_ratio']}, "
-            f"sigma/E {ref['resolution']}; model (seed {r['seed']}) {g['mean_ratio']}, {g['resolution']}.",
-        ]
+    nan = [float("nan")] * len(doc["response_reference"]["e_inc_gev"])
+    ref = {"resolution_err": nan, "resolution_eff": nan} | doc["response_reference"]
+    lines += [
+        "",
+        "Energy response (rel. diff to the reference; the sigma/E error is the bootstrap error of "
+        "the reference and the model sample added in quadrature):",
+        "",
+        "| sample | seed | E [GeV] | mean E_tot/E_inc | sigma/E (r.m.s.) | sigma_eff/E |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, e in enumerate(ref["e_inc_gev"]):
+        lines.append(
+            f"| reference | - | {e:g} | {ref['mean_ratio'][i]:.4f} | "
+            f"{ref['resolution'][i]:.4f} +- {ref['resolution_err'][i]:.4f} | "
+            f"{ref['resolution_eff'][i]:.4f} |"
+        )
+        for r in doc["runs"]:
+            g = {"resolution_err": nan, "resolution_eff": nan} | r["response_model"]
+            err = 100 * np.hypot(g["resolution_err"][i], ref["resolution_err"][i]) / ref["resolution"][i]
+            lines.append(
+                f"| {r['family']} | {r['seed']} | {e:g} | {g['mean_ratio'][i]:.4f} "
+                f"({_rel(g['mean_ratio'][i], ref['mean_ratio'][i], 2)}) | "
+                f"{g['resolution'][i]:.4f} ({_rel(g['resolution'][i], ref['resolution'][i], 1)} "
+                f"+- {err:.1f}%) | {g['resolution_eff'][i]:.4f} "
+                f"({_rel(g['resolution_eff'][i], ref['resolution_eff'][i], 1)}) |"
+            )
     if "seed_spread" in doc:
         sp = doc["seed_spread"]
         keys = [
@@ -439,6 +466,9 @@ def _md_alignment(doc: dict[str, Any], lines: list[str]) -> None:
             *(f"separation.{k}" for k in HEADLINE_OBSERVABLES),
             "separation_max_all_observables",
             "fpd.value",
+            "response.mean_ratio",
+            "response.resolution",
+            "response.resolution_eff",
             "train_wall_seconds",
         ]
         lines += [
