@@ -255,7 +255,7 @@ def simulate_on_dask(
     call inside a task. The result's ``seconds`` is the job's wall time (simulation, transfer
     and merge); ``attrs["dask"]`` records the parts and workers.
     """
-    from caloforge.simulation import _attrs  # the provenance a local run writes
+    from caloforge.simulation import provenance
 
     geometry = get_geometry(geometry) if isinstance(geometry, str) else geometry
     get_engine(engine)
@@ -270,7 +270,7 @@ def simulate_on_dask(
             msg = f"{name} must be >= 1, got {value}"
             raise ValueError(msg)
     out = Path(out)
-    attrs = _attrs(geometry, gun, int(n), seed, engine, cuts)
+    attrs = provenance(geometry, gun, int(n), seed, engine, cuts)
     t0 = time.perf_counter()
     with dask_client(client=client, scheduler=scheduler, cluster=cluster, processes=processes) as c:
         workers = max(1, _n_workers(c))

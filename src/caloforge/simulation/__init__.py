@@ -30,6 +30,7 @@ __all__ = [
     "Cuts",
     "SimulationResult",
     "get_engine",
+    "provenance",
     "simulate",
     "simulate_to_file",
 ]
@@ -176,9 +177,11 @@ def _batches(
             bar.stop()
 
 
-def _attrs(
+def provenance(
     geometry: Geometry, gun: ParticleGun, n: int, seed: int, engine: str, cuts: Cuts | None
 ) -> dict[str, Any]:
+    """The provenance a simulation job writes into its file (engine, seed, geometry, gun, cuts,
+    versions); a job fanned out over Dask records the same as a local run."""
     attrs: dict[str, Any] = {
         "engine": engine,
         "seed": int(seed),
@@ -255,7 +258,7 @@ def simulate(
     ):
         parts.append(showers)
         outs.append((showers.incident_energy, out))
-    attrs = _attrs(geometry, gun, n, seed, engine, cuts)
+    attrs = provenance(geometry, gun, n, seed, engine, cuts)
     res = _result(n, outs, stats["seconds"], attrs)
     res.showers = ShowerSet.concatenate(parts)
     res.showers.attrs = dict(attrs)
@@ -286,7 +289,7 @@ def simulate_to_file(
     if out.is_dir():
         msg = f"{out}: is a directory; expected a file name such as showers.h5"
         raise ValueError(msg)
-    attrs = _attrs(geometry, gun, n, seed, engine, cuts)
+    attrs = provenance(geometry, gun, n, seed, engine, cuts)
     conditions = list(gun.sample(1, geometry, seed).conditions)
     stats = {"seconds": 0.0}
     outs = []
