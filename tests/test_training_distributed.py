@@ -109,15 +109,22 @@ def test_torchrun_two_processes_match_one_process(data_file: Path, tmp_path: Pat
     assert '"world_size": 2' in (tmp_path / "ddp/model.json").read_text()
 
 
+def _single_and_torchrun(
+    data_file: Path, tmp_path: Path, toml: str, family: str
+) -> tuple[dict, dict]:
+    """Train ``family`` with config ``toml`` in one process and under torchrun (2 processes);
+    the two loss logs by (step, name)."""
+    config = tmp_path / f"{family}.toml"
+    config.write_text(toml)
+    train(data_file, config=config, out_dir=tmp_path / "single")
+    _torchrun(data_file, config, family, tmp_path / "ddp")
+    return _losses(_log(tmp_path / "single/log.csv")), _losses(_log(tmp_path / "ddp/log.csv"))
+
+
 def test_torchrun_gan_agrees_statistically(data_file: Path, tmp_path: Path) -> None:
     """WGAN-GP: same data and latent noise, but the penalty's interpolation weights are drawn
     per rank, so the curves agree within the batch-to-batch fluctuation, not bit for bit."""
-    config = tmp_path / "gan.toml"
-    config.write_text(WGAN)
-    train(data_file, config=config, out_dir=tmp_path / "single")
-    _torchrun(data_file, config, "wgan-gp", tmp_path / "ddp")
-    single = _losses(_log(tmp_path / "single/log.csv"))
-    ddp = _losses(_log(tmp_path / "ddp/log.csv"))
+    single, ddp = _single_and_torchrun(data_file, tmp_path, WGAN, "wgan-gp")
     assert single.keys() == ddp.keys()
     for name in ("critic", "generator", "wasserstein", "gp"):
         a = np.array([single[(s, name)] for s in range(1, 9)])
@@ -131,12 +138,7 @@ def test_torchrun_likelihood_head_stays_in_step(data_file: Path, tmp_path: Path)
     gradients are averaged by hand, so with the same data it follows the single-process fit
     (the negative log-likelihood curve to 5%). Not bit for bit: each rank fits the
     standardisation on its own rows and DDP broadcasts rank 0's."""
-    config = tmp_path / "ecritic.toml"
-    config.write_text(ECRITIC)
-    train(data_file, config=config, out_dir=tmp_path / "single")
-    _torchrun(data_file, config, "gan-ecritic", tmp_path / "ddp")
-    single = _losses(_log(tmp_path / "single/log.csv"))
-    ddp = _losses(_log(tmp_path / "ddp/log.csv"))
+    single, ddp = _single_and_torchrun(data_file, tmp_path, ECRITIC, "gan-ecritic")
     a = np.array([single[(s, "energy")] for s in range(1, 9)])
     b = np.array([ddp[(s, "energy")] for s in range(1, 9)])
     assert np.abs(a - b).max() <= 0.05 * (np.abs(a).max() + 1.0), (a, b)
