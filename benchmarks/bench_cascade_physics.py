@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import curve_fit
 
-from caloforge.geometry import Geometry, get_geometry
+from caloforge.evaluation import effective_sigma
+from caloforge.geometry import Geometry, get_geometry, mip_sampling_fraction
 from caloforge.materials import get_material
 from caloforge.simulation import simulate
 from caloforge.simulation.cascade import Cuts, run_cascade
@@ -102,13 +103,6 @@ def _fit(e_gev: np.ndarray, res: np.ndarray, err: np.ndarray) -> tuple[float, fl
     return float(abs(a)), float(np.sqrt(cov[0, 0])), float(abs(c)), float(np.sqrt(cov[1, 1]))
 
 
-def sigma_eff(v: np.ndarray) -> float:
-    """Half the width of the shortest interval holding 68.3% of ``v`` (sigma for a Gaussian)."""
-    x = np.sort(v)
-    k = max(1, int(np.ceil(0.683 * len(x))))
-    return float(0.5 * (x[k - 1 :] - x[: len(x) - k + 1]).min())
-
-
 def _layer_energies(geometry: Geometry, cells: np.ndarray) -> np.ndarray:
     return np.stack(
         [cells[:, geometry.layer_slice(i)].sum(axis=1) for i in range(geometry.n_layers)], axis=1
@@ -135,16 +129,10 @@ def layer_weights(scan: dict[int, np.ndarray]) -> np.ndarray:
 
 
 def mip_weights(geometry: Geometry) -> np.ndarray:
-    """Per readout layer, the inverse of its MIP sampling fraction: (energy a MIP loses in all of
-    the layer's slabs) / (in its active slabs), from the PDG dE/dx_min -- the geometric
-    calibration of a stack whose layers sample differently (ILD's thick-tungsten back section),
-    nothing fitted."""
-    w = []
-    for layer in geometry.layers:
-        loss = [s.thickness_mm * get_material(s.material).dedx_min_mev_mm for s in layer.slabs]
-        active = sum(x for x, s in zip(loss, layer.slabs, strict=True) if s.active)
-        w.append(sum(loss) / active)
-    return np.asarray(w)
+    """Per readout layer, the inverse of its MIP sampling fraction -- the geometric calibration
+    of a stack whose layers sample differently (ILD's thick-tungsten back section), nothing
+    fitted."""
+    return np.array([1.0 / mip_sampling_fraction(layer.slabs) for layer in geometry.layers])
 
 
 def _summary(points: list[dict[str, float]], key: str) -> dict[str, float]:
@@ -195,7 +183,7 @@ def resolution(name: str, scale: float) -> list[dict[str, object]]:
         points = []
         for e_gev, layers in scan.items():
             v = layers.sum(axis=1) if weights is None else layers @ weights
-            rel, eff = float(v.std() / v.mean()), sigma_eff(v) / float(np.median(v))
+            rel, eff = float(v.std() / v.mean()), effective_sigma(v) / float(np.median(v))
             points.append(
                 {
                     "energy_gev": e_gev,

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from caloforge.evaluation import classifier_auc, evaluate
+from caloforge.evaluation import classifier_auc, effective_sigma, evaluate
 from caloforge.io import read_showers, write_showers
 from caloforge.models import generate, load_model
 from caloforge.models.hparams import from_mapping, to_mapping
@@ -84,13 +84,6 @@ def lowlevel(s: ShowerSet) -> np.ndarray:
     return np.concatenate([s.cells / e[:, None], np.log10(e)[:, None]], axis=1).astype(np.float32)
 
 
-def sigma_eff(v: np.ndarray) -> float:
-    """Half the width of the shortest interval holding 68.3% of ``v``."""
-    x = np.sort(v)
-    k = max(1, int(np.ceil(0.683 * len(x))))
-    return float(0.5 * (x[k - 1 :] - x[: len(x) - k + 1]).min())
-
-
 def response(s: ShowerSet, n_boot: int = 200) -> dict[str, list[float]]:
     """Per incident energy: n, mean E_tot/E_inc, sigma/mu of E_tot (r.m.s.) with its bootstrap
     error (the response has a leakage tail, so the r.m.s. of ~1000 showers scatters by several
@@ -107,7 +100,7 @@ def response(s: ShowerSet, n_boot: int = 200) -> dict[str, list[float]]:
         out["mean_ratio"].append(float(tot.mean() / e))
         out["resolution"].append(float(tot.std(ddof=1) / tot.mean()))
         out["resolution_err"].append(float((boot.std(axis=1, ddof=1) / boot.mean(axis=1)).std()))
-        out["resolution_eff"].append(sigma_eff(tot) / float(np.median(tot)))
+        out["resolution_eff"].append(effective_sigma(tot) / float(np.median(tot)))
     return out
 
 

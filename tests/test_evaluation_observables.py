@@ -14,7 +14,7 @@ from caloforge.evaluation.observables import (
     layer_coordinates,
     observable_specs,
 )
-from caloforge.evaluation.response import energy_binning, energy_response
+from caloforge.evaluation.response import effective_sigma, energy_binning, energy_response
 from caloforge.geometry import get_geometry
 from caloforge.geometry.atlas import config_cell_centres
 from caloforge.io import write_showers
@@ -145,3 +145,20 @@ def test_response_discrete_points_and_bins() -> None:
     binned = energy_binning(continuous, n_bins=5)
     assert binned.points is None
     assert energy_response(continuous, continuous, binned)["n"] == [80] * 5
+
+
+def test_effective_sigma_exact_gaussian_and_robust_to_a_tail() -> None:
+    # 0..99: the shortest interval holding ceil(68.3) = 69 values is 68 wide
+    assert effective_sigma(np.arange(100.0)) == 34.0
+    assert effective_sigma(np.arange(100.0), coverage=0.5) == 24.5
+    rng = np.random.default_rng(1)
+    gauss = rng.normal(5.0, 2.0, 200_000)
+    assert effective_sigma(gauss) == pytest.approx(2.0, rel=0.01)
+    # a 5% leakage tail far below the peak inflates the r.m.s. but hardly the effective sigma
+    tailed = np.concatenate([gauss, rng.normal(-35.0, 2.0, 10_000)])
+    assert tailed.std() > 4 * 2.0
+    assert effective_sigma(tailed) == pytest.approx(2.0 * 1.07, rel=0.03)
+    with pytest.raises(ValueError, match="at least 2 finite values"):
+        effective_sigma(np.array([1.0, np.nan, 2.0]))
+    with pytest.raises(ValueError, match="coverage"):
+        effective_sigma(np.arange(10.0), coverage=1.0)

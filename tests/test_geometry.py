@@ -12,8 +12,10 @@ from caloforge.geometry import (
     CartesianGrid,
     Geometry,
     PolarGrid,
+    Slab,
     get_geometry,
     load_binning_xml,
+    mip_sampling_fraction,
     preset_names,
 )
 from caloforge.geometry.atlas import (
@@ -204,3 +206,19 @@ def test_bad_xml_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "junk.xml").write_text("not xml")
     with pytest.raises(ValueError, match=r"junk\.xml"):
         load_binning_xml(tmp_path / "junk.xml")
+
+
+def test_mip_sampling_fraction_from_pdg_dedx() -> None:
+    """2 mm Pb / 4 mm LAr: a MIP loses 1.122 MeV cm2/g x 11.35 g/cm3 in lead and
+    1.508 MeV cm2/g x 1.396 g/cm3 in argon (PDG), so 24.9% of its loss is in the argon."""
+    pb, lar = 0.1 * 1.122 * 11.35 * 2.0, 0.1 * 1.508 * 1.396 * 4.0  # MeV
+    slabs = [Slab("Pb", 2.0, False), Slab("LAr", 4.0, True)]
+    assert mip_sampling_fraction(slabs) == pytest.approx(lar / (pb + lar), rel=1e-12)
+    assert mip_sampling_fraction(slabs) == pytest.approx(0.2488, abs=5e-4)
+    assert mip_sampling_fraction([Slab("Pb", 2.0, False)]) == 0.0
+    assert mip_sampling_fraction([Slab("LAr", 4.0, True)]) == 1.0
+    assert mip_sampling_fraction([]) == 0.0
+    # ILD-like: the back section (4.2 mm W per 0.5 mm Si) samples half as much as the front
+    ild = get_geometry("ild-ecal")
+    front, back = (mip_sampling_fraction(ild.layers[i].slabs) for i in (5, 25))
+    assert front / back == pytest.approx(48.90 / 24.95, rel=2e-3)

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from caloforge.cli import app
 from caloforge.geometry import get_geometry
-from caloforge.simulation import simulate, simulate_to_file
+from caloforge.io import read_showers
+from caloforge.simulation import Cuts, provenance, simulate, simulate_to_file
 from caloforge.simulation.cascade import run_cascade
 from caloforge.simulation.gun import GunSample, ParticleGun
 
@@ -158,3 +159,15 @@ def test_cli_writes_a_file_with_a_summary(tmp_path: Path) -> None:
     assert "showers/s" in text
     assert "mean sampling fraction" in text
     assert out.is_file()
+
+
+def test_file_records_the_provenance_of_its_job(tmp_path: Path) -> None:
+    out = tmp_path / "p.h5"
+    simulate_to_file("calogan", GUN, 3, out, seed=11, progress=False, workers=1)
+    attrs = read_showers(out, stop=0).attrs
+    expected = provenance(get_geometry("calogan"), GUN, 3, 11, "cascade", None)
+    assert {k: v for k, v in attrs.items() if k != "mean_sampling_fraction"} == expected
+    assert expected["cuts"] == Cuts().to_dict()
+    assert expected["gun"]["energies_mev"] == [1000.0]
+    assert expected["seed"] == 11
+    assert "cuts" not in provenance(get_geometry("calogan"), GUN, 3, 11, "gflash", None)

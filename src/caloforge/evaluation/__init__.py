@@ -17,6 +17,7 @@ from caloforge.evaluation.metrics import (
     wasserstein,
 )
 from caloforge.evaluation.observables import Observables, compute_observables, observable_specs
+from caloforge.evaluation.response import effective_sigma
 
 __all__ = [
     "SEPARATION_THRESHOLD",
@@ -25,6 +26,7 @@ __all__ = [
     "SmallSampleWarning",
     "classifier_auc",
     "compute_observables",
+    "effective_sigma",
     "evaluate",
     "fpd",
     "histogram_separation",

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MAX_DISCRETE_POINTS", "EnergyBinning", "energy_binning", "energy_response"]
+__all__ = [
+    "MAX_DISCRETE_POINTS",
+    "EnergyBinning",
+    "effective_sigma",
+    "energy_binning",
+    "energy_response",
+]
 
 MAX_DISCRETE_POINTS = 30
 
@@ -39,6 +45,20 @@ class EnergyBinning:
         idx = np.searchsorted(self.edges, e, side="right") - 1
         idx[e == self.edges[-1]] = len(self.edges) - 2
         return np.where((idx >= 0) & (idx < len(self.edges) - 1), idx, -1)
+
+
+def effective_sigma(values: np.ndarray, coverage: float = 0.683) -> float:
+    """Half the width of the shortest interval holding ``coverage`` of ``values`` (the
+    Gaussian sigma for a Gaussian; robust to a leakage tail, unlike the r.m.s.)."""
+    x = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    if len(x) < 2 or not np.isfinite(x).all():
+        msg = f"effective_sigma needs at least 2 finite values, got {len(x)} (finite: {np.isfinite(x).sum()})"
+        raise ValueError(msg)
+    if not 0.0 < coverage < 1.0:
+        msg = f"coverage must be in (0, 1), got {coverage}"
+        raise ValueError(msg)
+    k = max(1, int(np.ceil(coverage * len(x))))
+    return float(0.5 * (x[k - 1 :] - x[: len(x) - k + 1]).min())
 
 
 def energy_binning(reference_incident_energy: np.ndarray, n_bins: int = 10) -> EnergyBinning:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from caloforge.materials import get_material
 
-__all__ = ["Slab", "sampling_stack"]
+__all__ = ["Slab", "mip_sampling_fraction", "sampling_stack"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,14 @@ class Slab:
     def x0(self) -> float:
         """Thickness in radiation lengths."""
         return self.thickness_mm / get_material(self.material).x0_mm
+
+
+def mip_sampling_fraction(slabs: tuple[Slab, ...] | list[Slab]) -> float:
+    """Fraction of a minimum-ionising particle's energy loss that falls in the active slabs,
+    from the PDG dE/dx_min of each material (0 when the slabs lose nothing)."""
+    loss = [get_material(s.material).dedx_min_mev_mm * s.thickness_mm for s in slabs]
+    total = sum(loss)
+    return sum(e for e, s in zip(loss, slabs, strict=True) if s.active) / total if total else 0.0
 
 
 def sampling_stack(

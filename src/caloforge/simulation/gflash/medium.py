@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from caloforge.geometry import Geometry, Slab
+from caloforge.geometry import Geometry, Slab, mip_sampling_fraction
 from caloforge.materials import get_material
 from caloforge.simulation.gflash.parameters import GFlashParameters
 
@@ -58,12 +58,6 @@ def _mass_weighted_z(slabs: list[Slab]) -> float:
     )
 
 
-def _mip_fraction(slabs: list[Slab]) -> float:
-    loss = [get_material(s.material).dedx_min_mev_mm * s.thickness_mm for s in slabs]
-    total = sum(loss)
-    return sum(e for e, s in zip(loss, slabs, strict=True) if s.active) / total if total else 0.0
-
-
 def _sampling_term(p: GFlashParameters, slabs: list[Slab]) -> float:
     """c_sam for a group of slabs: 0 if it is not a sampling structure (no passive or no
     active slab), else ``p.sampling_term`` or k sqrt(mean active thickness/mm / f_mip)."""
@@ -73,7 +67,7 @@ def _sampling_term(p: GFlashParameters, slabs: list[Slab]) -> float:
     if p.sampling_term is not None:
         return p.sampling_term
     d_active = sum(s.thickness_mm for s in active) / len(active)
-    return p.sampling_rule_k * math.sqrt(d_active / _mip_fraction(slabs))
+    return p.sampling_rule_k * math.sqrt(d_active / mip_sampling_fraction(slabs))
 
 
 def _medium_slabs(geometry: Geometry, p: GFlashParameters) -> list[Slab]:
@@ -143,7 +137,7 @@ def layer_sampling(geometry: Geometry, p: GFlashParameters) -> tuple[np.ndarray,
             term.append(0.0)
             continue
         e_hat = _e_hat(p, _mass_weighted_z(passive), _mass_weighted_z(active)) if passive else 1.0
-        visible.append(e_hat * _mip_fraction(slabs))
+        visible.append(e_hat * mip_sampling_fraction(slabs))
         term.append(_sampling_term(p, slabs))
     return np.asarray(visible, dtype=float), np.asarray(term, dtype=float)
 
