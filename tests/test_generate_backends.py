@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from caloforge.cli import app
 from caloforge.export import export_onnx
+from caloforge.generation import generate
 from caloforge.geometry import get_geometry
 from caloforge.io import read_showers
-from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, generate, save_model
+from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, save_model
 
 
 @pytest.fixture
