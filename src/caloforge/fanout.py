@@ -124,7 +124,7 @@ def _run_part(p: _Part) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     arrays = p.write(p.start, p.stop, p.path)
     with atomic_path(arrays_path) as tmp, tmp.open("wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]
     return arrays
 
 

@@ -55,7 +55,7 @@ def parity_check(
     artifact: Artifact, onnx_path: Path, *, n: int = 256, seed: int = 12345
 ) -> tuple[float, float]:
     """(max |ort - torch| in MeV, max |torch| in MeV) on ``n`` seeded showers."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
 
     noise, cond = check_inputs(artifact, n, seed)
     with torch.no_grad():

@@ -23,7 +23,7 @@ class OnnxBackend:
     name = "onnxruntime"
 
     def __init__(self, path: str | Path, *, threads: int = 0) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # type: ignore[import-untyped]
 
         self.path = Path(path)
         self.meta = read_metadata(self.path)

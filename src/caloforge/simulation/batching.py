@@ -83,7 +83,7 @@ class Batches:
         if workers is None:  # engines get an explicit thread count: all cores
             import numba
 
-            workers = int(numba.config.NUMBA_NUM_THREADS)
+            workers = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
         kwargs: dict[str, Any] = {"workers": workers}
         if self.cuts is not None:
             kwargs["cuts"] = self.cuts

@@ -72,7 +72,18 @@ class SimulationResult:
         """The result of the per-shower ``arrays`` (:data:`BOOKKEEPING`); records the mean
         sampling fraction in ``attrs``."""
         n = len(arrays["incident_energy"])
-        res = cls(n, *(np.asarray(arrays[k], np.float64) for k in BOOKKEEPING), seconds, attrs)
+        a = {k: np.asarray(arrays[k], dtype=np.float64) for k in BOOKKEEPING}
+        res = cls(
+            n,
+            a["incident_energy"],
+            a["active_mev"],
+            a["passive_mev"],
+            a["escaped_mev"],
+            a["below_cut_mev"],
+            a["visible_mev"],
+            seconds,
+            attrs,
+        )
         attrs["mean_sampling_fraction"] = res.mean_sampling_fraction if n else float("nan")
         return res
 
