@@ -14,8 +14,9 @@ ONNX Runtime back-end) loads no torch: names are imported when first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from caloforge.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from caloforge.generation.backend import BACKENDS, Backend, sample
@@ -38,21 +39,17 @@ __all__ = [
 ]
 
 _WHERE = {
-    "BACKENDS": "backend",
-    "Backend": "backend",
-    "sample": "backend",
-    "requested_rows": "conditions",
-    "resolve_conditions": "conditions",
-    "chunk_seed": "run",
-    "fan_out_generation": "run",
-    "generate": "run",
-    "OnnxBackend": "onnxruntime",
-    "TorchBackend": "torch_backend",
+    "BACKENDS": ".backend",
+    "Backend": ".backend",
+    "sample": ".backend",
+    "requested_rows": ".conditions",
+    "resolve_conditions": ".conditions",
+    "chunk_seed": ".run",
+    "fan_out_generation": ".run",
+    "generate": ".run",
+    "OnnxBackend": ".onnxruntime",
+    "TorchBackend": ".torch_backend",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -30,7 +30,12 @@ if TYPE_CHECKING:
     from caloforge.fanout import Executor, FanOut
     from caloforge.models.artifact import Artifact
 
-__all__ = ["chunk_seed", "fan_out_generation", "generate"]
+__all__ = ["DEFAULT_BATCH_SIZE", "chunk_seed", "fan_out_generation", "generate"]
+
+#: showers per batch (one noise draw, one forward pass) unless told otherwise
+DEFAULT_BATCH_SIZE = 10_000
+#: the arguments of :func:`generate` that a fanned-out job passes to each part
+_JOB_KEYS = ("n", "energies", "like", "config", "seed", "batch_size", "backend", "onnx_path")
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -107,7 +112,7 @@ def generate(
     like: str | Path | None = None,
     config: int | None = None,
     seed: int = 0,
-    batch_size: int = 10_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "cpu",
     backend: str = "torch",
     onnx_path: str | Path | None = None,
@@ -128,27 +133,19 @@ def generate(
     Returns the output path.
     """
     if executor is not None:
-        if rows is not None:
-            msg = "generate: give rows or an executor, not both"
+        if rows is not None or device != "cpu":
+            msg = f"generate: an executor's parts run on the CPU and choose their own rows; got device {device!r}, rows {rows}"
             raise ValueError(msg)
-        if device != "cpu":
-            msg = f"generate: the executor's workers generate on the CPU; got device {device!r}"
-            raise ValueError(msg)
+        job = {"n": n, "energies": energies, "like": like, "config": config, "seed": seed}
+        job |= {"batch_size": batch_size, "backend": backend, "onnx_path": onnx_path}
         fan_out_generation(
             executor,
             model_dir,
             out,
-            n=n,
-            energies=energies,
-            like=like,
-            config=config,
-            seed=seed,
-            batch_size=batch_size,
-            backend=backend,
-            onnx_path=onnx_path,
             threads=threads,
             part_size=part_size,
             keep_parts=keep_parts,
+            **job,
         )
         return Path(out)
     _check(batch_size, backend, device, threads)
@@ -224,44 +221,36 @@ def fan_out_generation(
     model_dir: str | Path,
     out: str | Path,
     *,
-    n: int | None = None,
-    energies: float | Sequence[float] | None = None,
-    like: str | Path | None = None,
-    config: int | None = None,
-    seed: int = 0,
-    batch_size: int = 10_000,
-    backend: str = "torch",
-    onnx_path: str | Path | None = None,
     threads: int | None = None,
     part_size: int | None = None,
     keep_parts: bool = False,
+    **job: Any,
 ) -> FanOut:
-    """:func:`generate` run by ``executor`` on parts of ``part_size`` rows (rounded up to whole
-    batches; default one batch) with ``threads`` CPU threads each (default 1), merged into
-    ``out``: the file a local call writes. Returns how the job was spread."""
+    """:func:`generate` with the arguments ``job`` (``n``, ``energies``, ``like``, ``config``,
+    ``seed``, ``batch_size``, ``backend``, ``onnx_path``) run by ``executor`` on parts of
+    ``part_size`` rows (rounded up to whole batches; default one batch) with ``threads`` CPU
+    threads each (default 1), merged into ``out``: the file a local call writes. Returns how
+    the job was spread."""
     from caloforge.fanout import fan_out, split_rows
 
-    _check(batch_size, backend, "cpu", threads)
+    unknown = sorted(set(job) - set(_JOB_KEYS))
+    if unknown:
+        msg = f"generate: unknown arguments {', '.join(unknown)}; expected {', '.join(_JOB_KEYS)}"
+        raise ValueError(msg)
+    kwargs: dict[str, Any] = {"batch_size": DEFAULT_BATCH_SIZE, "backend": "torch"} | job
+    kwargs["threads"] = threads or 1
+    _check(kwargs["batch_size"], kwargs["backend"], "cpu", kwargs["threads"])
     model_dir, out = Path(model_dir).resolve(), Path(out)
     if not (model_dir / "model.json").is_file():
         msg = f"{model_dir}: not a model folder (no model.json)"
         raise ValueError(msg)
-    like_path = None if like is None else Path(like).resolve()
-    total = requested_rows(n, energies, like_path)
+    for key in ("like", "onnx_path"):  # the workers may run elsewhere
+        kwargs[key] = None if job.get(key) is None else Path(job[key]).resolve()
+    total = requested_rows(job.get("n"), job.get("energies"), kwargs["like"])
+    batch_size = kwargs["batch_size"]
     ranges = split_rows(total, part_size or batch_size, align=batch_size)
-    kwargs: dict[str, Any] = {
-        "n": n,
-        "energies": energies,
-        "like": like_path,
-        "config": config,
-        "seed": seed,
-        "batch_size": batch_size,
-        "backend": backend,
-        "onnx_path": None if onnx_path is None else Path(onnx_path).resolve(),
-        "threads": threads or 1,
-    }
-    job = {"kind": "generate", "model": str(model_dir), "ranges": ranges} | kwargs
-    job["model_mtime"] = (model_dir / "weights.safetensors").stat().st_mtime_ns
+    doc = {"kind": "generate", "model": str(model_dir), "ranges": ranges} | kwargs
+    doc["model_mtime"] = (model_dir / "weights.safetensors").stat().st_mtime_ns
     write = functools.partial(_write_part, model_dir=model_dir, kwargs=kwargs)
 
     def attrs(arrays: dict[str, np.ndarray], first: Path) -> dict[str, Any]:
@@ -269,4 +258,4 @@ def fan_out_generation(
         a.pop("rows", None)
         return a
 
-    return fan_out(executor, write, ranges, out, job=job, attrs=attrs, keep_parts=keep_parts)
+    return fan_out(executor, write, ranges, out, job=doc, attrs=attrs, keep_parts=keep_parts)

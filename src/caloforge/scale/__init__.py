@@ -8,7 +8,9 @@ first used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from caloforge.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from caloforge.scale.dask import generate_on_dask, simulate_on_dask
@@ -25,10 +27,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_attributes(__name__, _WHERE)
