@@ -251,11 +251,16 @@ def fan_out_generation(
     ranges = split_rows(total, part_size or batch_size, align=batch_size)
     doc = {"kind": "generate", "model": str(model_dir), "ranges": ranges} | kwargs
     doc["model_mtime"] = (model_dir / "weights.safetensors").stat().st_mtime_ns
-    write = functools.partial(_write_part, model_dir=model_dir, kwargs=kwargs)
 
     def attrs(arrays: dict[str, np.ndarray], first: Path) -> dict[str, Any]:
         a = dict(read_showers(first, stop=0).attrs)  # every part records the whole job
         a.pop("rows", None)
         return a
 
-    return fan_out(executor, write, ranges, out, job=doc, attrs=attrs, keep_parts=keep_parts)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        if kwargs["backend"] == "onnxruntime" and kwargs["onnx_path"] is None:
+            from caloforge.export.onnx import export_onnx  # once, not once per part
+
+            kwargs["onnx_path"] = export_onnx(model_dir, Path(tmp) / "model.onnx").path
+        write = functools.partial(_write_part, model_dir=model_dir, kwargs=kwargs)
+        return fan_out(executor, write, ranges, out, job=doc, attrs=attrs, keep_parts=keep_parts)
