@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,7 +37,7 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def test_torch_and_onnxruntime_backends_agree(model_dir: Path, tmp_path: Path) -> None:
-    kw = {"n": 30, "energies": [2e4, 5e4], "seed": 4, "batch_size": 25}
+    kw: dict[str, Any] = {"n": 30, "energies": [2e4, 5e4], "seed": 4, "batch_size": 25}
     a = generate(model_dir, tmp_path / "t.h5", backend="torch", **kw)
     onnx = export_onnx(model_dir, tmp_path / "m.onnx").path
     b = generate(
@@ -45,6 +46,8 @@ def test_torch_and_onnxruntime_backends_agree(model_dir: Path, tmp_path: Path) -
     c = generate(model_dir, tmp_path / "o2.h5", backend="onnxruntime", **kw)  # exported on the fly
     ta, tb, tc = (read_showers(p) for p in (a, b, c))
     assert len(ta) == 60
+    assert ta.config is not None
+    assert tb.config is not None
     assert np.array_equal(ta.config, tb.config)
     scale = np.abs(ta.cells).max()
     assert np.abs(ta.cells - tb.cells).max() <= 1e-5 * scale
@@ -55,7 +58,7 @@ def test_torch_and_onnxruntime_backends_agree(model_dir: Path, tmp_path: Path) -
 def test_any_row_range_gives_the_same_rows_as_the_whole_job(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    kw = {"n": 50, "energies": [3e4], "seed": 9, "batch_size": 20, "config": 2}
+    kw: dict[str, Any] = {"n": 50, "energies": [3e4], "seed": 9, "batch_size": 20, "config": 2}
     whole = read_showers(generate(model_dir, tmp_path / "w.h5", **kw))
     # ranges cutting through batches (batch 0 = rows 0..19, batch 1 = 20..39)
     cuts = ((0, 7), (7, 33), (33, 50))
@@ -71,12 +74,20 @@ def test_any_row_range_gives_the_same_rows_as_the_whole_job(
 
 
 def test_local_executor_fans_out_into_the_same_file(model_dir: Path, tmp_path: Path) -> None:
-    kw = {"n": 23, "energies": [2e4, 5e4], "seed": 3, "batch_size": 10, "threads": 1}
+    kw: dict[str, Any] = {
+        "n": 23,
+        "energies": [2e4, 5e4],
+        "seed": 3,
+        "batch_size": 10,
+        "threads": 1,
+    }
     whole = read_showers(generate(model_dir, tmp_path / "w.h5", **kw))
     out = tmp_path / "f.h5"
     generate(model_dir, out, executor=LocalExecutor(), part_size=15, **kw)  # 2 batches a part
     fanned = read_showers(out)
     assert np.array_equal(fanned.cells, whole.cells)
+    assert fanned.config is not None
+    assert whole.config is not None
     assert np.array_equal(fanned.config, whole.config)
     assert fanned.attrs["local"] == {"parts": 3, "part_size": 20, "workers": 1}
     assert "rows" not in fanned.attrs
