@@ -7,7 +7,7 @@ import functools
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -145,10 +145,9 @@ def simulate_to_file(
     return res
 
 
-def _write_part(
-    start: int, stop: int, path: Path, **job: object
-) -> dict[str, np.ndarray]:  # a module-level function: pickled to the executor's workers
-    res = simulate_to_file(out=path, rows=(start, stop), progress=False, **job)  # type: ignore[arg-type]
+def _write_part(start: int, stop: int, path: Path, **job: Any) -> dict[str, np.ndarray]:
+    """One part of a fanned-out job (module level: pickled to the executor's workers)."""
+    res = simulate_to_file(out=path, rows=(start, stop), progress=False, **job)
     return res.arrays()
 
 
