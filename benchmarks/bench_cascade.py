@@ -11,41 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
-import numba
-import numpy as np
-
 from caloforge.geometry import get_geometry
+from caloforge.provenance import machine_description, versions
 from caloforge.simulation import simulate
 from caloforge.simulation.cascade import Cuts
 from caloforge.simulation.gun import ParticleGun
 
 #: showers timed per energy (GeV): enough for ~1 s per point on one core
 N_SHOWERS = {1: 60, 10: 12, 100: 3}
-
-
-def machine() -> dict[str, object]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numba": numba.__version__,
-        "numpy": np.__version__,
-    }
 
 
 def main() -> None:
@@ -77,7 +54,8 @@ def main() -> None:
                 print(json.dumps(rows[-1]), flush=True)
     report = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine(),
+        "machine": machine_description(),
+        "versions": versions("numba", "numpy"),
         "particle": args.particle,
         "cuts": Cuts().to_dict(),
         "target": "<= 20 ms per 10 GeV shower on one core",
@@ -91,7 +69,7 @@ def main() -> None:
         f"Command: `{report['command']}`",
         "",
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
-        f"{report['machine']['platform']}, numba {report['machine']['numba']}",
+        f"{report['machine']['os']}, numba {report['versions']['numba']}",
         "",
         f"{args.particle}s, default cuts {report['cuts']}; time of the engine calls (kernel "
         "loaded from the numba cache beforehand).",

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
+from caloforge.generation import generate
 from caloforge.io import read_showers
-from caloforge.models import generate, load_model
+from caloforge.models import load_model
 from caloforge.training import RunConfig, TrainConfig, train
 from caloforge.training.validation import validation_metrics
 

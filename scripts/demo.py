@@ -25,8 +25,8 @@ from rich.console import Console
 from caloforge.bench.harness import BenchConfig, run_bench, write_results
 from caloforge.evaluation import evaluate
 from caloforge.export import export_onnx
+from caloforge.generation import generate
 from caloforge.geometry import get_geometry
-from caloforge.models import generate
 from caloforge.simulation import simulate_to_file
 from caloforge.simulation.gun import ParticleGun
 from caloforge.training import train

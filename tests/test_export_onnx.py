@@ -12,7 +12,8 @@ import onnx
 import pytest
 import torch
 
-from caloforge.export import OnnxGenerator, export_onnx, read_metadata
+from caloforge.export import export_onnx, read_metadata
+from caloforge.generation import OnnxBackend, sample
 from caloforge.geometry import get_geometry
 from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, load_model, save_model
 
@@ -40,13 +41,13 @@ def test_export_parity_for_every_family(tmp_path: Path, family: str) -> None:
     assert result.scale_mev > 0
     # same noise and conditions through both back-ends, at a batch size the export never saw
     art = load_model(model_dir)
-    ort_gen = OnnxGenerator(tmp_path / "m.onnx", threads=1)
+    ort_gen = OnnxBackend(tmp_path / "m.onnx", threads=1)
     rng = np.random.default_rng(3)
     energy = rng.uniform(1e3, 1e5, 37)
     config = rng.integers(0, 8, 37)
     noise = art.generator.make_noise(37, torch.Generator().manual_seed(1))
     ref = art.generator.sample(energy, config, noise=noise).numpy()
-    out = ort_gen.sample(energy, config, noise=noise.numpy())
+    out = sample(ort_gen, energy, config, noise.numpy())
     assert np.abs(out - ref).max() <= 1e-5 * np.abs(ref).max()
     # the numpy encoding of the conditions equals the torch one
     assert np.array_equal(
@@ -125,7 +126,7 @@ def test_foreign_onnx_file_is_refused(tmp_path: Path) -> None:
     graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
     onnx.save(onnx.helper.make_model(graph), str(tmp_path / "other.onnx"))
     with pytest.raises(ValueError, match="no caloforge metadata"):
-        OnnxGenerator(tmp_path / "other.onnx")
+        OnnxBackend(tmp_path / "other.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"not onnx")
     with pytest.raises(ValueError, match="not a readable ONNX file"):
         read_metadata(tmp_path / "junk.onnx")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,9 +15,11 @@ from typer.testing import CliRunner
 
 from caloforge.cli import app
 from caloforge.export import export_onnx
+from caloforge.fanout import LocalExecutor
+from caloforge.generation import generate
 from caloforge.geometry import get_geometry
 from caloforge.io import read_showers
-from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, generate, save_model
+from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, load_model, save_model
 
 
 @pytest.fixture
@@ -31,7 +37,7 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def test_torch_and_onnxruntime_backends_agree(model_dir: Path, tmp_path: Path) -> None:
-    kw = {"n": 30, "energies": [2e4, 5e4], "seed": 4, "batch_size": 25}
+    kw: dict[str, Any] = {"n": 30, "energies": [2e4, 5e4], "seed": 4, "batch_size": 25}
     a = generate(model_dir, tmp_path / "t.h5", backend="torch", **kw)
     onnx = export_onnx(model_dir, tmp_path / "m.onnx").path
     b = generate(
@@ -40,6 +46,8 @@ def test_torch_and_onnxruntime_backends_agree(model_dir: Path, tmp_path: Path) -
     c = generate(model_dir, tmp_path / "o2.h5", backend="onnxruntime", **kw)  # exported on the fly
     ta, tb, tc = (read_showers(p) for p in (a, b, c))
     assert len(ta) == 60
+    assert ta.config is not None
+    assert tb.config is not None
     assert np.array_equal(ta.config, tb.config)
     scale = np.abs(ta.cells).max()
     assert np.abs(ta.cells - tb.cells).max() <= 1e-5 * scale
@@ -47,15 +55,78 @@ def test_torch_and_onnxruntime_backends_agree(model_dir: Path, tmp_path: Path) -
     assert tb.attrs["backend"] == "onnxruntime"
 
 
-def test_batches_can_be_generated_separately(model_dir: Path, tmp_path: Path) -> None:
-    kw = {"n": 50, "energies": [3e4], "seed": 9, "batch_size": 20, "config": 2}
+def test_any_row_range_gives_the_same_rows_as_the_whole_job(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    kw: dict[str, Any] = {"n": 50, "energies": [3e4], "seed": 9, "batch_size": 20, "config": 2}
     whole = read_showers(generate(model_dir, tmp_path / "w.h5", **kw))
+    # ranges cutting through batches (batch 0 = rows 0..19, batch 1 = 20..39)
+    cuts = ((0, 7), (7, 33), (33, 50))
     parts = [
-        read_showers(generate(model_dir, tmp_path / f"p{k}.h5", chunks=r, **kw))
-        for k, r in enumerate((range(0, 1), range(1, 3)))
+        read_showers(generate(model_dir, tmp_path / f"p{k}.h5", rows=r, **kw))
+        for k, r in enumerate(cuts)
     ]
-    assert [len(p) for p in parts] == [20, 30]
+    assert [len(p) for p in parts] == [7, 26, 17]
+    assert parts[1].attrs["rows"] == [7, 33]
     assert np.array_equal(np.concatenate([p.cells for p in parts]), whole.cells)
+    with pytest.raises(ValueError, match="rows must satisfy"):
+        generate(model_dir, tmp_path / "bad.h5", rows=(40, 51), **kw)
+
+
+def test_local_executor_fans_out_into_the_same_file(model_dir: Path, tmp_path: Path) -> None:
+    kw: dict[str, Any] = {
+        "n": 23,
+        "energies": [2e4, 5e4],
+        "seed": 3,
+        "batch_size": 10,
+        "threads": 1,
+    }
+    whole = read_showers(generate(model_dir, tmp_path / "w.h5", **kw))
+    out = tmp_path / "f.h5"
+    generate(model_dir, out, executor=LocalExecutor(), part_size=15, **kw)  # 2 batches a part
+    fanned = read_showers(out)
+    assert np.array_equal(fanned.cells, whole.cells)
+    assert fanned.config is not None
+    assert whole.config is not None
+    assert np.array_equal(fanned.config, whole.config)
+    assert fanned.attrs["local"] == {"parts": 3, "part_size": 20, "workers": 1}
+    assert "rows" not in fanned.attrs
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".f.h5")] == []
+
+
+def test_onnxruntime_backend_imports_no_torch(model_dir: Path, tmp_path: Path) -> None:
+    onnx = export_onnx(model_dir, tmp_path / "m.onnx").path
+    rng = np.random.default_rng(0)
+    energy, config = rng.uniform(1e4, 1e5, 9), rng.integers(0, 8, 9)
+    np.savez(tmp_path / "in.npz", energy=energy, config=config)
+    script = tmp_path / "ort_only.py"
+    script.write_text(
+        "import sys\n"
+        "import numpy as np\n"
+        "from caloforge.generation import OnnxBackend, sample\n"
+        "b = OnnxBackend(sys.argv[1], threads=1)\n"
+        "z = np.load(sys.argv[2])\n"
+        "noise = np.random.default_rng(0).standard_normal((9, b.noise_dim)).astype(np.float32)\n"
+        "np.save(sys.argv[3], sample(b, z['energy'], z['config'], noise))\n"
+        "np.save(sys.argv[4], noise)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = os.environ | {"PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    paths = [tmp_path / "in.npz", tmp_path / "out.npy", tmp_path / "noise.npy"]
+    done = subprocess.run(
+        [sys.executable, str(script), str(onnx), *map(str, paths)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    art = load_model(model_dir)
+    ref = art.generator.sample(energy, config, noise=torch.from_numpy(np.load(paths[2])))
+    out = np.load(paths[1])
+    assert out.shape == (9, art.geometry.n_cells)
+    assert np.abs(out - ref.numpy()).max() <= 1e-5 * np.abs(ref.numpy()).max()
 
 
 def test_bad_backend_and_cli(model_dir: Path, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
+from caloforge.generation import generate
 from caloforge.geometry import Geometry, get_geometry
 from caloforge.io import read_showers, write_showers
-from caloforge.models import generate
 from caloforge.scale.dask import generate_on_dask, parse_cluster, simulate_on_dask
 from caloforge.showerset import ShowerSet
 from caloforge.simulation import ENGINES, get_engine, simulate_to_file
@@ -172,7 +172,7 @@ def test_generate_on_dask_gives_the_local_showers(
     # bit-identical at the same torch thread count (threads change float rounding, ~1e-5)
     generate(model_dir / "vae", tmp_path / "local.h5", threads=1, **kw)
     fan = generate_on_dask(
-        model_dir / "vae", tmp_path / "dask.h5", client=client, batches_per_task=2, **kw
+        model_dir / "vae", tmp_path / "dask.h5", client=client, part_size=32, **kw
     )
     rows = 50 if how == "energies" else 70  # 4 or 5 batches of 16, 2 batches per task
     expected = [(0, 32), (32, 50)] if how == "energies" else [(0, 32), (32, 64), (64, 70)]

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from caloforge.cli import app
 from caloforge.evaluation.metrics import separation_power
+from caloforge.generation import generate
 from caloforge.io import read_showers, write_showers
-from caloforge.models import generate, load_model
+from caloforge.models import load_model
 from caloforge.training import ensemble_spread, train
 from test_models_synthetic import synthetic_showers
 

@@ -1,5 +1,5 @@
-"""Where a number came from: the machine, library versions and time, for benchmark results and
-model artifacts."""
+"""Where a number came from: the machine, library versions and time. The one place that builds
+them, for benchmark results, simulated and generated files and model artifacts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-__all__ = ["machine_description", "versions"]
+__all__ = ["machine_description", "utc_timestamp", "versions"]
 
 
 def _cpu_model() -> str:
@@ -36,14 +36,21 @@ def _memory_gib() -> float | None:
 
 
 def versions(*packages: str) -> dict[str, str]:
-    """Installed versions of caloforge, Python and the given packages (missing ones skipped)."""
-    out = {"python": sys.version.split()[0]}
-    for name in ("caloforge", *packages):
+    """Versions of caloforge, Python and the given installed packages (missing ones skipped)."""
+    from caloforge._version import __version__
+
+    out = {"python": sys.version.split()[0], "caloforge": __version__}
+    for name in packages:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def utc_timestamp() -> str:
+    """The time now, UTC, ISO 8601 to the second (e.g. ``2026-01-31T12:00:00+00:00``)."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def machine_description() -> dict[str, Any]:
@@ -54,7 +61,7 @@ def machine_description() -> dict[str, Any]:
         "memory_gib": _memory_gib(),
         "os": f"{platform.system()} {platform.release()}",
         "arch": platform.machine(),
-        "time_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "time_utc": utc_timestamp(),
     }
     if "torch" in sys.modules:
         torch = sys.modules["torch"]

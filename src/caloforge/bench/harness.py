@@ -5,8 +5,9 @@ For one geometry and incident energy it times, per shower:
 - the reference engines (cascade MC, GFlash) through :func:`caloforge.simulation.simulate`;
   a Monte Carlo gains nothing from batching, so it is timed on ``n_mc`` showers and that time per
   shower is reported for every batch size;
-- each model through PyTorch (eager, ``torch.inference_mode``) and through ONNX Runtime, at each
-  batch size, with 1 thread and with all threads; on a GPU when one is present.
+- each model through the generation back-ends (:mod:`caloforge.generation`): PyTorch (eager,
+  ``torch.inference_mode``) and ONNX Runtime, at each batch size, with 1 thread and with all
+  threads; PyTorch on a GPU when one is present. Inputs are placed before the clock starts.
 
 In the same run it measures the machine's float32 matrix-multiply rate and copy bandwidth for
 each thread count, counts each model's FLOPs per shower, and reports every figure with its
@@ -18,10 +19,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from caloforge.bench.hardware import copy_bandwidth, matmul_flops
 from caloforge.bench.timing import time_call
 from caloforge.io import atomic_write_text
 from caloforge.provenance import machine_description, versions
+
+if TYPE_CHECKING:
+    from caloforge.generation.backend import Backend
 
 __all__ = ["BenchConfig", "run_bench", "write_results"]
 
@@ -92,76 +96,60 @@ def _engine_rows(cfg: BenchConfig, threads: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _torch_timer(
-    generator: torch.nn.Module, batch: int, device: torch.device, noise_dim: int, cond: torch.Tensor
-) -> Callable[[], object]:
-    noise = torch.randn(batch, noise_dim, device=device)
-    c = cond[:1].expand(batch, -1).contiguous().to(device)
+def _row(
+    label: str, backend: Backend, device: str, threads: int | None, batch: int, t: float
+) -> dict[str, Any]:
+    return {
+        "what": label,
+        "backend": "torch-eager" if backend.name == "torch" else backend.name,
+        "device": device,
+        "threads": threads,
+        "batch": batch,
+        "per_shower_s": t,
+    }
 
-    def run() -> object:
-        with torch.inference_mode():
-            out = generator(noise, c)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return out
 
-    return run
+def _inputs(
+    backend: Backend, energy_mev: float, config: int | None, batch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noise and conditions of ``batch`` showers at one energy (and configuration)."""
+    noise = np.random.default_rng(0).standard_normal((batch, backend.noise_dim), np.float32)
+    c = None if config is None else np.full(batch, config, dtype=np.int64)
+    return noise, backend.encode_conditions(np.full(batch, energy_mev), c)
 
 
 def _model_rows(
     cfg: BenchConfig, model_dir: Path, threads: int, flop_limit: float, workdir: Path
 ) -> list[dict[str, Any]]:
-    from caloforge.export import OnnxGenerator, export_onnx
+    from caloforge.export.onnx import export_onnx
+    from caloforge.generation.onnxruntime import OnnxBackend
+    from caloforge.generation.torch_backend import TorchBackend
     from caloforge.models import load_model
 
     art = load_model(model_dir)
     gen = art.generator.eval()
-    enc = art.encoding
-    config = 0 if enc.uses_config else None
+    config = 0 if art.encoding.uses_config else None
     cond = gen.encode_conditions(np.array([cfg.energy_mev]), config)
     flops = flops_per_sample(gen, gen.make_noise(8), cond.expand(8, -1))
     onnx_path = workdir / f"{model_dir.name}.onnx"
     if not onnx_path.exists():
         export_onnx(model_dir, onnx_path, check=True)
-    ort_gen = OnnxGenerator(onnx_path, threads=threads)
+    backends: list[Backend] = [TorchBackend(gen, "cpu"), OnnxBackend(onnx_path, threads=threads)]
     rows = []
     label = f"{art.family} ({model_dir.name})"
     for batch in cfg.batch_sizes:
-        cpu = torch.device("cpu")
-        t = time_call(
-            _torch_timer(gen.cpu(), batch, cpu, gen.noise_dim, cond), batch, budget_s=cfg.budget_s
-        )
-        rows.append(
-            {
-                "what": label,
-                "backend": "torch-eager",
-                "device": "cpu",
-                "threads": threads,
-                "batch": batch,
-                "per_shower_s": t.per_shower_s,
-                "flops_per_shower": flops,
-                "flop_limit": flop_limit,
-            }
-        )
-        noise = np.random.default_rng(0).standard_normal((batch, gen.noise_dim), np.float32)
-        conds = np.repeat(cond.numpy(), batch, axis=0)
-        t = time_call(lambda n=noise, c=conds: ort_gen.run(n, c), batch, budget_s=cfg.budget_s)
-        rows.append(
-            {
-                "what": label,
-                "backend": "onnxruntime",
-                "device": "cpu",
-                "threads": threads,
-                "batch": batch,
-                "per_shower_s": t.per_shower_s,
-                "flops_per_shower": flops,
-                "flop_limit": flop_limit,
-            }
-        )
+        for backend in backends:
+            run = backend.timer(*_inputs(backend, cfg.energy_mev, config, batch))
+            t = time_call(run, batch, budget_s=cfg.budget_s)
+            rows.append(
+                _row(label, backend, "cpu", threads, batch, t.per_shower_s)
+                | {"flops_per_shower": flops, "flop_limit": flop_limit}
+            )
     return rows
 
 
 def _gpu_rows(cfg: BenchConfig, model_dirs: Sequence[Path]) -> list[dict[str, Any]]:
+    from caloforge.generation.torch_backend import TorchBackend
     from caloforge.models import load_model
 
     dev = torch.device("cuda")
@@ -173,22 +161,20 @@ def _gpu_rows(cfg: BenchConfig, model_dirs: Sequence[Path]) -> list[dict[str, An
         config = 0 if art.encoding.uses_config else None
         cond = gen.encode_conditions(np.array([cfg.energy_mev]), config)
         flops = flops_per_sample(gen.cpu(), gen.make_noise(8), cond.expand(8, -1))
-        gen.to(dev)
+        backend = TorchBackend(gen, dev)
         for batch in (*cfg.batch_sizes, 100_000):
-            t = time_call(
-                _torch_timer(gen, batch, dev, gen.noise_dim, cond), batch, budget_s=cfg.budget_s
-            )
+            run = backend.timer(*_inputs(backend, cfg.energy_mev, config, batch))
+            t = time_call(run, batch, budget_s=cfg.budget_s)
             rows.append(
-                {
-                    "what": f"{art.family} ({model_dir.name})",
-                    "backend": "torch-eager",
-                    "device": torch.cuda.get_device_name(dev),
-                    "threads": None,
-                    "batch": batch,
-                    "per_shower_s": t.per_shower_s,
-                    "flops_per_shower": flops,
-                    "flop_limit": limit,
-                }
+                _row(
+                    f"{art.family} ({model_dir.name})",
+                    backend,
+                    torch.cuda.get_device_name(dev),
+                    None,
+                    batch,
+                    t.per_shower_s,
+                )
+                | {"flops_per_shower": flops, "flop_limit": limit}
             )
     return rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,7 +49,7 @@ def bench(
     from caloforge.bench.harness import BenchConfig, run_bench, write_results
     from caloforge.units import parse_energy
 
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if threads is not None:
         kwargs["threads"] = _ints(threads, "--threads")
     cfg = BenchConfig(

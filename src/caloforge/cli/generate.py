@@ -1,4 +1,4 @@
-"""``caloforge generate``: thin wrapper around :func:`caloforge.models.generate`."""
+"""``caloforge generate``: thin wrapper around :func:`caloforge.generation.generate`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from caloforge.units import parse_energies, parse_energy
 
 
 @user_errors
-def generate(
+def generate_cmd(
     model: Annotated[Path, typer.Option("--model", help="model folder (from caloforge train)")],
     out: Annotated[Path, typer.Option("--out", help="output shower file (HDF5)")],
     seed: Annotated[int, typer.Option("--seed", help="seed of the noise (and configs)")],
@@ -60,7 +60,8 @@ def generate(
 ) -> None:
     """Generate showers from a trained model into --out (streamed, atomic); with --scheduler
     or --cluster, one Dask task per batch, merged at the end (the same file)."""
-    from caloforge.models import generate as generate_fn
+    from caloforge.generation import generate
+    from caloforge.scale.dask import open_executor
 
     given = [x for x in (energy, energies, like) if x is not None]
     if len(given) != 1:
@@ -74,44 +75,31 @@ def generate(
     if levels is not None and n is None:
         msg = "--n is required with --energy/--energies (showers per energy)"
         raise ValueError(msg)
-    common = {
-        "n": n,
-        "energies": levels,
-        "like": like,
-        "config": config,
-        "seed": seed,
-        "batch_size": batch_size,
-        "backend": backend,
-        "onnx_path": onnx,
-    }
-    if scheduler is not None or cluster is not None:
-        from caloforge.scale.dask import generate_on_dask
-
-        if device != "cpu":
-            msg = "--scheduler/--cluster: Dask workers generate on the CPU; leave --device cpu"
-            raise ValueError(msg)
-        fan = generate_on_dask(
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        open_executor(scheduler=scheduler, cluster=cluster, retries=retries) as executor,
+    ):
+        warnings.simplefilter("always")
+        path = generate(
             model,
             out,
-            **common,
-            threads_per_task=threads or 1,
-            scheduler=scheduler,
-            cluster=cluster,
-            retries=retries,
+            n=n,
+            energies=levels,
+            like=like,
+            config=config,
+            seed=seed,
+            batch_size=batch_size,
+            backend=backend,
+            onnx_path=onnx,
+            device=device,
+            threads=threads,
+            progress=executor is None,
+            executor=executor,
         )
-        console.print(
-            f"{len(fan.parts)} Dask tasks on {fan.workers} workers, {fan.seconds:.1f} s",
-            highlight=False,
-        )
-        typer.echo(str(out))
-        return
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        path = generate_fn(model, out, **common, device=device, threads=threads, progress=True)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
     typer.echo(str(path))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("generate")(generate)
+    app.command("generate")(generate_cmd)

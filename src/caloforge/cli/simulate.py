@@ -52,7 +52,9 @@ def simulate_cmd(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same file)")] = 0,
     workers: Annotated[
         int | None,
-        typer.Option(help="threads (default: all cores); the file does not depend on it"),
+        typer.Option(
+            help="threads (default: all cores; per Dask task: 1); the file does not depend on it"
+        ),
     ] = None,
     engine: Annotated[EngineName, typer.Option(help="simulation engine")] = EngineName.cascade,
     batch_size: Annotated[
@@ -75,6 +77,7 @@ def simulate_cmd(
     """Simulate showers and write them (atomically) in the CaloChallenge HDF5 layout; with
     --scheduler or --cluster, Dask tasks simulate parts that are merged (the same file)."""
     from caloforge.geometry import get_geometry
+    from caloforge.scale.dask import open_executor
     from caloforge.simulation import simulate_to_file
     from caloforge.simulation.gun import ParticleGun
 
@@ -99,24 +102,7 @@ def simulate_cmd(
         gun = ParticleGun(
             particle.value, energy_range_mev=_energy_range(energy_range), log_uniform=log_uniform
         )
-    if scheduler is not None or cluster is not None:
-        from caloforge.scale.dask import simulate_on_dask
-
-        result = simulate_on_dask(
-            get_geometry(geometry),
-            gun,
-            n,
-            out,
-            seed=seed,
-            engine=engine.value,
-            scheduler=scheduler,
-            cluster=cluster,
-            part_size=part_size,
-            threads_per_task=workers or 1,
-            batch_size=batch_size or 200,
-            retries=retries,
-        )
-    else:
+    with open_executor(scheduler=scheduler, cluster=cluster, retries=retries) as executor:
         result = simulate_to_file(
             get_geometry(geometry),
             gun,
@@ -127,6 +113,8 @@ def simulate_cmd(
             engine=engine.value,
             batch_size=batch_size,
             progress=progress,
+            executor=executor,
+            part_size=part_size,
         )
     console.print(
         f"wrote {result.n} {particle.value} showers ({engine.value}, {geometry}) to {out}: "

@@ -1,6 +1,28 @@
-"""Deployment: ONNX export with metadata and parity checks, and ONNX Runtime generation."""
+"""Deployment: ONNX export of a model artifact's generator, with metadata and a parity check
+(:mod:`caloforge.export.onnx`, needs torch), and the metadata itself
+(:mod:`caloforge.export.metadata`, readable without torch). Generation from an exported file is
+the ``onnxruntime`` back-end of :mod:`caloforge.generation`. Submodules are imported when a name
+is first used, so reading metadata does not load torch.
+"""
 
-from caloforge.export.onnx import ExportResult, export_onnx, parity_check, read_metadata
-from caloforge.export.runtime import OnnxGenerator
+from __future__ import annotations
 
-__all__ = ["ExportResult", "OnnxGenerator", "export_onnx", "parity_check", "read_metadata"]
+from typing import TYPE_CHECKING
+
+from caloforge.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from caloforge.export.metadata import read_metadata
+    from caloforge.export.onnx import ExportResult, export_onnx, parity_check
+
+__all__ = ["ExportResult", "export_onnx", "parity_check", "read_metadata"]
+
+_WHERE = {
+    "ExportResult": "caloforge.export.onnx",
+    "export_onnx": "caloforge.export.onnx",
+    "parity_check": "caloforge.export.onnx",
+    "read_metadata": "caloforge.export.metadata",
+}
+
+
+__getattr__ = lazy_attributes(__name__, _WHERE)

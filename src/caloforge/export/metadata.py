@@ -1,18 +1,21 @@
 """What a C++ user needs to call an exported generator without reading our code.
 
-The same dictionary is written into the ONNX file's ``metadata_props`` (string values, nested
+Reading it back needs no torch (:func:`read_metadata`). The same dictionary is written into the ONNX file's ``metadata_props`` (string values, nested
 ones as JSON) and into a JSON sidecar ``<model>.onnx.json``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from caloforge.geometry import Geometry
-from caloforge.models.artifact import Artifact
 
-__all__ = ["FORMAT", "build_metadata", "flattening_order"]
+if TYPE_CHECKING:
+    from caloforge.models.artifact import Artifact
+
+__all__ = ["FORMAT", "build_metadata", "flattening_order", "read_metadata"]
 
 FORMAT = "caloforge-onnx-generator/1"
 
@@ -76,3 +79,28 @@ def build_metadata(artifact: Artifact) -> dict[str, Any]:
 def to_onnx_props(meta: dict[str, Any]) -> dict[str, str]:
     """Flatten to the string -> string map ONNX metadata_props holds."""
     return {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in meta.items()}
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """Our metadata from an ONNX file; a clear error for files exported elsewhere."""
+    import onnx
+
+    path = Path(path)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        msg = f"{path}: not a readable ONNX file: {exc}"
+        raise ValueError(msg) from exc
+    props = {p.key: p.value for p in model.metadata_props}
+    if props.get("caloforge_format") is None:
+        msg = (
+            f"{path}: no caloforge metadata (metadata_props key 'caloforge_format' missing); "
+            "export the model with `caloforge export` so inputs, units and geometry are known"
+        )
+        raise ValueError(msg)
+    return {
+        k: v
+        if k == "caloforge_format" or k in ("family", "particle", "geometry_name")
+        else json.loads(v)
+        for k, v in props.items()
+    }

@@ -13,7 +13,6 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -56,7 +55,7 @@ def parity_check(
     artifact: Artifact, onnx_path: Path, *, n: int = 256, seed: int = 12345
 ) -> tuple[float, float]:
     """(max |ort - torch| in MeV, max |torch| in MeV) on ``n`` seeded showers."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
 
     noise, cond = check_inputs(artifact, n, seed)
     with torch.no_grad():
@@ -141,28 +140,3 @@ def export_onnx(
     meta["source_model"] = str(Path(model_dir).resolve())
     atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return ExportResult(out, sidecar, diff, scale, n_check if check else 0)
-
-
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """Our metadata from an ONNX file; a clear error for files exported elsewhere."""
-    import onnx
-
-    path = Path(path)
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
-        msg = f"{path}: not a readable ONNX file: {exc}"
-        raise ValueError(msg) from exc
-    props = {p.key: p.value for p in model.metadata_props}
-    if props.get("caloforge_format") is None:
-        msg = (
-            f"{path}: no caloforge metadata (metadata_props key 'caloforge_format' missing); "
-            "export the model with `caloforge export` so inputs, units and geometry are known"
-        )
-        raise ValueError(msg)
-    return {
-        k: v
-        if k == "caloforge_format" or k in ("family", "particle", "geometry_name")
-        else json.loads(v)
-        for k, v in props.items()
-    }

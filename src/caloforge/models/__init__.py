@@ -4,14 +4,12 @@
   ``encode_conditions``; explicit noise everywhere.
 - :class:`Family` and :data:`FAMILIES` -- ``wgan-gp``, ``gan-ecritic``, ``vae``.
 - :func:`save_model` / :func:`load_model` -- the artifact folder (safetensors + model.json).
-- :func:`generate` -- stream samples to a shower file.
 """
 
 from caloforge.models import gan_ecritic, vae, wgan_gp
 from caloforge.models.artifact import Artifact, load_model, save_model
 from caloforge.models.base import Batch, Family, Generator
 from caloforge.models.conditions import ConditionEncoding
-from caloforge.models.generate import generate
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.registry import FAMILIES, get_family
 
@@ -24,7 +22,6 @@ __all__ = [
     "Generator",
     "Preprocessing",
     "gan_ecritic",
-    "generate",
     "get_family",
     "load_model",
     "save_model",

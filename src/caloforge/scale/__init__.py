@@ -1,5 +1,6 @@
-"""Scale-out: hyper-parameter search (:func:`tune`, Optuna) and simulation / generation fanned
-out over a Dask cluster (:func:`simulate_on_dask`, :func:`generate_on_dask`).
+"""Scale-out: hyper-parameter search (:func:`tune`, Optuna) and a Dask cluster as the executor
+of the stages (:class:`DaskExecutor`, :func:`open_executor`; :func:`simulate_on_dask` and
+:func:`generate_on_dask` open a cluster for one call).
 
 Data-parallel training under ``torchrun`` lives with the trainer
 (:mod:`caloforge.training.distributed`). Optuna and Dask are imported when these functions are
@@ -8,15 +9,32 @@ first used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from caloforge.lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from caloforge.scale.dask import generate_on_dask, simulate_on_dask
+    from caloforge.scale.dask import (
+        DaskExecutor,
+        generate_on_dask,
+        open_executor,
+        simulate_on_dask,
+    )
     from caloforge.scale.tune import TuneResult, load_space, tune
 
-__all__ = ["TuneResult", "generate_on_dask", "load_space", "simulate_on_dask", "tune"]
+__all__ = [
+    "DaskExecutor",
+    "TuneResult",
+    "generate_on_dask",
+    "load_space",
+    "open_executor",
+    "simulate_on_dask",
+    "tune",
+]
 
 _WHERE = {
+    "DaskExecutor": "caloforge.scale.dask",
+    "open_executor": "caloforge.scale.dask",
     "generate_on_dask": "caloforge.scale.dask",
     "simulate_on_dask": "caloforge.scale.dask",
     "TuneResult": "caloforge.scale.tune",
@@ -25,10 +43,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -1,25 +1,29 @@
-"""Generation through ONNX Runtime from an exported file alone (no model folder, no torch)."""
+"""The ``onnxruntime`` generation back-end: an exported ONNX file alone (no model folder, no
+torch). Its metadata (:func:`caloforge.export.metadata.read_metadata`) gives the geometry, the
+noise width and the conditions encoding."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from caloforge.export.onnx import read_metadata
+from caloforge.export.metadata import read_metadata
 from caloforge.geometry import Geometry
 
-__all__ = ["OnnxGenerator"]
+__all__ = ["OnnxBackend"]
 
 
-class OnnxGenerator:
-    """An exported generator: ``sample(energy_mev, config, noise=...) -> (N, n_cells) MeV``.
+class OnnxBackend:
+    """An exported generator behind the :class:`~caloforge.generation.backend.Backend`
+    interface. ``threads`` sets ONNX Runtime's intra-op thread count (0: its default, all
+    cores)."""
 
-    ``threads`` sets ONNX Runtime's intra-op thread count (0: its default, all cores).
-    """
+    name = "onnxruntime"
 
     def __init__(self, path: str | Path, *, threads: int = 0) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # type: ignore[import-untyped]
 
         self.path = Path(path)
         self.meta = read_metadata(self.path)
@@ -32,8 +36,8 @@ class OnnxGenerator:
         cond = self.meta["inputs"]["conditions"]
         self.centre, self.half_width = float(cond["centre"]), float(cond["half_width"])
         self.n_configs = int(cond["n_configs"])
-        self.noise_dim = int(self.meta["inputs"]["noise"]["shape"][1])
-        self.geometry = Geometry.from_dict(self.meta["geometry"])
+        self.noise_dim: int = int(self.meta["inputs"]["noise"]["shape"][1])
+        self.geometry: Geometry = Geometry.from_dict(self.meta["geometry"])
         self.particle = str(self.meta["particle"])
 
     def encode_conditions(self, energy_mev: np.ndarray, config: np.ndarray | None) -> np.ndarray:
@@ -57,14 +61,8 @@ class OnnxGenerator:
         return np.concatenate(cols, axis=1)
 
     def run(self, noise: np.ndarray, conditions: np.ndarray) -> np.ndarray:
-        return self.session.run(["cells"], {"noise": noise, "conditions": conditions})[0]
+        out: np.ndarray = self.session.run(["cells"], {"noise": noise, "conditions": conditions})[0]
+        return out
 
-    def sample(
-        self, energy_mev: np.ndarray, config: np.ndarray | None = None, *, noise: np.ndarray
-    ) -> np.ndarray:
-        cond = self.encode_conditions(energy_mev, config)
-        noise = np.ascontiguousarray(noise, dtype=np.float32)
-        if noise.shape != (len(cond), self.noise_dim):
-            msg = f"noise has shape {noise.shape}; expected ({len(cond)}, {self.noise_dim})"
-            raise ValueError(msg)
-        return self.run(noise, cond)
+    def timer(self, noise: np.ndarray, conditions: np.ndarray) -> Callable[[], object]:
+        return lambda: self.run(noise, conditions)
