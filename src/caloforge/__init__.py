@@ -3,13 +3,33 @@
 Stages (each a command and a function of the same name): simulate, train, generate, evaluate,
 export, bench. Core objects: :class:`caloforge.geometry.Geometry` and
 :class:`caloforge.showerset.ShowerSet`.
+
+``import caloforge`` loads nothing but this file: the names below are imported from their
+modules on first access (so the command line starts without numpy, h5py or torch).
 """
 
-from caloforge.geometry import Geometry, get_geometry
-from caloforge.io import iter_showers, read_showers, write_showers
-from caloforge.showerset import ShowerSet
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from caloforge.geometry import Geometry, get_geometry
+    from caloforge.io import iter_showers, read_showers, write_showers
+    from caloforge.showerset import ShowerSet
 
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it
+_WHERE = {
+    "Geometry": "caloforge.geometry",
+    "ShowerSet": "caloforge.showerset",
+    "get_geometry": "caloforge.geometry",
+    "iter_showers": "caloforge.io",
+    "read_showers": "caloforge.io",
+    "write_showers": "caloforge.io",
+}
+
 __all__ = [
     "Geometry",
     "ShowerSet",
@@ -19,3 +39,17 @@ __all__ = [
     "read_showers",
     "write_showers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
