@@ -203,13 +203,17 @@ def _evaluate(
     kpd_batch_size: int,
     progress: bool,
 ) -> tuple[dict[str, Any], Observables, list[Observables]]:
-    common = {
-        "hit_threshold_mev": hit_threshold_mev,
-        "chunk_size": chunk_size,
-        "lowlevel_rows": lowlevel_rows if classifier else 0,
-        "seed": seed,
-    }
-    ref = compute_observables(reference, name=source_label(reference, "reference"), **common)
+    def observables(source: Source, label: str) -> Observables:
+        return compute_observables(
+            source,
+            name=label,
+            hit_threshold_mev=hit_threshold_mev,
+            chunk_size=chunk_size,
+            lowlevel_rows=lowlevel_rows if classifier else 0,
+            seed=seed,
+        )
+
+    ref = observables(reference, source_label(reference, "reference"))
     binning = energy_binning(ref.incident_energy)
     summary_names = [s.name for s in ref.specs if s.summary]
     ref_corr = summary_correlation(ref, summary_names)
@@ -238,7 +242,7 @@ def _evaluate(
     cand_obs: list[Observables] = []
     ref_hl = high_level_features(ref)
     for k, (label, source) in enumerate(zip(names, candidates, strict=True)):
-        cand = compute_observables(source, name=label, **common)
+        cand = observables(source, label)
         cand_obs.append(cand)
         floor = separation_floor(n_bins, len(ref), len(cand))
         if floor > SEPARATION_THRESHOLD / 2:

@@ -373,7 +373,7 @@ def compute_observables(
     for chunk in chunks:
         n = len(chunk)
         cfg = chunk.config
-        groups = (
+        groups: list[tuple[int | None, np.ndarray]] = (
             [(None, np.ones(n, dtype=bool))]
             if cfg is None
             else [(int(c), cfg == c) for c in np.unique(cfg)]
