@@ -91,7 +91,8 @@ def response(s: ShowerSet, n_boot: int = 200) -> dict[str, list[float]]:
     error of sigma/mu (the response has a leakage tail, so the r.m.s. of ~1000 showers scatters
     by several per cent) and the effective sigma (half the shortest 68.3% interval) over the
     median."""
-    binning = EnergyBinning(points=np.unique(s.incident_energy))
+    energies = np.unique(s.incident_energy)
+    binning = EnergyBinning(points=energies)
     tot = s.cells.sum(axis=1, dtype=np.float64)
     r = energy_response(s.incident_energy, tot, binning)
     out: dict[str, list[float]] = {
@@ -104,7 +105,7 @@ def response(s: ShowerSet, n_boot: int = 200) -> dict[str, list[float]]:
     }
     point = binning.assign(s.incident_energy)
     rng = np.random.default_rng(0)
-    for k in range(len(binning.points)):  # type: ignore[arg-type]
+    for k in range(len(energies)):
         t = tot[point == k]
         if len(t) < 2:  # energy_response skips these points too
             continue
