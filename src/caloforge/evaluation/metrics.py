@@ -1,4 +1,4 @@
-"""Distances between a reference and a candidate sample (DESIGN.md section 6).
+"""Distances between a reference and a candidate sample.
 
 Every metric is a pure function of arrays with an explicit ``seed`` that returns
 ``(value, uncertainty)``; none touches a global random state. Definitions:
