@@ -40,8 +40,8 @@ import numpy as np
 import torch
 
 from caloforge.evaluation import classifier_auc, effective_sigma, evaluate
-from caloforge.generation import generate
 from caloforge.evaluation.response import EnergyBinning, energy_response
+from caloforge.generation import generate
 from caloforge.io import read_showers, write_showers
 from caloforge.models import load_model
 from caloforge.models.hparams import from_mapping, to_mapping
