@@ -14,6 +14,7 @@ import pytest
 import caloforge.evaluation
 
 EVALUATION = Path(caloforge.evaluation.__file__).parent
+CALOCHALLENGE_LEAF = ("datasets", "binning", "features", "distances", "published")
 HEAVY = ("torch", "sklearn", "matplotlib", "mplhep", "numba", "h5py", "dask", "optuna", "numpy")
 
 
@@ -34,6 +35,7 @@ def _loaded_after(code: str) -> set[str]:
         "caloforge.evaluation.response",
         "caloforge.evaluation.flagging",
         "caloforge.evaluation.inputs",
+        *(f"caloforge.evaluation.calochallenge.{m}" for m in CALOCHALLENGE_LEAF),
     ],
 )
 def test_leaf_modules_load_no_torch_sklearn_or_matplotlib(module: str) -> None:
@@ -114,3 +116,24 @@ def test_leaf_modules_import_only_the_leaf() -> None:
     graph = _evaluation_imports()
     for module in leaf:
         assert graph[module] <= leaf, (module, graph[module] - leaf)
+
+
+def test_calochallenge_leaf_imports_only_the_leaf() -> None:
+    """The protocol's leaf modules import, among the evaluation modules, only leaf modules."""
+    leaf = {"metrics", "observables", "response", "flagging", "inputs"}
+    folder = EVALUATION / "calochallenge"
+    for module in CALOCHALLENGE_LEAF:
+        deps = set()
+        for node in ast.walk(ast.parse((folder / f"{module}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[:2] == ["caloforge", "evaluation"] and len(parts) > 2:
+                    deps.add(".".join(parts[2:]))
+        allowed = leaf | {f"calochallenge.{m}" for m in CALOCHALLENGE_LEAF}
+        assert deps <= allowed, (module, deps - allowed)
+    # the walk finds imports: distances uses the leaf's Fréchet distance
+    assert "metrics" in {
+        n.module.split(".")[-1]
+        for n in ast.walk(ast.parse((folder / "distances.py").read_text()))
+        if isinstance(n, ast.ImportFrom) and n.module
+    }
