@@ -64,13 +64,16 @@ def test_separation_is_zero_for_equal_one_for_disjoint_and_nan_when_empty() -> N
 
 
 def test_binnings_are_the_challenges() -> None:
-    assert etot_einc_edges()[[0, -1]].tolist() == [0.5, 1.5] and len(etot_einc_edges()) == 101
+    assert etot_einc_edges()[[0, -1]].tolist() == [0.5, 1.5]
+    assert len(etot_einc_edges()) == 101
     assert centre_edges(False, 3)[[0, -1]].tolist() == [-30.0, 30.0]
     assert centre_edges(True, 12)[[0, -1]].tolist() == [-500.0, 500.0]
     assert centre_edges(True, 2)[[0, -1]].tolist() == [-100.0, 100.0]
     assert width_edges(True, 13)[[0, -1]].tolist() == [0.0, 400.0]
     e = log_edges(0.5e-3 / 0.033, 1000.0, 40)
-    assert len(e) == 40 and e[0] == pytest.approx(0.5e-3 / 0.033) and e[-1] == pytest.approx(1000)
+    assert len(e) == 40
+    assert e[0] == pytest.approx(0.5e-3 / 0.033)
+    assert e[-1] == pytest.approx(1000)
 
 
 # ---- datasets ---------------------------------------------------------------------------------
@@ -124,7 +127,8 @@ def test_features_of_hand_made_showers() -> None:
     cells[0, 8] = 5.0  # the one-sector layer
     cells[1, [0, 4]] = 1.0  # r = 1 mm at alpha -3pi/4 and pi/4: opposite points
     f = compute_features(cells, np.array([10.0, 4.0]), geo)
-    assert f.relevant_layers == [0, 2] and f.alpha_layers == [0]
+    assert f.relevant_layers == [0, 2]
+    assert f.alpha_layers == [0]
     assert f.e_tot.tolist() == [8.0, 2.0]
     assert f.e_layer[0].tolist() == [3.0, 2.0]
     assert f.sparsity[0].tolist() == [7 / 8, 6 / 8]
@@ -140,7 +144,9 @@ def test_features_of_hand_made_showers() -> None:
     assert x[0, :3] == pytest.approx([1.0, math.log10(3 + 1e-8), math.log10(5 + 1e-8)])
     assert x[0, 3] == pytest.approx(4 * c / 100)
     low = low_level_inputs(cells, np.array([10.0, 4.0]))
-    assert low.shape == (2, 10) and low[0, 2] == pytest.approx(0.3) and low[1, 0] == pytest.approx(math.log10(4))
+    assert low.shape == (2, 10)
+    assert low[0, 2] == pytest.approx(0.3)
+    assert low[1, 0] == pytest.approx(math.log10(4))
 
 
 def test_threshold_zeroes_cells_below_it() -> None:
@@ -151,7 +157,8 @@ def test_threshold_zeroes_cells_below_it() -> None:
 # ---- FPD / KPD ---------------------------------------------------------------------------------
 def test_normalisation_by_reference_maximum() -> None:
     x, y = normalise_by_reference_max(np.array([[2.0, 0.0], [-4.0, 0.0]]), np.array([[8.0, 3.0]]))
-    assert x.tolist() == [[0.5, 0.0], [-1.0, 0.0]] and y.tolist() == [[2.0, 3.0]]
+    assert x.tolist() == [[0.5, 0.0], [-1.0, 0.0]]
+    assert y.tolist() == [[2.0, 3.0]]
 
 
 def test_kpd_estimator_matches_the_direct_unbiased_formula() -> None:
@@ -182,7 +189,8 @@ def test_fpd_and_kpd_vanish_for_one_distribution_and_see_a_shift() -> None:
     assert challenge_fpd(a, shifted, **settings)[0] == pytest.approx(expected, rel=0.1)
     k_same, k_err = challenge_kpd(a, b, batch_size=500, n_batches=5)
     k_shift, _ = challenge_kpd(a, shifted, batch_size=500, n_batches=5)
-    assert abs(k_same) < 3 * k_err + 1e-4 and k_shift > 20 * (abs(k_same) + k_err)
+    assert abs(k_same) < 3 * k_err + 1e-4
+    assert k_shift > 20 * (abs(k_same) + k_err)
 
 
 def test_fpd_and_kpd_agree_with_jetnet() -> None:
@@ -204,8 +212,10 @@ def test_published_results_are_complete_where_published() -> None:
     assert rows[0]["model"] == "GEANT4"
     assert rows[0]["auc_low"] == pytest.approx(0.5, abs=0.01)  # Geant4 vs Geant4: the floor
     names = [r["model"] for r in rows]
-    assert "CaloDREAM" in names and len(names) == len(set(names)) == 18
-    assert len(published_results("1-photons")) == 16 and len(published_results("3")) == 16
+    assert "CaloDREAM" in names
+    assert len(names) == len(set(names)) == 18
+    assert len(published_results("1-photons")) == 16
+    assert len(published_results("3")) == 16
     for key in DATASETS:
         for r in published_results(key)[1:]:
             assert r["auc_high"] is None or 0.45 < r["auc_high"] <= 1.0

@@ -26,7 +26,7 @@ def fetch(
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Download every file of a dataset, verify its MD5, resume a broken download when run again."""
-    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+    from rich.progress import DownloadColumn, Progress, TaskID, TransferSpeedColumn
 
     from caloforge.data.calochallenge import dataset_files
     from caloforge.data.fetch import DownloadInterrupted, download
@@ -40,12 +40,16 @@ def fetch(
             disable=not progress,
         ) as bar:
             task = bar.add_task(remote.name, total=None)
+
+            def show(done: int, total: int | None, task: TaskID = task) -> None:
+                bar.update(task, completed=done, total=total)
+
             try:
                 path = download(
                     remote.url,
                     directory / remote.name,
                     remote.md5,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    progress=show,
                 )
             except DownloadInterrupted as exc:
                 raise ValueError(str(exc)) from None

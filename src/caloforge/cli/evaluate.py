@@ -1,13 +1,27 @@
-"""``caloforge evaluate --reference REF.h5 --candidate A.h5 [...] --out DIR``."""
+"""``caloforge evaluate --reference REF.h5 --candidate A.h5 [...] --out DIR [--protocol ...]``."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from math import nan
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from caloforge.cli._common import console, user_errors
+
+if TYPE_CHECKING:
+    from caloforge.evaluation.calochallenge.classifier import ChallengeClassifierConfig
+
+
+class Protocol(StrEnum):
+    caloforge = "caloforge"
+    calochallenge = "calochallenge"
+
+
+def _say(text: str) -> None:
+    console.print(text, highlight=False, markup=False)
 
 
 @user_errors
@@ -23,6 +37,31 @@ def evaluate(
         list[str] | None,
         typer.Option("--label", "-l", help="name of each candidate, in order; repeatable"),
     ] = None,
+    geometry: Annotated[
+        str | None,
+        typer.Option(
+            "--geometry",
+            "-g",
+            help="preset name or binning .xml for files that name no geometry (e.g. the "
+            "CaloChallenge's own); every file must match it",
+        ),
+    ] = None,
+    protocol: Annotated[
+        Protocol,
+        typer.Option(
+            help="caloforge: our observables, metrics and report; calochallenge: the "
+            "CaloChallenge 2022 evaluation (its features, binnings, classifiers, FPD/KPD) "
+            "beside its published results"
+        ),
+    ] = Protocol.caloforge,
+    reference_is_geant4: Annotated[
+        bool,
+        typer.Option(
+            "--reference-is-geant4",
+            help="(calochallenge) the reference is the challenge's Geant4 file, so the "
+            "published numbers compare",
+        ),
+    ] = False,
     per_config: Annotated[
         bool, typer.Option("--per-config", help="also compare per alignment configuration")
     ] = False,
@@ -35,14 +74,38 @@ def evaluate(
         int | None,
         typer.Option(
             help="showers per sample kept for the low-level classifier "
-            "(default: 20000, fewer for fine geometries: 256 MiB per sample)"
+            "(default: 20000, fewer for fine geometries: 256 MiB per sample; calochallenge: "
+            "2 GiB of float64 per sample)"
         ),
     ] = None,
     max_histograms: Annotated[
         int, typer.Option(help="observables drawn as histograms in the report")
     ] = 60,
+    cls_epochs: Annotated[
+        int, typer.Option(help="(calochallenge) classifier epochs (the challenge's: 50)")
+    ] = 50,
+    cls_hidden: Annotated[
+        int, typer.Option(help="(calochallenge) classifier hidden width (the challenge's: 2048)")
+    ] = 2048,
 ) -> None:
-    """Compare candidates with a reference: metrics.json and a self-contained report.html."""
+    """Compare candidates with a reference: metrics.json and a self-contained report.html
+    (calochallenge: metrics.json and calochallenge.md)."""
+    if protocol is Protocol.calochallenge:
+        from caloforge.evaluation.calochallenge.classifier import ChallengeClassifierConfig
+
+        config = ChallengeClassifierConfig(n_epochs=cls_epochs, n_hidden=cls_hidden)
+        _calochallenge(
+            reference,
+            candidate,
+            out,
+            label,
+            geometry,
+            seed,
+            config if not no_classifier else None,
+            lowlevel_rows,
+            reference_is_geant4,
+        )
+        return
     from caloforge.evaluation.comparison import evaluate as run_evaluation
 
     metrics = run_evaluation(
@@ -57,6 +120,7 @@ def evaluate(
         lowlevel_rows=lowlevel_rows,
         max_histograms=max_histograms,
         progress=True,
+        geometry=geometry,
     )
     for name, c in metrics["candidates"].items():
         cls = c.get("classifier")
@@ -65,13 +129,62 @@ def evaluate(
             if cls
             else ""
         )
-        console.print(
+        _say(
             f"{name}: {auc}FPD {c['fpd']['value']:.4f}, KPD {c['kpd']['value']:.5f}, "
-            f"flagged: {', '.join(c['flagged']) or 'none'}",
-            highlight=False,
-            markup=False,
+            f"flagged: {', '.join(c['flagged']) or 'none'}"
         )
-    console.print(f"report: {out / 'report.html'}", highlight=False, markup=False)
+    _say(f"report: {out / 'report.html'}")
+
+
+def _calochallenge(
+    reference: Path,
+    candidates: list[Path],
+    out: Path,
+    labels: list[str] | None,
+    geometry: str | None,
+    seed: int,
+    classifier: ChallengeClassifierConfig | None,
+    lowlevel_rows: int | None,
+    reference_is_geant4: bool,
+) -> None:
+    from caloforge.evaluation.calochallenge.protocol import evaluate_calochallenge
+
+    result: dict[str, Any] = evaluate_calochallenge(
+        reference,
+        candidates,
+        labels or None,
+        geometry=geometry,
+        out_dir=out,
+        seed=seed,
+        classifier=classifier is not None,
+        classifier_config=classifier,
+        lowlevel_rows=lowlevel_rows,
+        reference_is_geant4=reference_is_geant4,
+    )
+    _say(
+        f"reference {reference}: energy scale {result['reference']['energy_scale']} "
+        f"({result['reference']['energy_scale_found']})"
+    )
+    for name, c in result["candidates"].items():
+        sep = c["separation"]
+        auc = (
+            f"AUC low {c['auc_low']:.4f} ± {c['auc_low_err']:.4f}, "
+            f"high {c['auc_high']:.4f} ± {c['auc_high_err']:.4f}, "
+            if "auc_low" in c
+            else ""
+        )
+        _say(
+            f"{name}: separation E_tot/E_inc {sep['etot_einc']:.4f}, "
+            f"max over histograms {max((v for v in sep.values() if v == v), default=nan):.4f}; "
+            f"{auc}"
+            f"FPD x1e3 {c['fpd_x1e3']:.3f} ± {c['fpd_x1e3_err']:.3f}, "
+            f"KPD x1e3 {c['kpd_x1e3']:.4f} ± {c['kpd_x1e3_err']:.4f}"
+        )
+    for w in result["warnings"]:
+        _say(f"warning: {w}")
+    _say(
+        f"metrics: {out / 'metrics.json'}; beside the published results: {out / 'calochallenge.md'}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -57,7 +57,10 @@ def file_energy_scale(attrs: dict, geometry_name: str) -> tuple[float, str]:
     if ENERGY_SCALE_ATTR in attrs:
         return float(attrs[ENERGY_SCALE_ATTR]), "attribute 'energy_scale'"
     if "caloforge_geometry" in attrs:
-        return 1.0, "no 'energy_scale' attribute; written by caloforge before the convention: visible"
+        return (
+            1.0,
+            "no 'energy_scale' attribute; written by caloforge before the convention: visible",
+        )
     factor = calibration_factor(geometry_name)
     return factor, f"no 'energy_scale' attribute; assumed the {geometry_name} convention"
 

@@ -19,7 +19,13 @@ import numpy as np
 
 from caloforge.evaluation.classifier import ClassifierConfig, classifier_auc
 from caloforge.evaluation.flagging import SEPARATION_THRESHOLD, is_flagged
-from caloforge.evaluation.inputs import Source, check_sources, source_label
+from caloforge.evaluation.inputs import (
+    GeometryFile,
+    Source,
+    check_sources,
+    source_label,
+    with_geometry,
+)
 from caloforge.evaluation.metrics import (
     SmallSampleWarning,
     fpd,
@@ -37,6 +43,7 @@ from caloforge.evaluation.observables import (
 )
 from caloforge.evaluation.report import write_report
 from caloforge.evaluation.response import energy_binning, energy_response
+from caloforge.geometry import Geometry, get_geometry
 from caloforge.io import read_showers
 from caloforge.showerset import ShowerSet
 
@@ -120,6 +127,7 @@ def evaluate(
     kpd_batch_size: int = 5_000,
     max_histograms: int = 60,
     progress: bool = False,
+    geometry: Geometry | str | None = None,
 ) -> dict[str, Any]:
     """Compare ``reference`` with ``candidates`` (ShowerSets or shower files).
 
@@ -129,13 +137,17 @@ def evaluate(
     per-observable metrics for every alignment configuration. ``lowlevel_rows`` bounds the
     showers per sample kept for the low-level classifier (memory: rows x n_cells x 4 bytes).
     Small samples emit :class:`~caloforge.evaluation.metrics.SmallSampleWarning`s, which are
-    also listed under ``"warnings"``.
+    also listed under ``"warnings"``. ``geometry`` (a Geometry, preset name or binning XML)
+    reads every file with that geometry (files that name none, e.g. the CaloChallenge's own).
     """
     cand_list = (
         [candidates]
-        if not isinstance(candidates, Sequence) or isinstance(candidates, str)
+        if not isinstance(candidates, Sequence) or isinstance(candidates, str | GeometryFile)
         else list(candidates)
     )
+    geo = get_geometry(geometry) if isinstance(geometry, str) else geometry
+    reference = with_geometry(reference, geo)
+    cand_list = [with_geometry(c, geo) for c in cand_list]
     names = check_sources(reference, cand_list, labels, per_config=per_config)
     if lowlevel_rows is None:
         lowlevel_rows = default_lowlevel_rows(_n_cells(reference))
@@ -181,6 +193,8 @@ def default_lowlevel_rows(n_cells: int) -> int:
 
 def _n_cells(source: Source) -> int:
     if isinstance(source, ShowerSet):
+        return source.geometry.n_cells
+    if isinstance(source, GeometryFile):
         return source.geometry.n_cells
     return read_showers(source, stop=0).geometry.n_cells
 

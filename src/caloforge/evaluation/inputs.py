@@ -4,15 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from caloforge.geometry import Geometry
 from caloforge.io import count_showers, read_showers
 from caloforge.showerset import ShowerSet
 
-__all__ = ["Source", "check_sources", "source_label"]
+__all__ = ["GeometryFile", "Source", "check_sources", "source_label", "with_geometry"]
+
+
+class GeometryFile(NamedTuple):
+    """A shower file read with a given geometry (for files that name none, e.g. the
+    CaloChallenge's own)."""
+
+    path: Path
+    geometry: Geometry
+
+    def __str__(self) -> str:
+        return str(self.path)
+
 
 #: a sample to evaluate: an in-memory ShowerSet or a shower file (CaloChallenge HDF5 layout)
-Source = ShowerSet | str | Path
+Source = ShowerSet | str | Path | GeometryFile
+
+
+def with_geometry(source: Source, geometry: Geometry | None) -> Source:
+    """``source`` read with ``geometry`` when one is given and ``source`` is a file."""
+    if geometry is None or isinstance(source, ShowerSet | GeometryFile):
+        return source
+    return GeometryFile(Path(source), geometry)
 
 
 def source_label(source: Source, default: str) -> str:
@@ -25,9 +45,11 @@ def _peek(source: Source, role: str) -> tuple[Geometry, int, bool]:
     if isinstance(source, ShowerSet):
         source.validate(role)
         return source.geometry, len(source), source.config is not None
-    path = Path(source)
-    head = read_showers(path, stop=0)  # checks the file, its keys and shapes
-    n = count_showers(path)
+    path, geometry = (
+        (source.path, source.geometry) if isinstance(source, GeometryFile) else (Path(source), None)
+    )
+    head = read_showers(path, geometry, stop=0)  # checks the file, its keys and shapes
+    n = count_showers(path, geometry)
     return head.geometry, n, head.config is not None
 
 
@@ -50,7 +72,7 @@ def check_sources(
         list(labels)
         if labels is not None
         else [
-            f"candidate_{i}" if isinstance(c, ShowerSet) else Path(c).stem
+            f"candidate_{i}" if isinstance(c, ShowerSet) else Path(str(c)).stem
             for i, c in enumerate(candidates)
         ]
     )

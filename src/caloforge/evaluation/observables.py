@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from caloforge.evaluation.inputs import GeometryFile
 from caloforge.geometry import Geometry
 from caloforge.geometry.atlas import config_cell_centres
 from caloforge.io import count_showers, iter_showers, read_showers
@@ -249,7 +250,7 @@ def summary_correlation(obs: Observables, names: list[str]) -> np.ndarray:
 
 # ---- streaming ---------------------------------------------------------------------------------
 def _chunks(
-    source: ShowerSet | str | Path, chunk_size: int
+    source: ShowerSet | str | Path | GeometryFile, chunk_size: int
 ) -> tuple[Geometry, int, Iterator[ShowerSet], bool]:
     if isinstance(source, ShowerSet):
         source.validate()
@@ -259,10 +260,13 @@ def _chunks(
                 yield source[start : start + chunk_size]
 
         return source.geometry, len(source), gen(), source.config is not None
-    path = Path(source)
-    head = read_showers(path, stop=0)
-    n = count_showers(path)
-    return head.geometry, n, iter_showers(path, chunk_size=chunk_size), head.config is not None
+    path, geo = (
+        (source.path, source.geometry) if isinstance(source, GeometryFile) else (Path(source), None)
+    )
+    head = read_showers(path, geo, stop=0)
+    n = count_showers(path, geo)
+    chunks = iter_showers(path, geo, chunk_size=chunk_size)
+    return head.geometry, n, chunks, head.config is not None
 
 
 class _Features:
@@ -333,7 +337,7 @@ class _Features:
 
 
 def compute_observables(
-    source: ShowerSet | str | Path,
+    source: ShowerSet | str | Path | GeometryFile,
     *,
     name: str | None = None,
     hit_threshold_mev: float = DEFAULT_HIT_THRESHOLD_MEV,

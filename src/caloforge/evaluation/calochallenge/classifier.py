@@ -80,7 +80,9 @@ def challenge_classifier(
     cfg = config or ChallengeClassifierConfig()
     (n_train, n_test, n_val), rule = challenge_split(len(candidate), len(reference), sizes)
     if min(n_train, n_test, n_val) < 2:
-        msg = f"classifier: too few showers ({len(candidate)} candidate, {len(reference)} reference)"
+        msg = (
+            f"classifier: too few showers ({len(candidate)} candidate, {len(reference)} reference)"
+        )
         raise ValueError(msg)
     rng = np.random.default_rng(seed)
     dtype = getattr(torch, cfg.dtype)
@@ -123,7 +125,9 @@ def challenge_classifier(
         assert best_state is not None
         model.load_state_dict(best_state)
         p_test = 1.0 / (1.0 + np.exp(-_logits(model, x_test, cfg.batch_size)))
-        p_val = 1.0 / (1.0 + np.exp(-_logits(model, torch.as_tensor(val[:, :-1], dtype=dtype), cfg.batch_size)))
+        p_val = 1.0 / (
+            1.0 + np.exp(-_logits(model, torch.as_tensor(val[:, :-1], dtype=dtype), cfg.batch_size))
+        )
     finally:
         torch.set_num_threads(old_threads)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-6, y_max=1.0 - 1e-6)

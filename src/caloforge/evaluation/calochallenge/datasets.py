@@ -54,10 +54,18 @@ DATASETS: dict[str, ChallengeDataset] = {
         "1-pions", "calochallenge-1-pions", "pion", 1.0, (80_000, 20_000, 20_800)
     ),
     "2": ChallengeDataset(
-        "2", "calochallenge-2", "electron", 0.5e-3 / PAR04_SAMPLING_FRACTION, (60_000, 20_000, 20_000)
+        "2",
+        "calochallenge-2",
+        "electron",
+        0.5e-3 / PAR04_SAMPLING_FRACTION,
+        (60_000, 20_000, 20_000),
     ),
     "3": ChallengeDataset(
-        "3", "calochallenge-3", "electron", 0.5e-3 / PAR04_SAMPLING_FRACTION, (60_000, 20_000, 20_000)
+        "3",
+        "calochallenge-3",
+        "electron",
+        0.5e-3 / PAR04_SAMPLING_FRACTION,
+        (60_000, 20_000, 20_000),
     ),
 }
 

@@ -97,7 +97,9 @@ def load_sample(
     to_calibrated = dataset.geometry_scale / scale
     parts, low, cell_max, kept = [], [], 0.0, 0
     for chunk in iter_showers(path, geometry, chunk_size=chunk_size):
-        cells = apply_threshold(chunk.cells.astype(np.float64) * to_calibrated, dataset.threshold_mev)
+        cells = apply_threshold(
+            chunk.cells.astype(np.float64) * to_calibrated, dataset.threshold_mev
+        )
         parts.append(compute_features(cells, chunk.incident_energy, geometry))
         cell_max = max(cell_max, float(cells.max(initial=0.0)))
         if kept < lowlevel_rows:
@@ -204,7 +206,9 @@ def evaluate_calochallenge(
             "threshold_mev": dataset.threshold_mev,
             "seed": seed,
             "lowlevel_rows": rows,
-            "classifier": None if not classifier else vars(classifier_config or ChallengeClassifierConfig()),
+            "classifier": None
+            if not classifier
+            else vars(classifier_config or ChallengeClassifierConfig()),
         },
         "reference": {
             "source": str(ref_path),
@@ -224,7 +228,9 @@ def evaluate_calochallenge(
             raise ValueError(msg)
         cand = load_sample(path, dataset, geo, lowlevel_rows=rows)
         seps = _separations(ref.features, cand.features, dataset)
-        cand_cells = _cell_counts(path, dataset, geo, cell_edges, dataset.geometry_scale / cand.energy_scale)
+        cand_cells = _cell_counts(
+            path, dataset, geo, cell_edges, dataset.geometry_scale / cand.energy_scale
+        )
         seps["cells"] = counts_separation(ref_cells, cand_cells)
         entry: dict[str, Any] = {
             "source": str(path),
@@ -248,9 +254,14 @@ def evaluate_calochallenge(
             entry |= {"fpd_x1e3": f_v * 1e3, "fpd_x1e3_err": f_e * 1e3}
             entry |= {"kpd_x1e3": k_v * 1e3, "kpd_x1e3_err": k_e * 1e3}
         if classifier:
-            assert ref.lowlevel is not None and cand.lowlevel is not None
+            assert ref.lowlevel is not None
+            assert cand.lowlevel is not None
             low = challenge_classifier(
-                cand.lowlevel, ref.lowlevel, sizes=dataset.split, config=classifier_config, seed=seed + k
+                cand.lowlevel,
+                ref.lowlevel,
+                sizes=dataset.split,
+                config=classifier_config,
+                seed=seed + k,
             )
             high = challenge_classifier(
                 cand_hl, ref_hl, sizes=dataset.split, config=classifier_config, seed=seed + k
@@ -264,7 +275,13 @@ def evaluate_calochallenge(
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(result, indent=1, default=_json_default))
-        text = "\n\n".join([f"# CaloChallenge {dataset.key}", *[f"> {w}" for w in result["warnings"]], result["leaderboard"]])
+        text = "\n\n".join(
+            [
+                f"# CaloChallenge {dataset.key}",
+                *[f"> {w}" for w in result["warnings"]],
+                result["leaderboard"],
+            ]
+        )
         (out / "calochallenge.md").write_text(text + "\n")
     return result
 

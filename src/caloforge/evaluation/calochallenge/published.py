@@ -27,7 +27,9 @@ GEANT4_WARNING = (
 
 @cache
 def _load() -> dict[str, Any]:
-    text = files("caloforge.evaluation.calochallenge").joinpath("published_results.json").read_text()
+    text = (
+        files("caloforge.evaluation.calochallenge").joinpath("published_results.json").read_text()
+    )
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -53,7 +55,9 @@ def leaderboard_table(dataset: str, candidates: dict[str, dict[str, Any]]) -> st
 
     ``candidates`` maps a label to ``{"auc_low", "auc_low_err", "auc_high", "auc_high_err",
     "fpd_x1e3", "fpd_x1e3_err", "kpd_x1e3", "kpd_x1e3_err"}`` (missing keys print empty)."""
-    head = "| model | AUC low | AUC high | FPD x1e3 | KPD x1e3 | CPU time/shower (batch 1/100/10000) |"
+    head = (
+        "| model | AUC low | AUC high | FPD x1e3 | KPD x1e3 | CPU time/shower (batch 1/100/10000) |"
+    )
     lines = [head, "|" + "---|" * 6]
 
     def row(name: str, r: dict[str, Any], times: str) -> str:
@@ -68,6 +72,8 @@ def leaderboard_table(dataset: str, candidates: dict[str, dict[str, Any]]) -> st
         lines.append(row(f"**{name}** (this evaluation)", r, ""))
     for r in published_results(dataset):
         cpu = r.get("time_cpu", {})
-        times = " / ".join(_fmt(cpu.get(b, [None])[0], None, 1) or "-" for b in ("1", "100", "10000"))
+        times = " / ".join(
+            _fmt(cpu.get(b, [None])[0], None, 1) or "-" for b in ("1", "100", "10000")
+        )
         lines.append(row(r["model"], r, times))
     return "\n".join(lines)
