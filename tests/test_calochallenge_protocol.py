@@ -233,3 +233,79 @@ def test_published_json_has_a_source_for_every_column() -> None:
     )
     assert set(data["datasets"]) == {"1-photons", "1-pions", "2", "3"}
     assert "final_results" in data["source"]["file"]
+
+
+# ---- the protocol on files ------------------------------------------------------------------------
+def _par04_file(path: Path, seed: int, n: int = 300, scale: float | None = None) -> Path:
+    """Toy dataset-2 showers (visible MeV), written by caloforge; ``scale`` sets energy_scale."""
+    import h5py
+
+    from caloforge.io import write_showers
+    from caloforge.showerset import ShowerSet
+
+    geo = get_geometry("calochallenge-2")
+    rng = np.random.default_rng(seed)
+    energy = np.exp(rng.uniform(np.log(1e3), np.log(1e5), n))
+    profile = rng.exponential(1.0, size=(n, geo.n_cells)) * (rng.random((n, geo.n_cells)) < 0.2)
+    cells = profile / profile.sum(1, keepdims=True) * energy[:, None] * 0.025
+    write_showers(path, ShowerSet(energy, cells.astype(np.float32), geo, "electron"))
+    if scale is not None:
+        with h5py.File(path, "a") as f:
+            f["showers"][...] = f["showers"][...] * scale
+            f.attrs["energy_scale"] = scale
+    return path
+
+
+def test_protocol_on_files_rescales_thresholds_and_compares(tmp_path: Path) -> None:
+    from caloforge.evaluation.calochallenge.classifier import ChallengeClassifierConfig
+    from caloforge.evaluation.calochallenge.protocol import evaluate_calochallenge
+
+    ref = _par04_file(tmp_path / "ref.h5", 1)
+    cand = _par04_file(tmp_path / "cand.h5", 2, scale=1 / 0.033)
+    result = evaluate_calochallenge(
+        ref,
+        [cand],
+        ["toy"],
+        out_dir=tmp_path / "out",
+        classifier_config=ChallengeClassifierConfig(n_hidden=16, n_epochs=2, dtype="float32"),
+        fpd_settings={"min_samples": 100, "max_samples": 300, "n_points": 3, "n_batches": 2},
+        kpd_settings={"batch_size": 200, "n_batches": 3},
+    )
+    assert "written by caloforge before the convention: visible" in result["reference"]["energy_scale_found"]
+    c = result["candidates"]["toy"]
+    assert c["energy_scale_found"] == "attribute 'energy_scale'"
+    # E_tot/E_inc recomputed by hand: both files at the calibrated scale, thresholded
+    import h5py
+
+    thr = 0.5e-3 / 0.033
+
+    def ratio(path: Path, factor: float) -> np.ndarray:
+        with h5py.File(path) as f:
+            cells = f["showers"][...].astype(np.float64) * factor
+            e = f["incident_energies"][:, 0]
+        return np.where(cells < thr, 0.0, cells).sum(1) / e
+
+    expected = density_separation(ratio(ref, 1 / 0.033), ratio(cand, 1.0), etot_einc_edges())
+    assert c["separation"]["etot_einc"] == pytest.approx(expected, abs=1e-12)
+    assert np.isfinite(list(c["separation"].values())).all()
+    assert len(c["separation"]) == 1 + 45 + 4 * 45 + 1
+    assert 0.0 <= c["auc_low"] <= 1.0 and c["classifier"]["low_level"]["split"]["rule"] == (
+        "fractions 0.6/0.2/0.2"
+    )
+    assert result["warnings"][0].startswith("the reference is not the CaloChallenge's Geant4")
+    table = (tmp_path / "out" / "calochallenge.md").read_text()
+    assert "**toy** (this evaluation)" in table and "CaloDREAM" in table
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["dataset"] == "2"
+
+
+def test_protocol_says_why_a_wrong_scale_gives_nan(tmp_path: Path) -> None:
+    from caloforge.evaluation.calochallenge.protocol import evaluate_calochallenge
+
+    ref = _par04_file(tmp_path / "ref.h5", 1, n=60, scale=1 / 0.033)
+    # claims to be calibrated already, but holds visible energy x 1e-3: E_tot/E_inc ~ 1e-3
+    cand = _par04_file(tmp_path / "cand.h5", 2, n=60, scale=1e-3)
+    with __import__("h5py").File(cand, "a") as f:
+        f.attrs["energy_scale"] = 1 / 0.033
+    result = evaluate_calochallenge(ref, [cand], classifier=False, fpd_kpd=False)
+    assert math.isnan(result["candidates"]["cand"]["separation"]["etot_einc"])
+    assert any("separation power NaN" in w and "wrong energy scale?" in w for w in result["warnings"])
