@@ -49,12 +49,19 @@ def test_info_reports_counts_and_ranges(tmp_path: Path) -> None:
         np.array([1e4, 5e4]), np.full((2, 266), 1.0), g, "photon", {"config": np.array([3, 3])}
     )
     write_showers(tmp_path / "s.h5", s)
-    result = runner.invoke(app, ["info", str(tmp_path / "s.h5")])
+    result = runner.invoke(app, ["info", str(tmp_path / "s.h5"), "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
     assert info["n_showers"] == 2
     assert info["incident_energy_max_mev"] == 5e4
     assert info["config_counts"][3] == 2
+    assert info["energy_scale"] == "visible deposit (x1)"
+    table = runner.invoke(app, ["info", str(tmp_path / "s.h5")])
+    assert table.exit_code == 0, table.output
+    assert "showers (N)" in table.output and "E_tot/E_inc mean" in table.output
+    # 266 cells of 1 MeV: E_tot/E_inc = 0.0266 and 0.00532
+    assert "0.0160" in table.output
+    assert "energy scale" in table.output and "visible deposit (x1)" in table.output
     bad = runner.invoke(app, ["info", str(tmp_path / "missing.h5")])
     assert bad.exit_code == 2
     assert "no such file" in bad.output
