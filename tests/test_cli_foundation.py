@@ -58,10 +58,12 @@ def test_info_reports_counts_and_ranges(tmp_path: Path) -> None:
     assert info["energy_scale"] == "visible deposit (x1)"
     table = runner.invoke(app, ["info", str(tmp_path / "s.h5")])
     assert table.exit_code == 0, table.output
-    assert "showers (N)" in table.output and "E_tot/E_inc mean" in table.output
+    assert "showers (N)" in table.output
+    assert "E_tot/E_inc mean" in table.output
     # 266 cells of 1 MeV: E_tot/E_inc = 0.0266 and 0.00532
     assert "0.0160" in table.output
-    assert "energy scale" in table.output and "visible deposit (x1)" in table.output
+    assert "energy scale" in table.output
+    assert "visible deposit (x1)" in table.output
     bad = runner.invoke(app, ["info", str(tmp_path / "missing.h5")])
     assert bad.exit_code == 2
     assert "no such file" in bad.output
