@@ -271,7 +271,10 @@ def test_protocol_on_files_rescales_thresholds_and_compares(tmp_path: Path) -> N
         fpd_settings={"min_samples": 100, "max_samples": 300, "n_points": 3, "n_batches": 2},
         kpd_settings={"batch_size": 200, "n_batches": 3},
     )
-    assert "written by caloforge before the convention: visible" in result["reference"]["energy_scale_found"]
+    assert (
+        "written by caloforge before the convention: visible"
+        in result["reference"]["energy_scale_found"]
+    )
     c = result["candidates"]["toy"]
     assert c["energy_scale_found"] == "attribute 'energy_scale'"
     # E_tot/E_inc recomputed by hand: both files at the calibrated scale, thresholded
@@ -289,12 +292,12 @@ def test_protocol_on_files_rescales_thresholds_and_compares(tmp_path: Path) -> N
     assert c["separation"]["etot_einc"] == pytest.approx(expected, abs=1e-12)
     assert np.isfinite(list(c["separation"].values())).all()
     assert len(c["separation"]) == 1 + 45 + 4 * 45 + 1
-    assert 0.0 <= c["auc_low"] <= 1.0 and c["classifier"]["low_level"]["split"]["rule"] == (
-        "fractions 0.6/0.2/0.2"
-    )
+    assert 0.0 <= c["auc_low"] <= 1.0
+    assert c["classifier"]["low_level"]["split"]["rule"] == ("fractions 0.6/0.2/0.2")
     assert result["warnings"][0].startswith("the reference is not the CaloChallenge's Geant4")
     table = (tmp_path / "out" / "calochallenge.md").read_text()
-    assert "**toy** (this evaluation)" in table and "CaloDREAM" in table
+    assert "**toy** (this evaluation)" in table
+    assert "CaloDREAM" in table
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["dataset"] == "2"
 
 
@@ -308,4 +311,6 @@ def test_protocol_says_why_a_wrong_scale_gives_nan(tmp_path: Path) -> None:
         f.attrs["energy_scale"] = 1 / 0.033
     result = evaluate_calochallenge(ref, [cand], classifier=False, fpd_kpd=False)
     assert math.isnan(result["candidates"]["cand"]["separation"]["etot_einc"])
-    assert any("separation power NaN" in w and "wrong energy scale?" in w for w in result["warnings"])
+    assert any(
+        "separation power NaN" in w and "wrong energy scale?" in w for w in result["warnings"]
+    )
