@@ -260,7 +260,7 @@ def test_protocol_on_files_rescales_thresholds_and_compares(tmp_path: Path) -> N
     from caloforge.evaluation.calochallenge.classifier import ChallengeClassifierConfig
     from caloforge.evaluation.calochallenge.protocol import evaluate_calochallenge
 
-    ref = _par04_file(tmp_path / "ref.h5", 1)
+    ref = _par04_file(tmp_path / "ref.h5", 1, scale=1.0)  # visible, and says so
     cand = _par04_file(tmp_path / "cand.h5", 2, scale=1 / 0.033)
     result = evaluate_calochallenge(
         ref,
@@ -271,10 +271,7 @@ def test_protocol_on_files_rescales_thresholds_and_compares(tmp_path: Path) -> N
         fpd_settings={"min_samples": 100, "max_samples": 300, "n_points": 3, "n_batches": 2},
         kpd_settings={"batch_size": 200, "n_batches": 3},
     )
-    assert (
-        "written by caloforge before the convention: visible"
-        in result["reference"]["energy_scale_found"]
-    )
+    assert result["reference"]["energy_scale"] == "visible deposit (x1)"
     c = result["candidates"]["toy"]
     assert c["energy_scale_found"] == "attribute 'energy_scale'"
     # E_tot/E_inc recomputed by hand: both files at the calibrated scale, thresholded
@@ -299,6 +296,18 @@ def test_protocol_on_files_rescales_thresholds_and_compares(tmp_path: Path) -> N
     assert "**toy** (this evaluation)" in table
     assert "CaloDREAM" in table
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["dataset"] == "2"
+
+
+def test_files_without_the_attribute_follow_the_geometry_convention() -> None:
+    from caloforge.data.energy_scale import calibration_factor, file_energy_scale
+
+    assert calibration_factor("calochallenge-3") == pytest.approx(1 / 0.033)
+    assert calibration_factor("calochallenge-1-photons") == 1.0
+    assert file_energy_scale({}, "calochallenge-2") == (
+        pytest.approx(1 / 0.033),
+        "no 'energy_scale' attribute; assumed the calochallenge-2 convention",
+    )
+    assert file_energy_scale({"energy_scale": 1.0}, "calochallenge-2")[0] == 1.0
 
 
 def test_protocol_says_why_a_wrong_scale_gives_nan(tmp_path: Path) -> None:
