@@ -14,6 +14,7 @@ from caloforge.evaluation.calochallenge.binning import (
     centre_edges,
     counts_separation,
     density_separation,
+    separation_floor_on,
     etot_einc_edges,
     log_edges,
     width_edges,
@@ -61,6 +62,12 @@ def test_separation_is_zero_for_equal_one_for_disjoint_and_nan_when_empty() -> N
     # counts (1, 1, 0) and (0, 2, 2): p = (1/2, 1/2, 0), q = (0, 1/2, 1/2)
     assert counts_separation([1, 1, 0], [0, 2, 2]) == pytest.approx(0.5)
     assert counts_separation([3, 1], [1, 1]) == pytest.approx(0.5 * (1 / 16 / 1.25 + 1 / 16 / 0.75))
+
+
+def test_separation_floor_counts_filled_bins_and_entries_inside() -> None:
+    edges = np.linspace(0.0, 1.0, 11)
+    # 2 filled bins, 2 and 1 entries inside (5.0 is outside): (2 - 1)(1/2 + 1) / 4
+    assert separation_floor_on([0.05, 0.15, 5.0], [0.15], edges) == pytest.approx(0.375)
 
 
 def test_binnings_are_the_challenges() -> None:
@@ -288,6 +295,7 @@ def test_protocol_on_files_rescales_thresholds_and_compares(tmp_path: Path) -> N
     expected = density_separation(ratio(ref, 1 / 0.033), ratio(cand, 1.0), etot_einc_edges())
     assert c["separation"]["etot_einc"] == pytest.approx(expected, abs=1e-12)
     assert np.isfinite(list(c["separation"].values())).all()
+    assert set(c["separation_floor"]) == set(c["separation"])
     assert len(c["separation"]) == 1 + 45 + 4 * 45 + 1
     assert 0.0 <= c["auc_low"] <= 1.0
     assert c["classifier"]["low_level"]["split"]["rule"] == ("fractions 0.6/0.2/0.2")

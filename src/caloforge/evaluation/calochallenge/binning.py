@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from caloforge.evaluation.metrics import separation_floor
+
 __all__ = [
     "DS1_ENERGIES_MEV",
     "centre_edges",
@@ -29,6 +31,7 @@ __all__ = [
     "etot_einc_discrete_edges",
     "etot_einc_edges",
     "log_edges",
+    "separation_floor_on",
     "width_edges",
 ]
 
@@ -45,6 +48,16 @@ def density_separation(reference: np.ndarray, candidate: np.ndarray, edges: np.n
         p = np.histogram(a, bins=e, density=True)[0] * np.diff(e)
         q = np.histogram(b, bins=e, density=True)[0] * np.diff(e)
         return float(0.5 * np.sum((p - q) ** 2 / (p + q + 1e-16)))
+
+
+def separation_floor_on(reference: np.ndarray, candidate: np.ndarray, edges: np.ndarray) -> float:
+    """Expected separation power of two samples of one distribution with these sizes on these
+    edges: ``(B - 1)(1/N + 1/M) / 4``, ``B`` the bins filled by either sample and ``N``, ``M``
+    the entries inside the edges (see :func:`caloforge.evaluation.metrics.separation_floor`)."""
+    e = np.asarray(edges, dtype=np.float64)
+    p = np.histogram(np.asarray(reference, dtype=np.float64).reshape(-1), bins=e)[0]
+    q = np.histogram(np.asarray(candidate, dtype=np.float64).reshape(-1), bins=e)[0]
+    return separation_floor(int(((p + q) > 0).sum()), int(p.sum()), int(q.sum()))
 
 
 def counts_separation(p_counts: np.ndarray, q_counts: np.ndarray) -> float:

@@ -6,7 +6,7 @@ geometry's readout): cells are brought to the challenge's calibrated energy scal
 dataset's read-out threshold are zeroed, and then, per candidate:
 
 - the separation power of every histogram the challenge's evaluator draws, on its binnings
-  (:mod:`.binning`), named ``etot_einc``, ``e_layer_<l>``, ``ec_eta_<l>``, ``ec_phi_<l>``,
+  (:mod:`.binning`), and its floor (two samples of one distribution of these sizes), named ``etot_einc``, ``e_layer_<l>``, ``ec_eta_<l>``, ``ec_phi_<l>``,
   ``width_eta_<l>``, ``width_phi_<l>``, ``cells`` and, for dataset 1, ``etot_einc_at_<E>MeV``;
 - the AUC (and JSD) of the low-level (voxel) and high-level classifiers (:mod:`.classifier`);
 - FPD and KPD on the high-level inputs (:mod:`.distances`), quoted x1e3 like the published ones;
@@ -34,6 +34,7 @@ from caloforge.evaluation.calochallenge.binning import (
     etot_einc_discrete_edges,
     etot_einc_edges,
     log_edges,
+    separation_floor_on,
     width_edges,
 )
 from caloforge.evaluation.calochallenge.classifier import (
@@ -55,6 +56,7 @@ from caloforge.evaluation.calochallenge.published import (
     published_results,
     published_source,
 )
+from caloforge.evaluation.metrics import separation_floor
 from caloforge.geometry import Geometry, get_geometry
 from caloforge.io import iter_showers, read_showers
 
@@ -129,17 +131,20 @@ def _cell_counts(
     return counts
 
 
-def _separations(
+def _histograms(
     ref: ChallengeFeatures, cand: ChallengeFeatures, dataset: ChallengeDataset
-) -> dict[str, float]:
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every histogram of the challenge's evaluator: name -> (reference, candidate, edges)."""
     out = {
-        "etot_einc": density_separation(
-            ref.e_tot / ref.incident_energy, cand.e_tot / cand.incident_energy, etot_einc_edges()
+        "etot_einc": (
+            ref.e_tot / ref.incident_energy,
+            cand.e_tot / cand.incident_energy,
+            etot_einc_edges(),
         )
     }
     for layer, values in ref.e_layer.items():
         edges = log_edges(dataset.threshold_mev, float(values.max()), 40)
-        out[f"e_layer_{layer}"] = density_separation(values, cand.e_layer[layer], edges)
+        out[f"e_layer_{layer}"] = (values, cand.e_layer[layer], edges)
     ds1 = dataset.is_dataset_1
     for name, table, edges_of in (
         ("ec_eta", "ec_eta", centre_edges),
@@ -149,14 +154,14 @@ def _separations(
     ):
         r, c = getattr(ref, table), getattr(cand, table)
         for layer in r:
-            out[f"{name}_{layer}"] = density_separation(r[layer], c[layer], edges_of(ds1, layer))
+            out[f"{name}_{layer}"] = (r[layer], c[layer], edges_of(ds1, layer))
     if ds1:
         photons = dataset.particle == "photon"
         for i in range(len(DS1_ENERGIES_MEV) - 1):
             lo, hi = DS1_ENERGIES_MEV[i], DS1_ENERGIES_MEV[i + 1]
             rs = (ref.incident_energy >= lo) & (ref.incident_energy < hi)
             cs = (cand.incident_energy >= lo) & (cand.incident_energy < hi)
-            out[f"etot_einc_at_{lo:.0f}MeV"] = density_separation(
+            out[f"etot_einc_at_{lo:.0f}MeV"] = (
                 ref.e_tot[rs] / ref.incident_energy[rs],
                 cand.e_tot[cs] / cand.incident_energy[cs],
                 etot_einc_discrete_edges(i, photons),
@@ -227,17 +232,23 @@ def evaluate_calochallenge(
             msg = f"{path}: geometry {cand_geo.name!r} differs from the reference's {geo.name!r}"
             raise ValueError(msg)
         cand = load_sample(path, dataset, geo, lowlevel_rows=rows)
-        seps = _separations(ref.features, cand.features, dataset)
+        hists = _histograms(ref.features, cand.features, dataset)
+        seps = {n: density_separation(*h) for n, h in hists.items()}
+        floors = {n: separation_floor_on(*h) for n, h in hists.items()}
         cand_cells = _cell_counts(
             path, dataset, geo, cell_edges, dataset.geometry_scale / cand.energy_scale
         )
         seps["cells"] = counts_separation(ref_cells, cand_cells)
+        floors["cells"] = separation_floor(
+            int(((ref_cells + cand_cells) > 0).sum()), int(ref_cells.sum()), int(cand_cells.sum())
+        )
         entry: dict[str, Any] = {
             "source": str(path),
             "n_showers": len(cand.features),
             "energy_scale": describe_scale(cand.energy_scale),
             "energy_scale_found": cand.scale_found,
             "separation": seps,
+            "separation_floor": floors,
         }
         nan = sorted(n for n, v in seps.items() if not np.isfinite(v))
         if nan:
