@@ -14,9 +14,9 @@ from caloforge.evaluation.calochallenge.binning import (
     centre_edges,
     counts_separation,
     density_separation,
-    separation_floor_on,
     etot_einc_edges,
     log_edges,
+    separation_floor_on,
     width_edges,
 )
 from caloforge.evaluation.calochallenge.datasets import (
@@ -331,3 +331,23 @@ def test_protocol_says_why_a_wrong_scale_gives_nan(tmp_path: Path) -> None:
     assert any(
         "separation power NaN" in w and "wrong energy scale?" in w for w in result["warnings"]
     )
+
+
+def test_cli_protocol_calochallenge(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from caloforge.cli import app
+
+    ref = _par04_file(tmp_path / "ref.h5", 1, n=80, scale=1 / 0.033)
+    cand = _par04_file(tmp_path / "cand.h5", 2, n=80, scale=1 / 0.033)
+    args = ["evaluate", "--protocol", "calochallenge", "-r", str(ref), "-c", str(cand)]
+    out = tmp_path / "out"
+    flags = ["-o", str(out), "--no-classifier", "--no-fpd-kpd", "-l", "mine"]
+    result = CliRunner().invoke(app, [*args, *flags])
+    assert result.exit_code == 0, result.output
+    assert "mine: separation E_tot/E_inc" in result.output
+    assert "warning: the reference is not the CaloChallenge's Geant4 sample" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["protocol"] == "calochallenge"
+    assert metrics["candidates"]["mine"]["separation"]["etot_einc"] >= 0.0
+    assert "| GEANT4 |" in (out / "calochallenge.md").read_text()

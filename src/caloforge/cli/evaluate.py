@@ -84,6 +84,12 @@ def evaluate(
     cls_epochs: Annotated[
         int, typer.Option(help="(calochallenge) classifier epochs (the challenge's: 50)")
     ] = 50,
+    fpd_kpd: Annotated[
+        bool,
+        typer.Option(
+            help="(calochallenge) FPD and KPD with the challenge's batch sizes (10k-50k; minutes)"
+        ),
+    ] = True,
     cls_hidden: Annotated[
         int, typer.Option(help="(calochallenge) classifier hidden width (the challenge's: 2048)")
     ] = 2048,
@@ -104,6 +110,7 @@ def evaluate(
             config if not no_classifier else None,
             lowlevel_rows,
             reference_is_geant4,
+            fpd_kpd,
         )
         return
     from caloforge.evaluation.comparison import evaluate as run_evaluation
@@ -146,6 +153,7 @@ def _calochallenge(
     classifier: ChallengeClassifierConfig | None,
     lowlevel_rows: int | None,
     reference_is_geant4: bool,
+    fpd_kpd: bool,
 ) -> None:
     from caloforge.evaluation.calochallenge.protocol import evaluate_calochallenge
 
@@ -160,6 +168,7 @@ def _calochallenge(
         classifier_config=classifier,
         lowlevel_rows=lowlevel_rows,
         reference_is_geant4=reference_is_geant4,
+        fpd_kpd=fpd_kpd,
     )
     _say(
         f"reference {reference}: energy scale {result['reference']['energy_scale']} "
@@ -173,12 +182,16 @@ def _calochallenge(
             if "auc_low" in c
             else ""
         )
+        fk = (
+            f"FPD x1e3 {c['fpd_x1e3']:.3f} ± {c['fpd_x1e3_err']:.3f}, "
+            f"KPD x1e3 {c['kpd_x1e3']:.4f} ± {c['kpd_x1e3_err']:.4f}"
+            if "fpd_x1e3" in c
+            else ""
+        )
         _say(
             f"{name}: separation E_tot/E_inc {sep['etot_einc']:.4f}, "
             f"max over histograms {max((v for v in sep.values() if v == v), default=nan):.4f}; "
-            f"{auc}"
-            f"FPD x1e3 {c['fpd_x1e3']:.3f} ± {c['fpd_x1e3_err']:.3f}, "
-            f"KPD x1e3 {c['kpd_x1e3']:.4f} ± {c['kpd_x1e3_err']:.4f}"
+            f"{auc}{fk}"
         )
     for w in result["warnings"]:
         _say(f"warning: {w}")
