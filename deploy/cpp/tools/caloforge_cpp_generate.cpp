@@ -1,12 +1,13 @@
 // caloforge-cpp-generate: showers from an exported generator (.pt2), without Python.
 //
 //   caloforge-cpp-generate --model m.pt2 (--energies E1,E2,... [--n N] | --energies-npy e.npy)
-//       [--config C | --configs-npy c.npy] [--noise noise.npy | --seed S]
+//       [--config C | --configs-npy c.npy] [--noise noise.npy | --seed S [--noise-out z.npy]]
 //       [--threads T] [--batch B] (--out cells.npy | --time SECONDS) [--info]
 //
 // Energies in MeV; --n repeats each listed energy N times. --noise: float32 (N, noise_dim)
 // standard normals (the same noise gives the same showers as Python); otherwise noise comes
-// from the generator's own RNG seeded with --seed. --out writes float32 (N, n_cells) MeV.
+// from the generator's own RNG seeded with --seed (--noise-out saves what it drew, float32
+// (N, noise_dim)). --out writes float32 (N, n_cells) MeV.
 // --time SECONDS: timing mode, one JSON line on stdout with showers per second at batch B for
 // the forward pass on prepared inputs and for Generate (noise + encoding + forward), the load
 // time and the process's peak resident memory.
@@ -32,8 +33,9 @@ using Clock = std::chrono::steady_clock;
 const char* kUsage =
     "usage: caloforge-cpp-generate --model m.pt2 (--energies E1,E2,.. [--n N] | --energies-npy "
     "e.npy)\n"
-    "       [--config C | --configs-npy c.npy] [--noise noise.npy | --seed S] [--threads T]\n"
-    "       [--batch B] (--out cells.npy | --time SECONDS) [--info]\n";
+    "       [--config C | --configs-npy c.npy] [--noise noise.npy | --seed S [--noise-out z.npy]]\n"
+    "       [--threads T]"
+    " [--batch B] (--out cells.npy | --time SECONDS) [--info]\n";
 
 std::map<std::string, std::string> ParseArgs(int argc, char** argv) {
   std::map<std::string, std::string> args;
@@ -190,6 +192,14 @@ int Main(int argc, char** argv) {
                                   std::to_string(n) + ", " + std::to_string(noise_dim) + ")");
     }
     noise = a.AsFloat32();
+  } else if (args.count("noise-out")) {
+    // the run's noise, drawn up front so that it can be saved (and replayed with --noise)
+    for (size_t start = 0; start < n; start += batch) {
+      const std::vector<float> part = generator.DrawNoise(std::min(n, start + batch) - start);
+      noise.insert(noise.end(), part.begin(), part.end());
+    }
+    caloforge::WriteNpyFloat32(args.at("noise-out"), noise, static_cast<int64_t>(n),
+                               static_cast<int64_t>(noise_dim));
   }
   std::vector<float> cells;
   cells.reserve(n * n_cells);

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,18 +83,22 @@ def _compile(artifact: Artifact, meta: dict[str, Any], path: Path) -> None:
     generator = artifact.generator.cpu().eval()
     noise, cond = check_inputs(artifact, 4, seed=0)
     batch = torch.export.Dim("batch", min=1)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch.export and the packager emit deprecation notices about their own internals
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
         program = torch.export.export(
             generator,
             (noise, cond),
             dynamic_shapes={"noise": {0: batch}, "conditions": {0: batch}},
         )
-    options = {
-        "aot_inductor.metadata": to_onnx_props(meta) | _flat(artifact),
-        # kernels ask OpenMP for the thread count at run time instead of fixing this process's
-        "cpp.dynamic_threads": True,
-    }
-    aoti_compile_and_package(program, package_path=str(path), inductor_configs=options)
+        options = {
+            "aot_inductor.metadata": to_onnx_props(meta) | _flat(artifact),
+            # kernels ask OpenMP for the thread count at run time, not fixed at compile time
+            "cpp.dynamic_threads": True,
+        }
+        aoti_compile_and_package(program, package_path=str(path), inductor_configs=options)
 
 
 def parity_check_aoti(
@@ -103,7 +108,8 @@ def parity_check_aoti(
     from torch._inductor import aoti_load_package
 
     noise, cond = check_inputs(artifact, n, seed)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
         ref = artifact.generator.cpu()(noise, cond).numpy()
         out = aoti_load_package(str(package))(noise, cond).numpy()
     return float(np.abs(out - ref).max()), float(np.abs(ref).max())
