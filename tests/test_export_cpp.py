@@ -220,7 +220,13 @@ def test_cpp_errors_name_the_problem(tmp_path: Path, driver: Path, package: Pack
         driver, "--model", tmp_path / "none.pt2", "--energies", "5000", "--out", tmp_path / "x.npy"
     )
     assert missing.returncode == 2
-    assert "none.pt2" in missing.stderr
+    assert "none.pt2: cannot open the model package" in missing.stderr
+    (tmp_path / "junk.pt2").write_bytes(b"not a zip archive")
+    junk = _run(
+        driver, "--model", tmp_path / "junk.pt2", "--energies", "5000", "--out", tmp_path / "x.npy"
+    )
+    assert junk.returncode == 2
+    assert "junk.pt2: not a readable AOTInductor package" in junk.stderr
     assert not (tmp_path / "x.npy").exists()
 
 

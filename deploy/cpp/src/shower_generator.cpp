@@ -6,6 +6,7 @@
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 
 #include <cmath>
+#include <fstream>
 #include <stdexcept>
 
 namespace caloforge {
@@ -56,10 +57,18 @@ void SetIntraOpThreads(int threads) {
 
 ShowerGenerator::ShowerGenerator(const std::string& package_path, uint64_t seed)
     : path_(package_path), rng_(seed) {
-  for (const auto& [key, value] :
-       torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(package_path,
-                                                                            "model")) {
-    metadata_[key] = value;
+  if (!std::ifstream(package_path, std::ios::binary)) {
+    throw std::runtime_error(path_ + ": cannot open the model package for reading");
+  }
+  try {
+    for (const auto& [key, value] :
+         torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(package_path,
+                                                                              "model")) {
+      metadata_[key] = value;
+    }
+  } catch (const c10::Error& exc) {
+    throw std::runtime_error(path_ + ": not a readable AOTInductor package (" +
+                             exc.what_without_backtrace() + ")");
   }
   const std::string format = Required(metadata_, "caloforge_format", path_);
   if (format != kFormat) {
@@ -84,7 +93,12 @@ ShowerGenerator::ShowerGenerator(const std::string& package_path, uint64_t seed)
                              std::to_string(info_.cond_dim) + ", expected " +
                              std::to_string(expected_cond) + ")");
   }
-  loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(package_path, "model");
+  try {
+    loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(package_path, "model");
+  } catch (const c10::Error& exc) {
+    throw std::runtime_error(path_ + ": cannot load the compiled model (" +
+                             exc.what_without_backtrace() + ")");
+  }
 }
 
 ShowerGenerator::~ShowerGenerator() = default;

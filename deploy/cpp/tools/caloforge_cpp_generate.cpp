@@ -8,9 +8,9 @@
 // standard normals (the same noise gives the same showers as Python); otherwise noise comes
 // from the generator's own RNG seeded with --seed (--noise-out saves what it drew, float32
 // (N, noise_dim)). --out writes float32 (N, n_cells) MeV.
-// --time SECONDS: timing mode, one JSON line on stdout with showers per second at batch B for
-// the forward pass on prepared inputs and for Generate (noise + encoding + forward), the load
-// time and the process's peak resident memory.
+// --time SECONDS: timing mode, one JSON line on stdout with showers per second at batch B (the
+// median of up to 50 calls within SECONDS) for the forward pass on prepared inputs and for
+// Generate (noise + encoding + forward), the load time and the process's peak resident memory.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -111,19 +111,31 @@ long PeakRssKiB() {
   return usage.ru_maxrss;  // KiB on Linux
 }
 
-// Calls `f` until `budget_s` has passed (at least 3 calls); seconds per call.
+// Seconds per call of `f`: the median of at least 3 and at most 50 calls after one warm-up,
+// stopping once `budget_s` has been spent (the procedure of caloforge.bench.timing.time_call).
+struct CallTiming {
+  double median_s;
+  double best_s;
+  size_t repeats;
+};
+
 template <typename F>
-double SecondsPerCall(F&& f, double budget_s) {
+CallTiming TimeCalls(F&& f, double budget_s) {
   f();  // warm-up
-  long calls = 0;
-  const auto start = Clock::now();
-  double elapsed = 0.0;
-  while (calls < 3 || elapsed < budget_s) {
+  std::vector<double> times;
+  double spent = 0.0;
+  while (times.size() < 3 || (times.size() < 50 && spent < budget_s)) {
+    const auto start = Clock::now();
     f();
-    ++calls;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double dt = std::chrono::duration<double>(Clock::now() - start).count();
+    times.push_back(dt);
+    spent += dt;
   }
-  return elapsed / static_cast<double>(calls);
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t k = sorted.size();
+  const double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
+  return {median, sorted.front(), k};
 }
 
 int Main(int argc, char** argv) {
@@ -170,14 +182,16 @@ int Main(int argc, char** argv) {
     }
     const std::vector<float> cond = generator.EncodeConditions(e, c);
     const std::vector<float> noise = generator.DrawNoise(batch);
-    const double forward = SecondsPerCall([&] { generator.Run(noise, cond, batch); }, budget);
-    const double full = SecondsPerCall([&] { generator.Generate(e, c); }, budget);
+    const CallTiming forward = TimeCalls([&] { generator.Run(noise, cond, batch); }, budget);
+    const CallTiming full = TimeCalls([&] { generator.Generate(e, c); }, budget);
+    const double b = static_cast<double>(batch);
     std::printf(
-        "{\"batch\": %zu, \"threads\": %ld, \"forward_s_per_call\": %.9g, "
-        "\"forward_showers_per_s\": %.6g, \"generate_s_per_call\": %.9g, "
+        "{\"batch\": %zu, \"threads\": %ld, \"forward_median_s\": %.9g, "
+        "\"forward_best_s\": %.9g, \"forward_repeats\": %zu, \"forward_showers_per_s\": %.6g, "
+        "\"generate_median_s\": %.9g, \"generate_best_s\": %.9g, \"generate_repeats\": %zu, "
         "\"generate_showers_per_s\": %.6g, \"load_s\": %.6g, \"peak_rss_kib\": %ld}\n",
-        batch, threads, forward, static_cast<double>(batch) / forward, full,
-        static_cast<double>(batch) / full, load_s, PeakRssKiB());
+        batch, threads, forward.median_s, forward.best_s, forward.repeats, b / forward.median_s,
+        full.median_s, full.best_s, full.repeats, b / full.median_s, load_s, PeakRssKiB());
     return 0;
   }
 
