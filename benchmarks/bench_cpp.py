@@ -65,8 +65,20 @@ def shipped_libraries(driver: Path) -> dict[str, int]:
     return sizes
 
 
-def cpp_row(driver: Path, pt2: Path, energy: float, batch: int, threads: int, budget: float) -> Any:
+def cpp_row(
+    driver: Path,
+    pt2: Path,
+    energy: float,
+    batch: int,
+    threads: int,
+    budget: float,
+    wait_policy: str | None = None,
+) -> Any:
+    """The driver's --time JSON; ``wait_policy`` sets OMP_WAIT_POLICY (None: OpenMP's default)."""
     env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env.pop("OMP_WAIT_POLICY", None)
+    if wait_policy is not None:
+        env["OMP_WAIT_POLICY"] = wait_policy
     command = [str(driver), "--model", str(pt2), "--energies", repr(energy), "--config", "0"]
     command += ["--batch", str(batch), "--threads", str(threads), "--time", str(budget)]
     res = subprocess.run(
@@ -128,14 +140,16 @@ def to_markdown(result: dict[str, Any], command: str) -> str:
         "Timing: median of up to 50 calls after one warm-up within "
         f"{result['budget_s']:g} s per figure; showers per second.",
         "",
-        "| threads | batch | C++ forward | C++ Generate | Python AOTI | Python ONNX Runtime "
+        "| threads | batch | C++ forward | C++ Generate | C++ forward, passive | "
+        "C++ Generate, passive | Python AOTI | Python ONNX Runtime "
         "| Python torch eager | C++ peak RSS (MiB) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['threads']} | {r['batch']} | {r['cpp_forward']:,.0f} | "
-            f"{r['cpp_generate']:,.0f} | {r['python_aoti']:,.0f} | "
+            f"{r['cpp_generate']:,.0f} | {r['cpp_forward_passive']:,.0f} | "
+            f"{r['cpp_generate_passive']:,.0f} | {r['python_aoti']:,.0f} | "
             f"{r['python_onnxruntime']:,.0f} | {r['python_torch_eager']:,.0f} | "
             f"{r['cpp_peak_rss_mib']:.0f} |"
         )
@@ -151,7 +165,10 @@ def to_markdown(result: dict[str, Any], command: str) -> str:
         "",
         "C++ forward = the compiled graph on prepared inputs (as the Python columns); C++ "
         "Generate = ShowerGenerator::Generate: own-RNG noise + condition encoding + forward. "
-        "Peak RSS is the whole C++ process's (getrusage ru_maxrss) after its timing run.",
+        "Peak RSS is the whole C++ process's (VmHWM) after its timing run at that batch. "
+        "'passive': the same C++ run with OMP_WAIT_POLICY=PASSIVE (OpenMP threads sleep at "
+        "barriers instead of spinning); the other C++ columns use OpenMP's default. With more "
+        "runnable processes than cores, spinning threads wait on partners that are not running.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -173,6 +190,7 @@ def main() -> None:
         for threads in THREADS:
             for batch in BATCHES:
                 cpp = cpp_row(driver, pt2, energy, batch, threads, args.budget)
+                passive = cpp_row(driver, pt2, energy, batch, threads, args.budget, "PASSIVE")
                 py = python_rows(model, onnx, pt2, energy, batch, threads, args.budget)
                 rows.append(
                     {
@@ -180,6 +198,8 @@ def main() -> None:
                         "batch": batch,
                         "cpp_forward": cpp["forward_showers_per_s"],
                         "cpp_generate": cpp["generate_showers_per_s"],
+                        "cpp_forward_passive": passive["forward_showers_per_s"],
+                        "cpp_generate_passive": passive["generate_showers_per_s"],
                         "cpp_peak_rss_mib": cpp["peak_rss_kib"] / 1024,
                         "cpp_load_s": cpp["load_s"],
                         **py,

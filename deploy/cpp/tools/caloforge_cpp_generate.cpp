@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -105,7 +106,14 @@ std::vector<T> Rows(const std::vector<T>& v, size_t start, size_t stop, size_t w
   return std::vector<T>(v.begin() + start * width, v.begin() + stop * width);
 }
 
+// Peak resident memory of this process in KiB: VmHWM of /proc/self/status (getrusage's
+// ru_maxrss would carry over the peak of a parent that forked this process before exec).
 long PeakRssKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;  // KiB on Linux
