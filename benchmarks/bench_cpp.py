@@ -207,13 +207,10 @@ def main() -> None:
                 )
                 print(rows[-1], flush=True)
         libs = shipped_libraries(driver)
-        sizes = {
-            "libraries": libs,
-            "pt2": pt2.stat().st_size,
-            "driver": driver.stat().st_size,
-            "onnx": onnx.stat().st_size,
-        }
-    sizes["total"] = sum(libs.values()) + sizes["pt2"] + sizes["driver"]
+        files = {"pt2": pt2.stat().st_size, "driver": driver.stat().st_size}
+        files["onnx"] = onnx.stat().st_size
+    total = sum(libs.values()) + files["pt2"] + files["driver"]
+    sizes: dict[str, Any] = {"libraries": libs, **files, "total": total}
     note, load = load_note()
     result = {
         "machine": machine_description(),
