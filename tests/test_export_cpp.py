@@ -1,7 +1,8 @@
 """The C++ caller (deploy/cpp) of `caloforge export --format aoti` packages: built with
 `make cpp` against the wheel's LibTorch, it must give the Python torch back-end's showers for the
 same noise (<= 1e-5 of the largest cell) for every exportable family, at batch 1 and batched,
-and read the same metadata. Compiling one package takes about a minute on two cores: slow."""
+and read the same metadata. Compiling one package took one to three minutes on a loaded two-core
+machine (the module, with `make cpp`, 7.5 minutes): the compiling tests are marked slow."""
 
 from __future__ import annotations
 
