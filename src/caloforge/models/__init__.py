@@ -2,18 +2,18 @@
 
 - :class:`Generator` -- ``forward(noise, conditions) -> cells`` (MeV), ``sample``, ``make_noise``,
   ``encode_conditions``; explicit noise everywhere.
-- :class:`Family` and :data:`FAMILIES` -- ``wgan-gp``, ``gan-ecritic``, ``vae``.
+- :class:`Family` and :data:`FAMILIES` -- the registry (:mod:`caloforge.models.registry`).
 - :func:`save_model` / :func:`load_model` -- the artifact folder (safetensors + model.json).
 - :func:`generate` -- stream samples to a shower file.
+
+Names are imported on first use: ``import caloforge.models`` (and the registry, which the
+command line reads for its help) does not import torch.
 """
 
-from caloforge.models import gan_ecritic, vae, wgan_gp
-from caloforge.models.artifact import Artifact, load_model, save_model
-from caloforge.models.base import Batch, Family, Generator
-from caloforge.models.conditions import ConditionEncoding
-from caloforge.models.generate import generate
-from caloforge.models.preprocessing import Preprocessing
-from caloforge.models.registry import FAMILIES, get_family
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "FAMILIES",
@@ -23,11 +23,39 @@ __all__ = [
     "Family",
     "Generator",
     "Preprocessing",
-    "gan_ecritic",
+    "family_names",
     "generate",
     "get_family",
     "load_model",
     "save_model",
-    "vae",
-    "wgan_gp",
 ]
+
+_WHERE = {
+    "FAMILIES": "registry",
+    "family_names": "registry",
+    "get_family": "registry",
+    "Artifact": "artifact",
+    "load_model": "artifact",
+    "save_model": "artifact",
+    "Batch": "base",
+    "Family": "base",
+    "Generator": "base",
+    "ConditionEncoding": "conditions",
+    "Preprocessing": "preprocessing",
+    "generate": "generate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    # bind the name here: importing the submodule ``generate`` set this attribute to the module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
