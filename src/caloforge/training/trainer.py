@@ -200,6 +200,9 @@ def _fit(
         provenance |= {"world_size": ctx.world_size, "backend": ctx.backend}
     save_kw = {"family": run.family, "hparams": run.model, "particle": showers.particle}
     metrics: dict[str, float] = {}
+    if log is not None and not resume:
+        # the untrained model's validation metrics at step 0: what training has to improve on
+        log.write(0, {f"val_{k}": v for k, v in _validate(family, val_set, val_seed).items()})
     t0 = time.perf_counter()
     bar = TrainingProgress(
         total,
