@@ -68,7 +68,7 @@ def test_configuration_is_typed_with_defaults_once(name: str) -> None:
     same = cls.config_from_mapping({field.name: getattr(default, field.name)}, "t")
     assert same == default
     with pytest.raises(dataclasses.FrozenInstanceError):
-        setattr(default, field.name, getattr(default, field.name))  # noqa: B010
+        setattr(default, field.name, getattr(default, field.name))
     with pytest.raises(ValueError, match=r"cfg \[model\]: unknown key\(s\) 'colour'"):
         cls.config_from_mapping({"colour": "red"}, "cfg [model]")
     with pytest.raises(TypeError, match="hyper-parameters must be"):
@@ -99,7 +99,8 @@ def test_shapes(name: str) -> None:
 
 @pytest.mark.parametrize("head", ["relu", "softmax", "softmax-likelihood"])
 @pytest.mark.parametrize(
-    "name", [n for n in NAMES if "head" in {f.name for f in dataclasses.fields(get_family(n).Config)}]
+    "name",
+    [n for n in NAMES if "head" in {f.name for f in dataclasses.fields(get_family(n).Config)}],
 )
 def test_output_heads(name: str, head: str) -> None:
     if name == "vae" and head == "softmax-likelihood":
@@ -173,7 +174,9 @@ def test_train_step_updates_every_parameter_through_its_objectives(name: str) ->
     assert set(fam.objectives()) <= set(losses)
     for k, opt in optimisers.items():
         assert opt.steps >= 1, f"optimiser {k!r} never stepped"
-        missing = [i for i, p in enumerate(fam.objectives()[k].parameters) if id(p) not in opt.updated]
+        missing = [
+            i for i, p in enumerate(fam.objectives()[k].parameters) if id(p) not in opt.updated
+        ]
         assert not missing, f"optimiser {k!r} stepped without gradients for parameters {missing}"
     after = _all_parameters(fam)
     assert all(not torch.equal(a, b) for a, b in zip(after, before, strict=True))

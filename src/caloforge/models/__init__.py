@@ -13,7 +13,15 @@ command line reads for its help) does not import torch.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from caloforge.models.artifact import Artifact, load_model, save_model
+    from caloforge.models.base import Batch, Family, Generator
+    from caloforge.models.conditions import ConditionEncoding
+    from caloforge.models.generate import generate
+    from caloforge.models.preprocessing import Preprocessing
+    from caloforge.models.registry import FAMILIES, family_names, get_family
 
 __all__ = [
     "FAMILIES",

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Objective, Trained

@@ -206,7 +206,9 @@ class CriticGAN(Family[WC]):
     def generator_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """``-D(fake)`` for fresh noise at the batch's conditions."""
         fake = self.fake(batch, rng)
-        return {"generator": -self.critic(self.critic.module.standardise(fake), batch.conditions).mean()}
+        return {
+            "generator": -self.critic(self.critic.module.standardise(fake), batch.conditions).mean()
+        }
 
     def energy_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """Negative log-likelihood of the batch's real E_tot/E_inc (``softmax-likelihood``);

@@ -118,7 +118,9 @@ def _validate(family: Family[Any], val: ShowerSet, seed: int) -> dict[str, float
     return validation_metrics(val.cells, np.maximum(cells, 0), val.incident_energy, val.geometry)
 
 
-def _check_finite(family: Family[Any], losses: dict[str, float], step: int, limit: float) -> str | None:
+def _check_finite(
+    family: Family[Any], losses: dict[str, float], step: int, limit: float
+) -> str | None:
     for name, value in losses.items():
         if not math.isfinite(value) or abs(value) > limit:
             return f"step {step}: loss {name!r} = {value:g} (limit |loss| <= {limit:g})"
