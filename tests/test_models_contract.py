@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +58,31 @@ def test_registry_names_its_classes() -> None:
         assert get_family(name).name == name
     with pytest.raises(ValueError, match="unknown model family 'gpt'; known: "):
         get_family("gpt")
+
+
+def test_registry_imports_no_torch() -> None:
+    """The command line builds --family choices and help from the registry: no torch import."""
+    code = (
+        "import sys; from caloforge.models.registry import family_help, family_names; "
+        "names = family_names(); family_help(); print('torch' in sys.modules, *names)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", *NAMES]
+
+
+def test_cli_family_choices_come_from_the_registry() -> None:
+    from typer.testing import CliRunner
+
+    from caloforge.cli import app
+
+    for command in ("train", "tune"):
+        result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0
+        assert all(name in result.output for name in NAMES)
+    args = ["train", "--data", "x.h5", "--family", "gpt", "--out", "m"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "'gpt' is not one of " + ", ".join(map(repr, NAMES)) in result.output
 
 
 @pytest.mark.parametrize("name", NAMES)
