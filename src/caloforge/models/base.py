@@ -163,7 +163,8 @@ LossFn = Callable[[Batch, torch.Generator], dict[str, torch.Tensor]]
 
 @dataclass(frozen=True)
 class Objective:
-    """One optimiser's job: minimise term ``name`` of ``loss`` over ``parameters``.
+    """One optimiser's job: minimise, over ``parameters``, the term of ``loss`` named like the
+    objective's key in :meth:`Family.objectives` (which is also the optimiser's name).
 
     ``lr_factor`` scales the trainer's learning rate for this optimiser; ``sync``: the loss
     reaches ``parameters`` outside the networks' DDP-wrapped forwards, so under ``torchrun`` the
@@ -215,7 +216,7 @@ class Family(ABC, Generic[C]):
         self.trained_generator = Trained(self.generator, NetworkSpace(self.generator))
         self._layers = layer_matrix(geometry)
         #: (rank, world size): this process's share of the noise drawn for a global batch
-        self.shard = (0, 1)
+        self.shard: tuple[int, int] = (0, 1)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -230,7 +231,8 @@ class Family(ABC, Generic[C]):
     def config_from_mapping(cls, mapping: Mapping[str, Any], where: str) -> C:
         """The typed configuration from a mapping (TOML table, model.json): unknown keys and
         wrong types are ValueErrors naming ``where`` and the key."""
-        return from_mapping(cls.Config, mapping, where)  # type: ignore[no-any-return]
+        config: C = from_mapping(cls.Config, mapping, where)
+        return config
 
     @classmethod
     @abstractmethod
