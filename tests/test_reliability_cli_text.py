@@ -45,7 +45,8 @@ def test_brackets_in_errors_print_as_written() -> None:
 def test_long_error_stays_on_one_line() -> None:
     result = CliRunner().invoke(_probe_app(), ["long"])
     assert result.exit_code == 2
-    assert result.stderr.count("\n") == 1 and result.stderr.rstrip().endswith(" [end]")
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.rstrip().endswith(" [end]")
 
 
 def test_warnings_print_as_one_plain_line() -> None:
@@ -60,7 +61,8 @@ def test_info_with_markup_in_the_file_name(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["info", str(tmp_path / "[/bold]x.h5")])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {tmp_path}/[/bold]x.h5: no such file"
-    assert "Traceback" not in result.output and "MarkupError" not in result.output
+    assert "Traceback" not in result.output
+    assert "MarkupError" not in result.output
 
 
 def test_info_with_markup_in_the_file_name_subprocess(tmp_path: Path) -> None:

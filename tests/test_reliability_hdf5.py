@@ -55,7 +55,9 @@ def test_external_storage_is_refused(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="external file") as info:
             reader(bad)
         text = str(info.value)
-        assert str(bad) in text and "'showers'" in text and str(secret) in text
+        assert str(bad) in text
+        assert "'showers'" in text
+        assert str(secret) in text
         assert "\n" not in text
 
 

@@ -72,12 +72,14 @@ def test_never_writes_over_or_through_special_files(tmp_path: Path) -> None:
         for overwrite in (True, False):
             with pytest.raises(ValueError, match=what) as info:
                 write_showers(path, _showers(), overwrite=overwrite)
-            assert str(path) in str(info.value) and "\n" not in str(info.value)
+            assert str(path) in str(info.value)
+            assert "\n" not in str(info.value)
             with pytest.raises(ValueError, match=what):
                 atomic_write_text(path, "x", overwrite=overwrite)
         assert os.lstat(path).st_mode == mode, f"{what} was replaced"
     assert (tmp_path / "real.h5").read_text() == "keep me"
-    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".*.lock"))
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(".*.lock"))
 
 
 def test_folder_check_refuses_files_links_and_existing(tmp_path: Path) -> None:
@@ -193,8 +195,11 @@ def test_sigkill_leftover_is_removed_by_the_next_run(tmp_path: Path) -> None:
     proc = _start(out)
     _stop(proc)
     left = list(tmp_path.glob(".out.h5.*.tmp"))
-    assert len(left) == 1 and str(proc.pid) in left[0].name
-    with pytest.warns(StaleTemporaryWarning, match=f"removed .*interrupted run \\(pid {proc.pid}\\)"):
+    assert len(left) == 1
+    assert str(proc.pid) in left[0].name
+    with pytest.warns(
+        StaleTemporaryWarning, match=f"removed .*interrupted run \\(pid {proc.pid}\\)"
+    ):
         write_showers(out, _showers())
     assert not left[0].exists()
     assert len(read_showers(out)) == 3
@@ -212,7 +217,9 @@ def test_temporary_of_a_live_process_is_reported_not_removed(tmp_path: Path) -> 
     assert len(messages) == 2
     assert f"process {os.getppid()} is still running" in messages[0]
     assert "writer is unknown" in messages[1]
-    assert alive.exists() and old.exists() and out.read_text() == "new"
+    assert alive.exists()
+    assert old.exists()
+    assert out.read_text() == "new"
 
 
 def test_signal_handler_installed_only_while_writing(tmp_path: Path) -> None:

@@ -277,7 +277,9 @@ def atomic_path(target: str | Path, *, overwrite: bool = True) -> Iterator[Path]
     parent = target.parent if str(target.parent) else Path(".")
     with lock_output(target):
         clean_stale_temporaries(target)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=parent
+        )
         os.close(fd)
         tmp_path = Path(tmp)
         key = id(tmp_path)
