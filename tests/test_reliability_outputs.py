@@ -131,9 +131,11 @@ def test_second_writer_fails_fast(tmp_path: Path) -> None:
 def _writer_script(target: Path, how: str) -> str:
     return textwrap.dedent(
         f"""
-        import sys, time
+        import signal, sys, time
         from caloforge.io import atomic_path, lock_output
         target = {str(target)!r}
+        if {how!r} == "chain":
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(3))
         if {how!r} == "lock":
             with lock_output(target):
                 print("ready", flush=True)
@@ -187,6 +189,17 @@ def test_sigterm_removes_the_temporary_file(tmp_path: Path) -> None:
     assert proc.wait(timeout=30) == -signal.SIGTERM
     _stop(proc)
     assert not list(tmp_path.glob(".out.h5.*.tmp"))
+    assert not (tmp_path / ".out.h5.lock").exists()
+    assert not out.exists()
+
+
+def test_sigterm_runs_the_previous_handler_after_cleaning(tmp_path: Path) -> None:
+    out = tmp_path / "out.h5"
+    proc = _start(out, "chain")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 3  # the program's own handler still ran
+    _stop(proc)
+    assert not list(tmp_path.glob(".out.h5.*"))
     assert not out.exists()
 
 

@@ -220,15 +220,16 @@ def clean_stale_temporaries(target: str | Path) -> tuple[list[Path], list[Path]]
 
 # ---- SIGTERM / SIGHUP cleanup ------------------------------------------------------------------
 _CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-_active: dict[int, Path] = {}  # id -> temporary file being written
+_active: dict[int, tuple[Path, ...]] = {}  # id -> (temporary file being written, its lock file)
 _active_lock = threading.Lock()
 _previous: dict[int, Any] = {}
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
-    for tmp in list(_active.values()):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    for paths in list(_active.values()):
+        for path in paths:
+            with contextlib.suppress(OSError):
+                path.unlink()
     previous = _previous.get(signum, signal.SIG_DFL)
     if callable(previous):
         previous(signum, frame)
@@ -240,7 +241,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     os.kill(os.getpid(), signum)
 
 
-def _register(key: int, tmp: Path) -> None:
+def _register(key: int, *paths: Path) -> None:
     with _active_lock:
         if not _previous and threading.current_thread() is threading.main_thread():
             for sig in _CLEANUP_SIGNALS:
@@ -249,7 +250,7 @@ def _register(key: int, tmp: Path) -> None:
                     continue
                 _previous[sig] = current
                 signal.signal(sig, _on_signal)
-        _active[key] = tmp
+        _active[key] = paths
 
 
 def _unregister(key: int) -> None:
@@ -275,7 +276,7 @@ def atomic_path(target: str | Path, *, overwrite: bool = True) -> Iterator[Path]
     """
     target = check_output_path(target, overwrite=overwrite, kind="file")
     parent = target.parent if str(target.parent) else Path(".")
-    with lock_output(target):
+    with lock_output(target) as lock:
         clean_stale_temporaries(target)
         fd, tmp = tempfile.mkstemp(
             prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=parent
@@ -283,7 +284,7 @@ def atomic_path(target: str | Path, *, overwrite: bool = True) -> Iterator[Path]
         os.close(fd)
         tmp_path = Path(tmp)
         key = id(tmp_path)
-        _register(key, tmp_path)
+        _register(key, tmp_path, lock)
         try:
             os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; the usual permissions
             yield tmp_path
