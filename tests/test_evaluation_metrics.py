@@ -14,6 +14,7 @@ from caloforge.evaluation.metrics import (
     frechet_distance,
     histogram_separation,
     kpd,
+    normal_scores_of,
     separation_floor,
     separation_power,
     shared_bins,
@@ -196,3 +197,27 @@ def test_kpd_batches_hold_no_repeated_shower() -> None:
     value, err = kpd(x, y, batch_size=400, n_batches=30)
     assert abs(value) < 3 * err + 1e-4
     assert err > 0  # the batches differ even when each holds every shower: half-size batches
+
+
+def test_normal_scores_are_invariant_under_monotone_transforms() -> None:
+    rng = np.random.default_rng(26)
+    x, y = rng.lognormal(size=(3_000, 3)), rng.lognormal(0.2, 1.0, size=(3_000, 3))
+    opts = {"min_samples": 1_000, "max_samples": 3_000, "n_batches": 4, "n_points": 3}
+    plain = fpd(x, y, normal_scores=True, **opts)
+    logged = fpd(np.log(x), np.log(y), normal_scores=True, **opts)
+    assert logged == pytest.approx(plain, rel=1e-9)
+    scores = normal_scores_of(x, x)
+    assert np.allclose(scores.mean(axis=0), 0.0, atol=1e-9)
+    assert np.allclose(scores.std(axis=0), 1.0, atol=0.01)
+    # log(lognormal) is N(0.2, 1) vs N(0, 1): the scores are the Gaussian values, FPD = 3 * 0.04
+    assert plain[0] == pytest.approx(3 * 0.2**2, abs=3 * plain[1] + 0.01)
+
+
+def test_normal_scores_tame_heavy_tails() -> None:
+    rng = np.random.default_rng(27)
+    x, y = rng.standard_t(3, size=(4_000, 10)), rng.standard_t(3, size=(4_000, 10))
+    opts = {"min_samples": 1_000, "max_samples": 4_000, "n_batches": 6, "n_points": 4}
+    raw_value, raw_err = fpd(x, y, **opts)
+    value, err = fpd(x, y, normal_scores=True, **opts)
+    assert abs(value) < 3 * err
+    assert err < raw_err / 3

@@ -28,8 +28,10 @@ Every metric is a pure function of arrays with an explicit ``seed`` that returns
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
 from scipy.stats import wasserstein_distance
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "histogram_separation",
     "kpd",
     "mmd2_polynomial_unbiased",
+    "normal_scores_of",
     "separation_floor",
     "separation_power",
     "shared_bins",
@@ -199,6 +202,7 @@ def fpd(
     n_batches: int = 20,
     n_points: int = 10,
     seed: int = 0,
+    normal_scores: bool = False,
 ) -> tuple[float, float]:
     """Fréchet physics distance (arXiv:2211.10295), extrapolated to infinite sample size.
 
@@ -213,11 +217,19 @@ def fpd(
     evaluation standardises with the reference's mean and width). When fewer showers than
     ``max_samples`` are available the range shrinks (largest batch: all showers of the smaller
     sample) and a :class:`SmallSampleWarning` is emitted.
+
+    ``normal_scores``: first map every feature of both samples through the reference's empirical
+    distribution function and the inverse normal one (:func:`normal_scores_of`), so that the
+    reference's marginals are standard normal. Heavy-tailed features (shower-shape observables
+    reach kurtosis 900) otherwise dominate the covariances and their noise: on two 20k GFlash
+    samples with 543 observables the spread of the null FPD drops from 0.96 to 0.08.
     """
     x, y = _as_2d(reference, "reference"), _as_2d(candidate, "candidate")
     if x.shape[1] != y.shape[1]:
         msg = f"FPD: reference has {x.shape[1]} features, candidate {y.shape[1]}"
         raise ValueError(msg)
+    if normal_scores:
+        x, y = normal_scores_of(x, x), normal_scores_of(x, y)
     available = min(len(x), len(y))
     if available < max_samples:
         warnings.warn(
@@ -249,15 +261,31 @@ def fpd(
     return float(intercepts.mean()), float(intercepts.std(ddof=1))
 
 
+def normal_scores_of(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``Phi^-1(F_ref(v))`` per feature: ``F_ref`` the reference's empirical distribution
+    function (mid-rank for ties, ``(rank + 1/2) / (M + 1)`` so values beyond the reference stay
+    finite, at about +-3.9 sigma for M = 20 000). Strictly increasing transforms of a feature
+    leave the result unchanged. Shapes: reference (M, d), values (n, d) -> (n, d)."""
+    ref = np.sort(np.asarray(reference, dtype=np.float64), axis=0)
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(v)
+    for j in range(v.shape[1]):
+        below = np.searchsorted(ref[:, j], v[:, j], side="left")
+        upto = np.searchsorted(ref[:, j], v[:, j], side="right")
+        out[:, j] = ndtri((0.5 * (below + upto) + 0.5) / (len(ref) + 1))
+    return out
+
+
 def fpd_floor(
-    reference: np.ndarray, *, n_splits: int = 4, seed: int = 0, **fpd_options: int
+    reference: np.ndarray, *, n_splits: int = 4, seed: int = 0, **fpd_options: Any
 ) -> tuple[float, float]:
     """FPD of two samples of one distribution: :func:`fpd` of two disjoint random halves of
     ``reference``, over ``n_splits`` splits. Returns ``(mean, standard deviation)`` of those
     values; a candidate whose FPD lies within a few of these standard deviations of the mean is
     indistinguishable from the reference by FPD. The halves have half the showers, so the
     spread is larger than for two full samples (conservative). ``fpd_options`` go to
-    :func:`fpd` (``min_samples``, ``max_samples``, ``n_batches``, ``n_points``)."""
+    :func:`fpd` (``min_samples``, ``max_samples``, ``n_batches``, ``n_points``,
+    ``normal_scores``)."""
     x = _as_2d(reference, "reference")
     if n_splits < 2:
         msg = f"fpd_floor needs n_splits >= 2, got {n_splits}"
