@@ -103,12 +103,6 @@ def _fit(e_gev: np.ndarray, res: np.ndarray, err: np.ndarray) -> tuple[float, fl
     return float(abs(a)), float(np.sqrt(cov[0, 0])), float(abs(c)), float(np.sqrt(cov[1, 1]))
 
 
-def _layer_energies(geometry: Geometry, cells: np.ndarray) -> np.ndarray:
-    return np.stack(
-        [cells[:, geometry.layer_slice(i)].sum(axis=1) for i in range(geometry.n_layers)], axis=1
-    ).astype(float)
-
-
 def _scan(geometry: Geometry, scale: float, seed: int) -> dict[int, np.ndarray]:
     """Per energy (GeV): (n, n_layers) active energy per readout layer of photon showers."""
     out = {}
@@ -117,7 +111,8 @@ def _scan(geometry: Geometry, scale: float, seed: int) -> dict[int, np.ndarray]:
         gun = ParticleGun("photon", energies_mev=(1000.0 * e_gev,))
         r = simulate(geometry, gun, n, seed=seed, progress=False)
         assert r.showers is not None
-        out[e_gev] = _layer_energies(geometry, r.showers.cells)
+        cells = r.showers.cells  # summed in their own dtype, as for the recorded figures
+        out[e_gev] = geometry.layer_energies(cells, dtype=cells.dtype).astype(float)
     return out
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +58,12 @@ def test_info_reports_counts_and_ranges(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["info", str(tmp_path / "missing.h5")])
     assert bad.exit_code == 2
     assert "no such file" in bad.output
+
+
+def test_python_m_caloforge_cli_lists_every_stage() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "caloforge.cli", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    for stage in ("simulate", "train", "generate", "evaluate", "export", "bench", "geometry"):
+        assert stage in out.stdout

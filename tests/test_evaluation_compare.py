@@ -10,7 +10,7 @@ import pytest
 
 from _synthetic import atlas_showers, scaled, strips_shifted
 from caloforge.evaluation import ClassifierConfig, evaluate
-from caloforge.evaluation.comparison import is_flagged
+from caloforge.evaluation.flagging import is_flagged
 
 N_SHOWERS = 5000
 FAST = ClassifierConfig(max_epochs=20, patience=4)

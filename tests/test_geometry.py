@@ -222,3 +222,38 @@ def test_mip_sampling_fraction_from_pdg_dedx() -> None:
     ild = get_geometry("ild-ecal")
     front, back = (mip_sampling_fraction(ild.layers[i].slabs) for i in (5, 25))
     assert front / back == pytest.approx(48.90 / 24.95, rel=2e-3)
+
+
+def test_layer_energies_sums_each_layer_and_gives_empty_layers_zero() -> None:
+    g = get_geometry("calochallenge-1-photons")  # layer sizes 8, 160, 190, 5, 0 x 8, 5, 0 x 11
+    cells = np.arange(2 * g.n_cells, dtype=np.float64).reshape(2, -1)
+    e = g.layer_energies(cells)
+    assert e.shape == (2, 24)
+    assert e.dtype == np.float64
+    # layer 0 of shower 0 holds cells 0..7; shower 1's layer 3 holds cells 358..362 + 368
+    assert e[0, 0] == sum(range(8))
+    assert e[1, 3] == sum(range(368 + 358, 368 + 363))
+    assert e[1, 12] == sum(range(368 + 363, 368 + 368))
+    assert np.array_equal(e[:, 4:12], np.zeros((2, 8)))
+    assert np.array_equal(e[:, 13:], np.zeros((2, 11)))
+    assert np.array_equal(e.sum(axis=1), cells.sum(axis=1))
+
+
+def test_layer_energies_keeps_leading_axes_and_the_requested_dtype() -> None:
+    g = get_geometry("atlas-em-barrel")
+    rng = np.random.default_rng(3)
+    cells = rng.exponential(1.0, (2, 3, g.n_cells)).astype(np.float32)
+    e = g.layer_energies(cells)
+    assert e.shape == (2, 3, 4)
+    assert e[1, 2, 1] == cells[1, 2, g.layer_slice(1)].sum(dtype=np.float64)
+    # dtype=cells.dtype reproduces a plain float32 sum bit for bit
+    plain = np.stack([cells[..., g.layer_slice(i)].sum(axis=-1) for i in range(4)], axis=-1)
+    same = g.layer_energies(cells, dtype=cells.dtype)
+    assert same.dtype == np.float32
+    assert np.array_equal(same, plain)
+
+
+def test_layer_energies_rejects_cells_of_another_geometry() -> None:
+    g = get_geometry("atlas-em-barrel")
+    with pytest.raises(ValueError, match=r"'atlas-em-barrel'.*\(5, 504\).*\(\.\.\., 266\)"):
+        g.layer_energies(np.zeros((5, 504)))

@@ -18,23 +18,15 @@ def test_versions_include_python_and_requested_packages() -> None:
 
 def test_caloforge_version_has_one_source() -> None:
     import tomllib
+    from importlib import metadata
     from pathlib import Path
 
+    import caloforge
     from caloforge._version import __version__
 
-    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
-    declared = tomllib.loads(pyproject.read_text())["project"]["version"]
-    assert __version__ == declared
-    assert versions()["caloforge"] == declared
-
-
-def test_utc_timestamp_is_iso_to_the_second() -> None:
-    import datetime as dt
-
-    from caloforge.provenance import utc_timestamp
-
-    stamp = utc_timestamp()
-    parsed = dt.datetime.fromisoformat(stamp)
-    assert parsed.utcoffset() == dt.timedelta(0)
-    assert parsed.microsecond == 0
-    assert abs((dt.datetime.now(dt.UTC) - parsed).total_seconds()) < 5
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"]
+    assert pyproject["tool"]["hatch"]["version"]["path"] == "src/caloforge/_version.py"
+    assert caloforge.__version__ == __version__
+    assert metadata.version("caloforge") == __version__
+    assert versions()["caloforge"] == __version__

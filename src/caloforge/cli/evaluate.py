@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from caloforge.cli._common import console, user_errors
-from caloforge.evaluation import evaluate as run_evaluation
 
 
 @user_errors
@@ -44,6 +43,8 @@ def evaluate(
     ] = 60,
 ) -> None:
     """Compare candidates with a reference: metrics.json and a self-contained report.html."""
+    from caloforge.evaluation.comparison import evaluate as run_evaluation
+
     metrics = run_evaluation(
         reference,
         candidate,

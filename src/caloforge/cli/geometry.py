@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from caloforge.cli._common import print_json, user_errors
-from caloforge.geometry import PRESETS, get_geometry
 
 geometry_app = typer.Typer(
     help="Detector geometries: presets and binning XML files.", no_args_is_help=True
@@ -18,12 +18,12 @@ geometry_app = typer.Typer(
 @geometry_app.command("list")
 def list_() -> None:
     """List the named presets with their cell counts."""
+    from caloforge.geometry import PRESETS, get_geometry
+
     table = Table("preset", "cells", "layers", "X0", "description")
     for name in PRESETS:
         g = get_geometry(name)
         table.add_row(name, str(g.n_cells), str(g.n_layers), f"{g.total_x0:.1f}", g.description)
-    from rich.console import Console
-
     Console(width=160).print(table)
 
 
@@ -36,12 +36,12 @@ def show(
     ] = False,
 ) -> None:
     """Layers, cells, segmentation, slab stack and X0 per layer."""
+    from caloforge.geometry import get_geometry
+
     g = get_geometry(name)
     if as_json:
         print_json(g.to_dict())
         return
-    from rich.console import Console
-
     con = Console(width=160)
     con.print(f"[bold]{g.name}[/]: {g.description}")
     con.print(

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from caloforge.cli._common import print_json, user_errors
-from caloforge.io import file_info
 
 
 @user_errors
@@ -20,6 +19,8 @@ def info(
     ] = None,
 ) -> None:
     """Counts, energy range, geometry, conditions and size of a shower file (streamed)."""
+    from caloforge.io import file_info
+
     print_json(file_info(path, geometry))
 
 

@@ -1,13 +1,11 @@
-"""``evaluate``: compare one reference sample with one or more candidates (DESIGN.md section 6).
+"""``evaluate``: compare one reference sample with one or more candidates (the top layer).
 
 For each candidate: separation power and Wasserstein-1 per observable and for the cell-energy
 spectrum, FPD and KPD on the standardised high-level observables, classifier AUCs on low-level
 inputs and on high-level observables, linearity and resolution, and correlation differences;
 optionally all per-observable metrics again per alignment configuration. An observable is
-*flagged* when its separation power exceeds the finite-sample floor of two samples of one
-distribution (:func:`~caloforge.evaluation.metrics.separation_floor`) by more than
-:data:`SEPARATION_THRESHOLD` and by more than three bootstrap standard errors, so that small
-samples (e.g. one configuration's share) do not flag noise.
+*flagged* by the rule of :mod:`caloforge.evaluation.flagging`. Results go through
+:func:`caloforge.evaluation.report.write_report` when an output folder is given.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from caloforge.evaluation.classifier import ClassifierConfig, classifier_auc
+from caloforge.evaluation.flagging import SEPARATION_THRESHOLD, is_flagged
 from caloforge.evaluation.inputs import Source, check_sources, source_label
 from caloforge.evaluation.metrics import (
     SmallSampleWarning,
@@ -34,29 +33,14 @@ from caloforge.evaluation.observables import (
     DEFAULT_HIT_THRESHOLD_MEV,
     Observables,
     compute_observables,
+    summary_correlation,
 )
+from caloforge.evaluation.report import write_report
 from caloforge.evaluation.response import energy_binning, energy_response
 from caloforge.io import read_showers
 from caloforge.showerset import ShowerSet
 
-__all__ = [
-    "SEPARATION_THRESHOLD",
-    "evaluate",
-    "high_level_features",
-    "is_flagged",
-    "summary_correlation",
-]
-
-#: excess separation power (above the finite-sample floor) at which an observable is flagged.
-#: Two independent samples of 5000 showers with 40 bins give about 0.004 (the floor); a 5%
-#: energy-scale error or a one-strip shift gives 0.05-0.5 on the observables it affects
-#: (tests/test_evaluation_compare.py).
-SEPARATION_THRESHOLD = 0.02
-
-
-def is_flagged(separation: float, error: float, floor: float) -> bool:
-    """The flag rule: ``S - floor > max(SEPARATION_THRESHOLD, 3 error)``."""
-    return bool(separation - floor > max(SEPARATION_THRESHOLD, 3.0 * error))
+__all__ = ["default_lowlevel_rows", "evaluate", "high_level_features"]
 
 
 def high_level_features(obs: Observables, columns: np.ndarray | None = None) -> np.ndarray:
@@ -74,18 +58,6 @@ def _standardised(ref: np.ndarray, cands: list[np.ndarray]) -> tuple[np.ndarray,
         return ((x[:, keep] - mean[keep]) / std[keep]).astype(np.float32)
 
     return scale(ref), [scale(c) for c in cands]
-
-
-def summary_correlation(obs: Observables, names: list[str]) -> np.ndarray:
-    """Pearson correlation matrix of the named observables (0 where one is constant)."""
-    x = np.stack([obs.column(n).astype(np.float64) for n in names], axis=1)
-    x = x - x.mean(axis=0)
-    norm = np.sqrt((x * x).sum(axis=0))
-    safe = np.where(norm > 0, norm, 1.0)
-    corr = (x.T @ x) / np.outer(safe, safe)
-    corr[norm == 0, :] = 0.0
-    corr[:, norm == 0] = 0.0
-    return corr
 
 
 def _observable_metrics(
@@ -189,8 +161,6 @@ def evaluate(
     unique = {(str(w.message), w.category): None for w in caught}
     result["warnings"] = [f"{cat.__name__}: {message}" for message, cat in unique]
     if out_dir is not None:
-        from caloforge.evaluation.report import write_report
-
         write_report(result, ref_obs, cand_obs, Path(out_dir), max_histograms=max_histograms)
     for message, category in unique:
         warnings.warn(message, category, stacklevel=2)
@@ -233,13 +203,17 @@ def _evaluate(
     kpd_batch_size: int,
     progress: bool,
 ) -> tuple[dict[str, Any], Observables, list[Observables]]:
-    common = {
-        "hit_threshold_mev": hit_threshold_mev,
-        "chunk_size": chunk_size,
-        "lowlevel_rows": lowlevel_rows if classifier else 0,
-        "seed": seed,
-    }
-    ref = compute_observables(reference, name=source_label(reference, "reference"), **common)
+    def observables(source: Source, label: str) -> Observables:
+        return compute_observables(
+            source,
+            name=label,
+            hit_threshold_mev=hit_threshold_mev,
+            chunk_size=chunk_size,
+            lowlevel_rows=lowlevel_rows if classifier else 0,
+            seed=seed,
+        )
+
+    ref = observables(reference, source_label(reference, "reference"))
     binning = energy_binning(ref.incident_energy)
     summary_names = [s.name for s in ref.specs if s.summary]
     ref_corr = summary_correlation(ref, summary_names)
@@ -268,7 +242,7 @@ def _evaluate(
     cand_obs: list[Observables] = []
     ref_hl = high_level_features(ref)
     for k, (label, source) in enumerate(zip(names, candidates, strict=True)):
-        cand = compute_observables(source, name=label, **common)
+        cand = observables(source, label)
         cand_obs.append(cand)
         floor = separation_floor(n_bins, len(ref), len(cand))
         if floor > SEPARATION_THRESHOLD / 2:

@@ -1,4 +1,4 @@
-"""Physics observables of a shower sample, computed chunk by chunk (DESIGN.md section 6).
+"""Physics observables of a shower sample, computed chunk by chunk.
 
 Per shower (one column each of :attr:`Observables.values`, float32):
 
@@ -51,6 +51,7 @@ __all__ = [
     "compute_observables",
     "layer_coordinates",
     "observable_specs",
+    "summary_correlation",
 ]
 
 #: default cell threshold for hits and sparsity, MeV (about the CaloChallenge voxel cut)
@@ -233,6 +234,19 @@ class Observables:
         ]
 
 
+def summary_correlation(obs: Observables, names: list[str]) -> np.ndarray:
+    """(k, k) Pearson correlation matrix of the ``k`` named observables of ``obs`` (rows and
+    columns 0 where an observable is constant)."""
+    x = np.stack([obs.column(n).astype(np.float64) for n in names], axis=1)
+    x = x - x.mean(axis=0)
+    norm = np.sqrt((x * x).sum(axis=0))
+    safe = np.where(norm > 0, norm, 1.0)
+    corr = (x.T @ x) / np.outer(safe, safe)
+    corr[norm == 0, :] = 0.0
+    corr[:, norm == 0] = 0.0
+    return corr
+
+
 # ---- streaming ---------------------------------------------------------------------------------
 def _chunks(
     source: ShowerSet | str | Path, chunk_size: int
@@ -270,14 +284,13 @@ class _Features:
     def compute(self, chunk: ShowerSet, groups: list[tuple[int | None, np.ndarray]]) -> np.ndarray:
         geo, cells, n = self.geometry, chunk.cells, len(chunk)
         out = np.zeros((n, len(self.specs)), dtype=np.float32)
-        e_layers = np.zeros((n, geo.n_layers))
+        e_layers = geo.layer_energies(cells)
         hits_total = np.zeros(n)
         centroids: dict[tuple[str, int], np.ndarray] = {}
         for i in self.filled:
             name = geo.layers[i].name
             w = cells[:, geo.layer_slice(i)]
-            e = w.sum(axis=1, dtype=np.float64)
-            e_layers[:, i] = e
+            e = e_layers[:, i]
             hits = (w > self.threshold).sum(axis=1)
             hits_total += hits
             out[:, self.col[f"e_layer.{name}"]] = e
@@ -360,7 +373,7 @@ def compute_observables(
     for chunk in chunks:
         n = len(chunk)
         cfg = chunk.config
-        groups = (
+        groups: list[tuple[int | None, np.ndarray]] = (
             [(None, np.ones(n, dtype=bool))]
             if cfg is None
             else [(int(c), cfg == c) for c in np.unique(cfg)]

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 
 import matplotlib as mpl
+import matplotlib.style
 import mplhep
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -41,7 +42,7 @@ def hep_style() -> Iterator[None]:
     with mpl.rc_context(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", module="matplotlib")
         warnings.filterwarnings("ignore", module="mplhep")
-        mpl.style.use(mplhep.style.ROOT)
+        matplotlib.style.use(mplhep.style.ROOT)
         mpl.rcParams["figure.dpi"] = 72
         yield
 

@@ -3,7 +3,7 @@
 
 Page order: samples and warnings; the metric table (classifier AUCs, FPD, KPD, correlation
 differences, number of flagged observables per candidate); the per-observable table
-(separation power and Wasserstein-1, flagged rows — see ``comparison.is_flagged`` — in red,
+(separation power and Wasserstein-1, flagged rows — see ``flagging.is_flagged`` — in red,
 worst first); then figures: response curves, cell-energy
 spectrum, average images per layer (per configuration when evaluated per configuration),
 correlation differences, and histograms with ratio panels for at most ``max_histograms``
@@ -18,9 +18,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from caloforge.evaluation.comparison import SEPARATION_THRESHOLD, summary_correlation
+from caloforge.evaluation.flagging import SEPARATION_THRESHOLD
 from caloforge.evaluation.metrics import shared_bins
-from caloforge.evaluation.observables import SPECTRUM_EDGES_LOG10_MEV, Observables
+from caloforge.evaluation.observables import (
+    SPECTRUM_EDGES_LOG10_MEV,
+    Observables,
+    summary_correlation,
+)
 from caloforge.evaluation.plots import (
     average_images_figure,
     correlation_figure,

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 
 from caloforge.geometry.segmentation import Segmentation, segmentation_from_dict
 from caloforge.geometry.stack import Slab
@@ -77,6 +78,23 @@ class Geometry:
     def cell_layer(self) -> np.ndarray:
         """(n_cells,) layer index of every cell."""
         return np.repeat(np.arange(self.n_layers), [ly.n_cells for ly in self.layers])
+
+    def layer_energies(self, cells: np.ndarray, *, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        """Energy per readout layer: ``cells`` (..., n_cells) -> (..., n_layers), in the cells'
+        unit (MeV for shower files). Each layer's cells are summed with accumulator and result
+        type ``dtype`` (float64 by default; ``cells.dtype`` reproduces a plain ``.sum``). A
+        layer without cells gets 0."""
+        c = np.asarray(cells)
+        if c.ndim == 0 or c.shape[-1] != self.n_cells:
+            msg = (
+                f"geometry {self.name!r}: cells of shape {c.shape}; expected (..., {self.n_cells})"
+                f" with one value per cell"
+            )
+            raise ValueError(msg)
+        out = np.zeros((*c.shape[:-1], self.n_layers), dtype=dtype)
+        for i in range(self.n_layers):
+            out[..., i] = c[..., self.layer_slice(i)].sum(axis=-1, dtype=dtype)
+        return out
 
     def layer_images(self, cells: np.ndarray, i: int) -> np.ndarray:
         """Layer ``i`` of ``cells`` (N, n_cells) reshaped to (N, *segmentation.shape)."""

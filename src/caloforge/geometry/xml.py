@@ -29,7 +29,7 @@ def load_binning_xml(path: str | Path, *, name: str | None = None) -> Geometry:
     if len(bins) != 1:
         msg = f"{path}: expected exactly one <Bin> element under <Bins>, found {len(bins)}"
         raise ValueError(msg)
-    layers = []
+    layers: list[Layer] = []
     for el in bins[0].findall("Layer"):
         try:
             lid = int(el.attrib["id"])
