@@ -19,6 +19,10 @@ def export(
     check: Annotated[
         bool, typer.Option("--check/--no-check", help="ONNX Runtime vs PyTorch parity check")
     ] = True,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="replace --out and its sidecar if they exist"),
+    ] = False,
 ) -> None:
     """Export a generator to ONNX (noise and conditions as inputs, cells in MeV out), with its
     metadata in the file and in a JSON sidecar, checked against PyTorch."""
@@ -27,7 +31,7 @@ def export(
         raise ValueError(msg)
     from caloforge.export import export_onnx
 
-    result = export_onnx(model, out, opset=opset, check=check)
+    result = export_onnx(model, out, opset=opset, check=check, overwrite=overwrite)
     console.print(f"wrote {result.path} and {result.sidecar}")
     if check:
         console.print(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from caloforge.cli._common import console, user_errors
+from caloforge.cli._common import check_device, console, print_text, user_errors
 from caloforge.models.registry import family_help, family_names
 
 if TYPE_CHECKING:
@@ -51,12 +51,26 @@ def tune(
         int | None,
         typer.Option("--sampler-seed", help="seed of the TPE sampler (one worker only)"),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="write into an existing --out folder that holds no study (one that does is "
+            "added to)",
+        ),
+    ] = False,
 ) -> None:
     """Search hyper-parameters with Optuna; objective: the validation score over --seeds."""
     from rich.table import Table
 
+    from caloforge.io import check_output_path
     from caloforge.scale.tune import tune as tune_fn
 
+    check_device(device)
+    # a folder holding a study is added to (several workers may share it: no lock); any other
+    # existing --out is refused unless --overwrite
+    has_study = (out / "study.db").is_file() or (out / "summary.json").is_file()
+    check_output_path(out, overwrite=overwrite or has_study, kind="folder")
     result = tune_fn(
         data,
         family,
@@ -86,8 +100,8 @@ def tune(
         table.add_row(str(row["trial"]), f"{row['value']:.4g}", per_seed, params)
     console.print(table)
     if result.importance_path is None:
-        console.print(f"no importance plot: {result.summary.get('importance_missing')}")
-    console.print(f"summary: {result.summary_path}", highlight=False)
+        print_text(f"no importance plot: {result.summary.get('importance_missing')}")
+    print_text(f"summary: {result.summary_path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from caloforge.generation.backend import BACKENDS, Backend, sample
 from caloforge.generation.conditions import requested_rows, resolve_conditions
-from caloforge.io import ShowerWriter, read_showers
+from caloforge.io import ShowerWriter, check_output_path, read_showers
 from caloforge.progress import progress_bar
 from caloforge.provenance import utc_timestamp
 from caloforge.showerset import ShowerSet
@@ -122,6 +122,7 @@ def generate(
     executor: Executor | None = None,
     part_size: int | None = None,
     keep_parts: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Generate showers with the model in ``model_dir`` into ``out`` (atomic, streamed).
 
@@ -130,8 +131,9 @@ def generate(
     ``onnxruntime`` (with ``onnx_path``, or the artifact exported on the fly with its parity
     check); ``threads`` sets the CPU threads of either. ``rows=(start, stop)`` writes only
     those rows of the job. ``executor`` runs the job in parts (:func:`fan_out_generation`).
-    Returns the output path.
+    An existing ``out`` is refused before any work unless ``overwrite``. Returns the output path.
     """
+    out = check_output_path(out, overwrite=overwrite)
     if executor is not None:
         if rows is not None or device != "cpu":
             msg = f"generate: an executor's parts run on the CPU and choose their own rows; got device {device!r}, rows {rows}"
@@ -145,9 +147,10 @@ def generate(
             threads=threads,
             part_size=part_size,
             keep_parts=keep_parts,
+            overwrite=overwrite,
             **job,
         )
-        return Path(out)
+        return out
     _check(batch_size, backend, device, threads)
     import torch
 
@@ -191,6 +194,7 @@ def generate(
             particle=particle,
             conditions=[] if configs is None else ["config"],
             attrs=attrs,
+            overwrite=overwrite,
         ) as writer,
         progress_bar("generate", stop - start, show=progress) as advance,
     ):
@@ -206,13 +210,13 @@ def generate(
                 ShowerSet(e[a:b][keep], np.maximum(cells[keep], 0.0), geometry, particle, cond)
             )
             advance(keep.stop - keep.start)
-    return Path(out)
+    return out
 
 
 def _write_part(
     start: int, stop: int, path: Path, *, model_dir: Path, kwargs: dict[str, Any]
 ) -> dict[str, np.ndarray]:  # a module-level function: pickled to the executor's workers
-    generate(model_dir, path, rows=(start, stop), **kwargs)
+    generate(model_dir, path, rows=(start, stop), overwrite=True, **kwargs)
     return {}
 
 
@@ -224,13 +228,14 @@ def fan_out_generation(
     threads: int | None = None,
     part_size: int | None = None,
     keep_parts: bool = False,
+    overwrite: bool = False,
     **job: Any,
 ) -> FanOut:
     """:func:`generate` with the arguments ``job`` (``n``, ``energies``, ``like``, ``config``,
     ``seed``, ``batch_size``, ``backend``, ``onnx_path``) run by ``executor`` on parts of
     ``part_size`` rows (rounded up to whole batches; default one batch) with ``threads`` CPU
     threads each (default 1), merged into ``out``: the file a local call writes. Returns how
-    the job was spread."""
+    the job was spread. An existing ``out`` is refused unless ``overwrite``."""
     from caloforge.fanout import fan_out, split_rows
 
     unknown = sorted(set(job) - set(_JOB_KEYS))
@@ -263,4 +268,13 @@ def fan_out_generation(
 
             kwargs["onnx_path"] = export_onnx(model_dir, Path(tmp) / "model.onnx").path
         write = functools.partial(_write_part, model_dir=model_dir, kwargs=kwargs)
-        return fan_out(executor, write, ranges, out, job=doc, attrs=attrs, keep_parts=keep_parts)
+        return fan_out(
+            executor,
+            write,
+            ranges,
+            out,
+            job=doc,
+            attrs=attrs,
+            keep_parts=keep_parts,
+            overwrite=overwrite,
+        )
