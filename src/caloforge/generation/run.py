@@ -25,6 +25,7 @@ from caloforge.io import ShowerWriter, check_output_path, read_showers
 from caloforge.progress import progress_bar
 from caloforge.provenance import utc_timestamp
 from caloforge.showerset import ShowerSet
+from caloforge.simulation.gun import check_shower_count
 
 if TYPE_CHECKING:
     from caloforge.fanout import Executor, FanOut
@@ -159,6 +160,10 @@ def generate(
     artifact = load_model(model_dir, device=device)
     enc = artifact.encoding
     e, configs = resolve_conditions(enc.n_configs, n, energies, like, config, seed)
+    if rows is None:
+        check_shower_count(len(e), artifact.geometry, out)
+        if like is not None:
+            _check_like(Path(like), artifact)
     start, stop = (0, len(e)) if rows is None else (int(rows[0]), int(rows[1]))
     if not 0 <= start <= stop <= len(e):
         msg = f"generate: rows must satisfy 0 <= start <= stop <= {len(e)}, got [{start}, {stop})"
@@ -204,6 +209,10 @@ def generate(
             noise_rng = torch.Generator().manual_seed(chunk_seed(seed, k))
             noise = artifact.generator.make_noise(b - a, noise_rng)
             cells = sample(runner, e[a:b], c, noise.numpy())
+            if not np.isfinite(cells).all():
+                bad = int((~np.isfinite(cells)).any(axis=1).sum())
+                msg = f"{model_dir}: the model produced NaN or inf cells in {bad} of {b - a} showers of batch {k}; nothing written (retrain or check the weights)"
+                raise ValueError(msg)
             keep = slice(max(start, a) - a, min(stop, b) - a)  # the whole batch runs: same bits
             cond = {} if c is None else {"config": c[keep]}
             writer.append(
@@ -211,6 +220,25 @@ def generate(
             )
             advance(keep.stop - keep.start)
     return out
+
+
+def _check_like(like: Path, artifact: Artifact) -> None:
+    """Warn when the reference file ``like`` holds showers of another geometry or particle than
+    the model's: only its energies (and configurations) are copied, which is rarely intended."""
+    ref = read_showers(like, stop=0)
+    if not ref.geometry.same_readout(artifact.geometry):
+        warnings.warn(
+            f"--like {like}: its geometry {ref.geometry.name!r} ({ref.geometry.n_cells} cells) is "
+            f"not the model's {artifact.geometry.name!r} ({artifact.geometry.n_cells} cells); "
+            "only its energies are used",
+            stacklevel=3,
+        )
+    if ref.particle != artifact.particle:
+        warnings.warn(
+            f"--like {like}: its particle {ref.particle!r} is not the model's "
+            f"{artifact.particle!r}; only its energies are used",
+            stacklevel=3,
+        )
 
 
 def _write_part(

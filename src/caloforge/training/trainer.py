@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from caloforge.geometry import get_geometry
+from caloforge.geometry import Geometry, get_geometry
 from caloforge.io import read_showers
 from caloforge.models.artifact import save_model
 from caloforge.models.base import Family
@@ -30,7 +30,12 @@ from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.registry import family_names, get_family
 from caloforge.provenance import machine_description, versions
 from caloforge.showerset import ShowerSet
-from caloforge.training.checkpoint import CheckpointState, load_checkpoint, save_checkpoint
+from caloforge.training.checkpoint import (
+    CheckpointState,
+    data_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from caloforge.training.config import RunConfig, load_run_config, save_run_config
 from caloforge.training.data import BatchStream, split
 from caloforge.training.distributed import (
@@ -71,6 +76,19 @@ class TrainResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+def _readout_difference(data: Geometry, expected: Geometry) -> str:
+    """The first difference of two readouts, e.g. ``layer 2 ('middle'): PolarGrid(...) in the
+    data, PolarGrid(...) expected``."""
+    if len(data.layers) != len(expected.layers):
+        return f"{len(data.layers)} layers in the data, {len(expected.layers)} expected"
+    for i, (a, b) in enumerate(zip(data.layers, expected.layers, strict=True)):
+        if a.segmentation != b.segmentation:
+            return (
+                f"layer {i} ({a.name!r}): {a.segmentation} in the data, {b.segmentation} expected"
+            )
+    return "the readouts differ"
+
+
 def _prepare(data: ShowerSet | str | Path, run: RunConfig) -> tuple[ShowerSet, str]:
     showers = data if isinstance(data, ShowerSet) else read_showers(data)
     source = "<ShowerSet>" if isinstance(data, ShowerSet) else str(data)
@@ -81,7 +99,8 @@ def _prepare(data: ShowerSet | str | Path, run: RunConfig) -> tuple[ShowerSet, s
             msg = (
                 f"{source}: the data's geometry {showers.geometry.name!r} "
                 f"({showers.geometry.n_cells} cells) differs from the configured geometry "
-                f"{cfg.geometry!r} ({expected.n_cells} cells) (train.geometry)"
+                f"{cfg.geometry!r} ({expected.n_cells} cells) (train.geometry): "
+                f"{_readout_difference(showers.geometry, expected)}"
             )
             raise ValueError(msg)
     if (
@@ -131,10 +150,18 @@ def _check_finite(
     return None
 
 
-def _fingerprint(run: RunConfig, n_train: int) -> dict[str, Any]:
+def _fingerprint(run: RunConfig, train_set: ShowerSet, source: str) -> dict[str, Any]:
     d = run.to_dict()
     d["train"] = {k: v for k, v in d["train"].items() if k not in RESUMABLE_CHANGES}
-    return d | {"n_train": n_train}
+    data = data_fingerprint(
+        train_set.incident_energy, train_set.cells, train_set.config, _source_path(source)
+    )
+    return d | {"n_train": len(train_set), "data": data}
+
+
+def _source_path(source: str) -> str:
+    """The data file's resolved path (``<ShowerSet>`` for data given in memory)."""
+    return source if source.startswith("<") else str(Path(source).resolve())
 
 
 def _fit(
@@ -167,7 +194,7 @@ def _fit(
     x, cond = _tensors(train_set, family, device)
     stream = BatchStream(x, cond, cfg.batch_size, torch.Generator().manual_seed(data_seed))
     rngs = {"data": stream.rng, "noise": torch.Generator().manual_seed(noise_seed)}
-    state = CheckpointState(fingerprint=_fingerprint(run, len(train_set)))
+    state = CheckpointState(fingerprint=_fingerprint(run, train_set, source))
     ckpt = out_dir / CHECKPOINT
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
