@@ -72,7 +72,7 @@ def evaluate(
             else ""
         )
         console.print(
-            f"{name}: {auc}FPD {c['fpd']['value']:.4f}, KPD {c['kpd']['value']:.5f}, "
+            f"{name}: {auc}FPD {c['fpd']['value']:.4f} (floor {c['fpd']['floor']:.4f}), KPD {c['kpd']['value']:.5f}, "
             f"flagged: {', '.join(c['flagged']) or 'none'}",
             highlight=False,
             markup=False,
