@@ -20,8 +20,8 @@ from caloforge.simulation.registry import get_engine
 
 __all__ = ["BATCH_BYTES", "Batches", "check_job", "default_batch_size"]
 
-#: the default batch size keeps one batch's cells (float64, as the engines return them) below
-#: this many bytes; it depends on the geometry only, never on the number of showers, so the
+#: the default batch size keeps one batch's cells, at 8 bytes a cell (a bound on the engines'
+#: per-cell arrays), below this many bytes; it depends on the geometry only, never on the number of showers, so the
 #: memory of a streamed job is the same for any ``n``
 BATCH_BYTES = 16 << 20
 #: the default batch size never falls below this many showers (very fine geometries)
