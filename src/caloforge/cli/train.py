@@ -50,8 +50,10 @@ def train(
     from caloforge.training import train as train_fn
 
     check_device(device)
-    check_output_path(out, overwrite=overwrite or resume, kind="folder")
-    rank0 = int(os.environ.get("RANK", "0")) == 0  # under torchrun one lock, held by rank 0
+    # under torchrun rank 0 refuses an existing folder and holds the lock (torchrun then stops
+    # the other ranks); they check only what --out is, as rank 0 may have made it already
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    check_output_path(out, overwrite=overwrite or resume or not rank0, kind="folder")
     try:
         with lock_output(out) if rank0 else contextlib.nullcontext():
             results = train_fn(
