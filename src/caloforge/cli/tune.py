@@ -62,6 +62,7 @@ def tune(
 ) -> None:
     """Search hyper-parameters with Optuna; objective: the validation score over --seeds."""
     from rich.table import Table
+    from rich.text import Text
 
     from caloforge.io import check_output_path
     from caloforge.scale.tune import tune as tune_fn
@@ -87,7 +88,7 @@ def tune(
         sampler_seed=sampler_seed,
     )
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result.summary["trials"].items()))
-    table = Table(title=f"study {result.study_name}: best trials ({counts})")
+    table = Table(title=Text(f"study {result.study_name}: best trials ({counts})"))
     table.add_column("trial", justify="right")
     table.add_column("score (mean)", justify="right")
     table.add_column("per seed")
@@ -97,7 +98,8 @@ def tune(
         params = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["params"].items()
         )
-        table.add_row(str(row["trial"]), f"{row['value']:.4g}", per_seed, params)
+        cells = (str(row["trial"]), f"{row['value']:.4g}", per_seed, params)
+        table.add_row(*(Text(c) for c in cells))  # study names and values are not markup
     console.print(table)
     if result.importance_path is None:
         print_text(f"no importance plot: {result.summary.get('importance_missing')}")
