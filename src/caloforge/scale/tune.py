@@ -212,12 +212,13 @@ def _storage(url: str) -> Any:
 
 def _redacted(url: str) -> str:
     """The storage URL without its password (it is written to the summary)."""
-    engine = require("sqlalchemy.engine", "scale", "caloforge tune --storage")
-    errors = require("sqlalchemy.exc", "scale", "caloforge tune --storage")
+    require("sqlalchemy", "scale", "caloforge tune --storage")
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
-        return str(engine.make_url(url).render_as_string(hide_password=True))
-    except errors.ArgumentError:
+        return str(make_url(url).render_as_string(hide_password=True))
+    except ArgumentError:
         return url
 
 
