@@ -170,6 +170,28 @@ def test_edited_geometry_with_the_same_cell_count_names_the_difference(tmp_path:
     run = RunConfig(family="vae")
     run = dataclasses.replace(run, train=dataclasses.replace(run.train, geometry="calogan"))
     with pytest.raises(
-        ValueError, match=r"layer 1 \('layer1'\): CartesianGrid\(.*pitch_x_mm=41\.0.* in the data"
+        ValueError,
+        match=r"layer 1 \('layer1'\): CartesianGrid\(.*pitch_x_mm=41\.0.*here, .*pitch_x_mm=40\.0.*\(here: the data\)",
     ):
         train(s, None, run, tmp_path / "m", steps=1, progress=False)
+
+
+def test_evaluate_names_what_differs_in_an_edited_geometry(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from caloforge.cli import app
+
+    geo = get_geometry("calogan")
+    doc = geo.to_dict()
+    doc["layers"][1]["segmentation"]["pitch_x_mm"] = 41.0
+    edited = Geometry.from_dict(doc)
+    cells = np.random.default_rng(0).random((10, geo.n_cells)).astype(np.float32)
+    write_showers(tmp_path / "ref.h5", ShowerSet(np.full(10, 3e4), cells, geo))
+    write_showers(tmp_path / "cand.h5", ShowerSet(np.full(10, 3e4), cells, edited))
+    args = ["evaluate", "-r", str(tmp_path / "ref.h5"), "-c", str(tmp_path / "cand.h5")]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "report"), "--no-classifier"])
+    assert res.exit_code == 2
+    message = " ".join(res.output.split())
+    assert "layer 1 ('layer1'): CartesianGrid(" in message
+    assert "pitch_x_mm=41.0" in message
+    assert "(here: the candidate)" in message

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from caloforge.geometry import Geometry, get_geometry
+from caloforge.geometry import get_geometry
 from caloforge.io import read_showers
 from caloforge.models.artifact import save_model
 from caloforge.models.base import Family
@@ -76,19 +76,6 @@ class TrainResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _readout_difference(data: Geometry, expected: Geometry) -> str:
-    """The first difference of two readouts, e.g. ``layer 2 ('middle'): PolarGrid(...) in the
-    data, PolarGrid(...) expected``."""
-    if len(data.layers) != len(expected.layers):
-        return f"{len(data.layers)} layers in the data, {len(expected.layers)} expected"
-    for i, (a, b) in enumerate(zip(data.layers, expected.layers, strict=True)):
-        if a.segmentation != b.segmentation:
-            return (
-                f"layer {i} ({a.name!r}): {a.segmentation} in the data, {b.segmentation} expected"
-            )
-    return "the readouts differ"
-
-
 def _prepare(data: ShowerSet | str | Path, run: RunConfig) -> tuple[ShowerSet, str]:
     showers = data if isinstance(data, ShowerSet) else read_showers(data)
     source = "<ShowerSet>" if isinstance(data, ShowerSet) else str(data)
@@ -100,7 +87,7 @@ def _prepare(data: ShowerSet | str | Path, run: RunConfig) -> tuple[ShowerSet, s
                 f"{source}: the data's geometry {showers.geometry.name!r} "
                 f"({showers.geometry.n_cells} cells) differs from the configured geometry "
                 f"{cfg.geometry!r} ({expected.n_cells} cells) (train.geometry): "
-                f"{_readout_difference(showers.geometry, expected)}"
+                f"{showers.geometry.readout_difference(expected)} (here: the data)"
             )
             raise ValueError(msg)
     if (
