@@ -26,7 +26,7 @@ def evaluate(
     per_config: Annotated[
         bool, typer.Option("--per-config", help="also compare per alignment configuration")
     ] = False,
-    seed: Annotated[int, typer.Option(help="seed of every sampled quantity")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seed of every sampled quantity")] = 0,
     bins: Annotated[int, typer.Option(help="histogram bins per observable")] = 40,
     no_classifier: Annotated[
         bool, typer.Option("--no-classifier", help="skip the classifier AUCs")
@@ -41,23 +41,29 @@ def evaluate(
     max_histograms: Annotated[
         int, typer.Option(help="observables drawn as histograms in the report")
     ] = 60,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the folder --out if it exists")
+    ] = False,
 ) -> None:
     """Compare candidates with a reference: metrics.json and a self-contained report.html."""
     from caloforge.evaluation.comparison import evaluate as run_evaluation
+    from caloforge.io import check_output_path, lock_output
 
-    metrics = run_evaluation(
-        reference,
-        candidate,
-        labels=label or None,
-        per_config=per_config,
-        out_dir=out,
-        seed=seed,
-        n_bins=bins,
-        classifier=not no_classifier,
-        lowlevel_rows=lowlevel_rows,
-        max_histograms=max_histograms,
-        progress=True,
-    )
+    check_output_path(out, overwrite=overwrite, kind="folder")
+    with lock_output(out):
+        metrics = run_evaluation(
+            reference,
+            candidate,
+            labels=label or None,
+            per_config=per_config,
+            out_dir=out,
+            seed=seed,
+            n_bins=bins,
+            classifier=not no_classifier,
+            lowlevel_rows=lowlevel_rows,
+            max_histograms=max_histograms,
+            progress=True,
+        )
     for name, c in metrics["candidates"].items():
         cls = c.get("classifier")
         auc = (
@@ -66,7 +72,7 @@ def evaluate(
             else ""
         )
         console.print(
-            f"{name}: {auc}FPD {c['fpd']['value']:.4f}, KPD {c['kpd']['value']:.5f}, "
+            f"{name}: {auc}FPD {c['fpd']['value']:.4f} (floor {c['fpd']['floor']:.4f}), KPD {c['kpd']['value']:.5f}, "
             f"flagged: {', '.join(c['flagged']) or 'none'}",
             highlight=False,
             markup=False,
