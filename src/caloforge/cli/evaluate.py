@@ -65,7 +65,7 @@ def evaluate(
     per_config: Annotated[
         bool, typer.Option("--per-config", help="also compare per alignment configuration")
     ] = False,
-    seed: Annotated[int, typer.Option(help="seed of every sampled quantity")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seed of every sampled quantity")] = 0,
     bins: Annotated[int, typer.Option(help="histogram bins per observable")] = 40,
     no_classifier: Annotated[
         bool, typer.Option("--no-classifier", help="skip the classifier AUCs")
@@ -93,42 +93,50 @@ def evaluate(
     cls_hidden: Annotated[
         int, typer.Option(help="(calochallenge) classifier hidden width (the challenge's: 2048)")
     ] = 2048,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the folder --out if it exists")
+    ] = False,
 ) -> None:
     """Compare candidates with a reference: metrics.json and a self-contained report.html
     (calochallenge: metrics.json and calochallenge.md)."""
+    from caloforge.io import check_output_path, lock_output
+
+    check_output_path(out, overwrite=overwrite, kind="folder")
     if protocol is Protocol.calochallenge:
         from caloforge.evaluation.calochallenge.classifier import ChallengeClassifierConfig
 
         config = ChallengeClassifierConfig(n_epochs=cls_epochs, n_hidden=cls_hidden)
-        _calochallenge(
-            reference,
-            candidate,
-            out,
-            label,
-            geometry,
-            seed,
-            config if not no_classifier else None,
-            lowlevel_rows,
-            reference_is_geant4,
-            fpd_kpd,
-        )
+        with lock_output(out):
+            _calochallenge(
+                reference,
+                candidate,
+                out,
+                label,
+                geometry,
+                seed,
+                config if not no_classifier else None,
+                lowlevel_rows,
+                reference_is_geant4,
+                fpd_kpd,
+            )
         return
     from caloforge.evaluation.comparison import evaluate as run_evaluation
 
-    metrics = run_evaluation(
-        reference,
-        candidate,
-        labels=label or None,
-        per_config=per_config,
-        out_dir=out,
-        seed=seed,
-        n_bins=bins,
-        classifier=not no_classifier,
-        lowlevel_rows=lowlevel_rows,
-        max_histograms=max_histograms,
-        progress=True,
-        geometry=geometry,
-    )
+    with lock_output(out):
+        metrics = run_evaluation(
+            reference,
+            candidate,
+            labels=label or None,
+            per_config=per_config,
+            out_dir=out,
+            seed=seed,
+            n_bins=bins,
+            classifier=not no_classifier,
+            lowlevel_rows=lowlevel_rows,
+            max_histograms=max_histograms,
+            progress=True,
+            geometry=geometry,
+        )
     for name, c in metrics["candidates"].items():
         cls = c.get("classifier")
         auc = (
@@ -137,7 +145,7 @@ def evaluate(
             else ""
         )
         _say(
-            f"{name}: {auc}FPD {c['fpd']['value']:.4f}, KPD {c['kpd']['value']:.5f}, "
+            f"{name}: {auc}FPD {c['fpd']['value']:.4f} (floor {c['fpd']['floor']:.4f}), KPD {c['kpd']['value']:.5f}, "
             f"flagged: {', '.join(c['flagged']) or 'none'}"
         )
     _say(f"report: {out / 'report.html'}")

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from caloforge.cli._common import console, print_json, user_errors
+from caloforge.cli._common import check_device, print_error, print_json, user_errors
+from caloforge.models.registry import family_help, family_names
+
+if TYPE_CHECKING:
+    FamilyName = str
+else:  # the registered names as choices (the registry imports no family, hence no torch)
+    FamilyName = Literal[tuple(family_names())]
 
 
 @user_errors
 def train(
     data: Annotated[Path, typer.Option("--data", help="training shower file (HDF5)")],
-    family: Annotated[
-        str, typer.Option("--family", help="model family: wgan-gp, gan-ecritic or vae")
-    ],
+    family: Annotated[FamilyName, typer.Option("--family", help=f"model family: {family_help()}")],
     out: Annotated[Path, typer.Option("--out", help="model folder to write")],
     config: Annotated[
         Path | None,
@@ -34,33 +39,44 @@ def train(
     device: Annotated[str | None, typer.Option("--device", help="cpu or cuda")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the folder --out if it exists")
+    ] = False,
 ) -> None:
-    """Train a generative model on a shower file; writes the model folder --out."""
+    """Train a generative model on a shower file; writes the model folder --out (an existing
+    one is refused unless --overwrite or --resume)."""
+    from caloforge.io import check_output_path, lock_output
     from caloforge.training import TrainingDivergedError, ensemble_spread
     from caloforge.training import train as train_fn
 
+    check_device(device)
+    # under torchrun rank 0 refuses an existing folder and holds the lock (torchrun then stops
+    # the other ranks); they check only what --out is, as rank 0 may have made it already
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    check_output_path(out, overwrite=overwrite or resume or not rank0, kind="folder")
     try:
-        results = train_fn(
-            data,
-            family,
-            config,
-            out,
-            seeds=seeds,
-            resume=resume,
-            steps=steps,
-            device=device,
-            threads=threads,
-            progress=progress,
-        )
+        with lock_output(out) if rank0 else contextlib.nullcontext():
+            results = train_fn(
+                data,
+                family,
+                config,
+                out,
+                seeds=seeds,
+                resume=resume,
+                steps=steps,
+                device=device,
+                threads=threads,
+                progress=progress,
+            )
     except TrainingDivergedError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        print_error(exc)
         raise typer.Exit(3) from None
     summary = [
         {"out_dir": str(r.out_dir), "seed": r.seed, "steps": r.steps, "wall_s": r.wall_seconds}
         | {"best_step": r.best_step, "final_score": r.metrics["final"].get("score")}
         for r in results
     ]
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+    if rank0:  # under torchrun only rank 0 reports
         print_json(summary if seeds == 1 else {"runs": summary, "spread": ensemble_spread(out)})
 
 
