@@ -30,6 +30,14 @@ def generate_cmd(
         Path | None,
         typer.Option("--like", help="copy energies (and configs) from this reference file"),
     ] = None,
+    geometry: Annotated[
+        str | None,
+        typer.Option(
+            "--geometry",
+            "-g",
+            help="preset or binning .xml for a --like file that names no geometry",
+        ),
+    ] = None,
     config: Annotated[
         int | None, typer.Option("--config", help="alignment configuration 0..7 (default: drawn)")
     ] = None,
@@ -78,7 +86,13 @@ def generate_cmd(
         msg = "give exactly one of --energy, --energies or --like"
         raise ValueError(msg)
     levels = None
-    if energy is not None:
+    if like is not None and geometry is not None:
+        # a file that names no geometry: its energies, read with the given one (no configs)
+        from caloforge.io import iter_showers
+
+        levels = [float(e) for c in iter_showers(like, geometry) for e in c.incident_energy]
+        levels, like, n = levels[:n] if n is not None else levels, None, 1
+    elif energy is not None:
         levels = [parse_energy(energy)]
     elif energies is not None:
         levels = parse_energies(energies)

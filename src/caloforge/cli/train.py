@@ -39,13 +39,21 @@ def train(
     device: Annotated[str | None, typer.Option("--device", help="cpu or cuda")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="CPU threads for torch")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    geometry: Annotated[
+        str | None,
+        typer.Option(
+            "--geometry",
+            "-g",
+            help="preset or binning .xml for data files that name no geometry (the CaloChallenge's own)",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace the folder --out if it exists")
     ] = False,
 ) -> None:
     """Train a generative model on a shower file; writes the model folder --out (an existing
     one is refused unless --overwrite or --resume)."""
-    from caloforge.io import check_output_path, lock_output
+    from caloforge.io import check_output_path, lock_output, read_showers
     from caloforge.training import TrainingDivergedError, ensemble_spread
     from caloforge.training import train as train_fn
 
@@ -57,7 +65,7 @@ def train(
     try:
         with lock_output(out) if rank0 else contextlib.nullcontext():
             results = train_fn(
-                data,
+                data if geometry is None else read_showers(data, geometry),
                 family,
                 config,
                 out,

@@ -18,6 +18,12 @@ from typing import Any
 import h5py
 import numpy as np
 
+from caloforge.data.energy_scale import (
+    ENERGY_SCALE_ATTR,
+    calibration_factor,
+    describe_scale,
+    file_energy_scale,
+)
 from caloforge.geometry import Geometry, get_geometry
 from caloforge.io.atomic import atomic_path
 from caloforge.showerset import PARTICLES, ShowerSet
@@ -99,7 +105,16 @@ def refuse_outside_data(f: h5py.Group, path: str | Path) -> None:
 
 def _geometry_of(f: h5py.File, path: Path, geometry: Geometry | str | None) -> Geometry:
     if geometry is not None:
-        return get_geometry(geometry) if isinstance(geometry, str | Path) else geometry
+        geo = get_geometry(geometry) if isinstance(geometry, str | Path) else geometry
+        if "caloforge_geometry" in f.attrs:
+            own = Geometry.from_json(str(f.attrs["caloforge_geometry"]))
+            if not own.same_readout(geo):
+                msg = (
+                    f"{path}: the file's geometry {own.name!r} ({own.n_cells} cells) differs "
+                    f"from the given geometry {geo.name!r} ({geo.n_cells} cells)"
+                )
+                raise ValueError(msg)
+        return geo
     if "caloforge_geometry" in f.attrs:
         return Geometry.from_json(str(f.attrs["caloforge_geometry"]))
     if "geometry" in f.attrs:
@@ -149,6 +164,8 @@ class _Layout:
                 raise ValueError(msg)
         self.n, self.condition_names = n, list(names)
         self.attrs = json.loads(f.attrs["caloforge_attrs"]) if "caloforge_attrs" in f.attrs else {}
+        if ENERGY_SCALE_ATTR in f.attrs:
+            self.attrs[ENERGY_SCALE_ATTR] = float(f.attrs[ENERGY_SCALE_ATTR])
 
 
 def read_showers(
@@ -212,12 +229,17 @@ def file_info(path: str | Path, geometry: Geometry | str | None = None) -> dict[
     """Summary of a file without loading it whole (streams the energies and cell sums)."""
     path = Path(path)
     n, e_min, e_max, ratio_sum, configs = 0, np.inf, -np.inf, 0.0, None
+    ratio_sq, zeros, cells_seen = 0.0, 0, 0
     info: dict[str, Any] = {}
     for chunk in iter_showers(path, geometry):
         n += len(chunk)
         e_min = min(e_min, float(chunk.incident_energy.min()))
         e_max = max(e_max, float(chunk.incident_energy.max()))
-        ratio_sum += float((chunk.total_energy / chunk.incident_energy).sum())
+        ratio = chunk.total_energy / chunk.incident_energy
+        ratio_sum += float(ratio.sum())
+        ratio_sq += float((ratio * ratio).sum())
+        zeros += int((chunk.cells == 0).sum())
+        cells_seen += chunk.cells.size
         if chunk.config is not None:
             c = np.bincount(chunk.config, minlength=chunk.geometry.alignment_configs)
             configs = c if configs is None else configs + c
@@ -239,7 +261,12 @@ def file_info(path: str | Path, geometry: Geometry | str | None = None) -> dict[
             "incident_energy_min_mev": e_min,
             "incident_energy_max_mev": e_max,
             "mean_etot_over_einc": ratio_sum / n,
+            "std_etot_over_einc": float(np.sqrt(max(ratio_sq / n - (ratio_sum / n) ** 2, 0.0))),
+            "sparsity": zeros / cells_seen if cells_seen else None,
         }
+    with _open(path) as f:
+        scale, found = file_energy_scale(dict(f.attrs), str(info["geometry"]))
+    info |= {"energy_scale": describe_scale(scale), "energy_scale_found": found}
     if configs is not None:
         info["config_counts"] = configs.tolist()
     return info
@@ -261,6 +288,32 @@ def flush_denormals(values: np.ndarray) -> np.ndarray:
     return out
 
 
+#: "auto" compression: gzip when the cells would take more than this many bytes uncompressed
+COMPRESS_ABOVE_BYTES = 64 * 2**20
+#: rows assumed by "auto" when the writer is not told how many showers will come
+AUTO_ROWS_UNKNOWN = 10_000
+
+
+def compression_options(
+    compression: str | None, n_cells: int, expected_rows: int | None
+) -> dict[str, Any]:
+    """h5py keywords for the cells dataset: ``None`` (none), ``"gzip"`` (level 4 with the
+    shuffle filter), ``"lzf"`` (with shuffle; h5py only), or ``"auto"``: gzip when
+    ``expected_rows`` (10 000 when unknown) x ``n_cells`` float32 exceed 64 MiB. Chunks stay
+    row blocks, so reading stays streaming."""
+    if compression == "auto":
+        rows = AUTO_ROWS_UNKNOWN if expected_rows is None else expected_rows
+        compression = "gzip" if rows * n_cells * 4 > COMPRESS_ABOVE_BYTES else None
+    if compression is None:
+        return {}
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    if compression == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    msg = f"compression must be 'auto', 'gzip', 'lzf' or None, got {compression!r}"
+    raise ValueError(msg)
+
+
 class ShowerWriter:
     """Streaming, atomic writer: append ShowerSet chunks, the file appears only on ``close``.
 
@@ -280,8 +333,11 @@ class ShowerWriter:
         particle: str = "photon",
         conditions: Sequence[str] = (),
         attrs: dict[str, Any] | None = None,
-        compression: str | None = None,
+        compression: str | None = "auto",
         overwrite: bool = False,
+        expected_rows: int | None = None,
+        from_visible: bool = False,
+        energy_scale: float | None = None,
     ) -> None:
         self.path, self.geometry = Path(path), geometry
         self.particle, self.conditions = particle, list(conditions)
@@ -294,7 +350,7 @@ class ShowerWriter:
             raise
         self._n = 0
         rows = max(1, min(1024, (1 << 20) // max(4 * geometry.n_cells, 1)))
-        kw: dict[str, Any] = {"compression": compression} if compression else {}
+        kw = compression_options(compression, geometry.n_cells, expected_rows)
         self._f.create_dataset(E_KEY, (0, 1), np.float64, maxshape=(None, 1), chunks=(4096, 1))
         self._f.create_dataset(
             CELLS_KEY,
@@ -309,8 +365,17 @@ class ShowerWriter:
         self._f.attrs["particle"] = particle
         self._f.attrs["pid"] = PARTICLES.get(particle, 0)
         self._f.attrs["conditions"] = json.dumps(self.conditions)
+        self._visible_factor = calibration_factor(geometry.name) if from_visible else None
+        scale = self._visible_factor or energy_scale or (attrs or {}).get(ENERGY_SCALE_ATTR)
+        if scale is not None:
+            self._f.attrs[ENERGY_SCALE_ATTR] = float(scale)
         self._attrs: dict[str, Any] = dict(attrs or {})
         self._write_attrs()
+
+    def _stored(self, cells: np.ndarray) -> np.ndarray:
+        if self._visible_factor is None:
+            return cells
+        return (cells.astype(np.float64) * self._visible_factor).astype(np.float32)
 
     def _write_attrs(self) -> None:
         self._f.attrs["caloforge_attrs"] = json.dumps(self._attrs, sort_keys=True, default=str)
@@ -329,7 +394,7 @@ class ShowerWriter:
         n0, n1 = self._n, self._n + len(showers)
         for key, data in [
             (E_KEY, showers.incident_energy.reshape(-1, 1)),
-            (CELLS_KEY, flush_denormals(showers.cells)),
+            (CELLS_KEY, flush_denormals(self._stored(showers.cells))),
             *[(k, showers.conditions[k]) for k in self.conditions],
         ]:
             if key not in self._f:
@@ -370,7 +435,7 @@ def write_showers(
     path: str | Path,
     showers: ShowerSet,
     *,
-    compression: str | None = None,
+    compression: str | None = "auto",
     overwrite: bool = False,
 ) -> Path:
     """Write a ShowerSet atomically in the CaloChallenge layout; returns the path."""
@@ -382,6 +447,7 @@ def write_showers(
         attrs=showers.attrs,
         compression=compression,
         overwrite=overwrite,
+        expected_rows=len(showers),
     ) as w:
         w.append(showers)
     return Path(path)
@@ -412,6 +478,7 @@ def merge_files(
         conditions=list(first.conditions),
         attrs=attrs,
         overwrite=overwrite,
+        expected_rows=sum(count_showers(q) for q in paths),
     ) as w:
         for p in paths:
             for chunk in iter_showers(p, chunk_size=chunk_size):

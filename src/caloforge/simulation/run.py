@@ -76,7 +76,7 @@ def simulate_to_file(
     batch_size: int | None = None,
     cuts: Cuts | None = None,
     progress: bool = True,
-    compression: str | None = None,
+    compression: str | None = "auto",
     rows: tuple[int, int] | None = None,
     executor: Executor | None = None,
     part_size: int | None = None,
@@ -134,6 +134,8 @@ def simulate_to_file(
         attrs=attrs,
         compression=compression,
         overwrite=overwrite,
+        expected_rows=stop - start,
+        from_visible=True,
     )
     with writer, progress_bar("simulate", stop - start, show=progress) as advance:
         for showers, eng in batches:
