@@ -48,6 +48,7 @@ def _plain_file(path: Path, n: int = 200, seed: int = 0) -> Path:
     return path
 
 
+@pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
 def test_plain_file_train_generate_evaluate_with_geometry_only(tmp_path: Path) -> None:
     plain = _plain_file(tmp_path / "plain.h5")
     cfg = tmp_path / "cfg.toml"
