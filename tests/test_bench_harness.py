@@ -6,25 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from caloforge.bench.harness import BenchConfig, run_bench, write_results
-from caloforge.geometry import get_geometry
-from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, save_model
 
 
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
-    g = get_geometry("atlas-em-barrel")
-    fam = FAMILIES["wgan-gp"]
-    torch.manual_seed(0)
-    gen = fam.build_generator(g, ConditionEncoding(1e3, 1e4, 8), Preprocessing(), fam.Config())
-    return save_model(
-        tmp_path / "m", gen, family="wgan-gp", hparams=fam.Config(), particle="photon", seed=0
-    )
-
-
-def test_harness_rows_and_ratios(model_dir: Path, tmp_path: Path) -> None:
+def test_harness_rows_and_ratios(wgan_model: Path, tmp_path: Path) -> None:
     cfg = BenchConfig(
         energy_mev=2000.0,
         batch_sizes=(1, 50),
@@ -34,7 +20,7 @@ def test_harness_rows_and_ratios(model_dir: Path, tmp_path: Path) -> None:
         budget_s=0.05,
         gpu=False,
     )
-    result = run_bench(cfg, [model_dir])
+    result = run_bench(cfg, [wgan_model])
     rows = result["rows"]
     kinds = {(r["what"].split(" ")[0], r["backend"], r["batch"]) for r in rows}
     assert kinds == {

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from _synthetic import atlas_showers, scaled, strips_shifted
 from caloforge.evaluation import ClassifierConfig, evaluate
 from caloforge.evaluation.flagging import is_flagged
+from synthetic import atlas_showers, scaled, strips_shifted
 
 N_SHOWERS = 5000
 FAST = ClassifierConfig(max_epochs=20, patience=4)

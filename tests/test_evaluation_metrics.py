@@ -46,7 +46,10 @@ def test_separation_power_of_samples_same_and_disjoint() -> None:
     a = rng.normal(size=2000)
     value, err = separation_power(a, a.copy(), seed=3)
     assert value == 0.0
-    assert err >= 0.0
+    # the bootstrap replicas are two independent samples of one distribution: S ~ chi2(B - 1)
+    # scaled to the mean separation_floor, so its spread is floor x sqrt(2 / (B - 1))
+    floor = separation_floor(40, a.size, a.size)
+    assert err == pytest.approx(floor * np.sqrt(2 / 39), rel=0.5)
     value, _ = separation_power(a, a + 100.0, bins=np.linspace(-5, 105, 111))
     assert value == pytest.approx(1.0)
 

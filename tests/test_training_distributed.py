@@ -7,6 +7,7 @@ import csv
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,10 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
-from caloforge.io import write_showers
 from caloforge.models.base import Batch, optimise
 from caloforge.training import train
 from caloforge.training.distributed import SINGLE, ShardedStream, init_distributed
-from test_models_synthetic import synthetic_showers
+from synthetic import synthetic_showers
 
 COMMON = """
 [train]
@@ -57,11 +57,9 @@ n_critic = 2
 ECRITIC = WGAN.replace('"wgan-gp"', '"gan-ecritic"') + "energy_critic_hidden = [16]\n"
 
 
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ddp") / "showers.h5"
-    write_showers(path, synthetic_showers(300, 0))
-    return path
+@pytest.fixture
+def data_file(shower_file: Callable[..., Path]) -> Path:
+    return shower_file(synthetic_showers, 300, 0)
 
 
 def _torchrun(data: Path, config: Path, family: str, out: Path) -> None:

@@ -1,7 +1,7 @@
 """Training improves the validation score, for every registered family.
 
 A short run (fixed seed, the family's default hyper-parameters, learning rate 2e-3) on the
-synthetic ``atlas-em-barrel`` photons of ``tests/_synthetic.py``, scored on the same held-out
+synthetic ``atlas-em-barrel`` photons of ``tests/synthetic.py``, scored on the same held-out
 showers the same way as two baselines:
 
 - the untrained model (the trainer logs its validation metrics at step 0);
@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from _synthetic import atlas_showers
 from caloforge.models.registry import family_names
 from caloforge.training import RunConfig, TrainConfig, train
+from synthetic import atlas_showers
 
 STEPS = 60
 MARGIN = 0.15
