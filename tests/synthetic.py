@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import gammainc
 
-from caloforge.geometry import get_geometry
+from caloforge.geometry import EtaPhiGrid, get_geometry
 from caloforge.geometry.atlas import (
     MIDDLE_DETA,
     MIDDLE_DPHI,
@@ -89,6 +89,7 @@ def atlas_showers(n: int, seed: int) -> ShowerSet:
     cells = np.zeros(n * geo.n_cells)
     for i, layer in enumerate(geo.layers):
         seg = layer.segmentation
+        assert isinstance(seg, EtaPhiGrid)  # atlas-em-barrel reads out in eta x phi
         n_spots = np.clip(np.round(e_layer[:, i] / _SPOT_MEV), 1, None).astype(np.int64)
         owner = np.repeat(np.arange(n), n_spots)
         r, angle = _radii(rng, owner.size, i), rng.uniform(0.0, 2 * np.pi, owner.size)

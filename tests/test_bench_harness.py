@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
 
+from caloforge.bench import copy_bandwidth, harness, matmul_flops
 from caloforge.bench.harness import BenchConfig, run_bench, write_results
 
 
-def test_harness_rows_and_ratios(wgan_model: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # times the cascade MC
+def test_harness_rows_and_ratios(
+    wgan_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the machine probes at their default sizes (2048^2 matmuls, 256 MB copies) take seconds;
+    # test_bench_tools checks them, here they only have to feed the ratios
+    monkeypatch.setattr(harness, "matmul_flops", functools.partial(matmul_flops, n=256, repeats=2))
+    small_copy = functools.partial(copy_bandwidth, n_bytes=1 << 22, repeats=2)
+    monkeypatch.setattr(harness, "copy_bandwidth", small_copy)
     cfg = BenchConfig(
         energy_mev=2000.0,
         batch_sizes=(1, 50),

@@ -12,6 +12,7 @@ from caloforge.io import write_showers
 from synthetic import atlas_showers, scaled
 
 
+@pytest.mark.slow  # a full report of 3 x 400 showers, per configuration
 @pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
 def test_cli_writes_report_and_metrics(tmp_path: Path, cli: Callable) -> None:
     ref = write_showers(tmp_path / "ref.h5", atlas_showers(400, 21))

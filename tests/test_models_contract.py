@@ -21,6 +21,7 @@ import torch
 from caloforge.geometry import get_geometry
 from caloforge.models import ConditionEncoding, Preprocessing, load_model, save_model
 from caloforge.models.base import Batch, Family
+from caloforge.models.generator import DenseGenerator
 from caloforge.models.registry import REGISTRY, family_names, get_family
 from caloforge.training import RunConfig, TrainConfig, train
 from caloforge.training.checkpoint import META_KEY
@@ -141,6 +142,7 @@ def test_output_heads(name: str, head: str) -> None:
         return
     assert empty == 0.0  # softmax fractions are never exactly zero
     # the energy scale (the network-space sum, E_tot/E_inc) starts at the data's
+    assert isinstance(gen, DenseGenerator)  # the generator behind every ``head`` option
     gen.fit_energy_scale(torch.tensor([0.28, 0.32], dtype=torch.float64))
     with torch.no_grad():
         ratio = fam.trained_generator(noise, cond).sum(1)

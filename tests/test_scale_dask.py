@@ -50,7 +50,10 @@ def _leftovers(folder: Path, out: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(f".{out.name}")]
 
 
-@pytest.mark.parametrize(("engine", "n", "part"), [("gflash", 60, 25), ("cascade", 6, 4)])
+@pytest.mark.parametrize(
+    ("engine", "n", "part"),
+    [("gflash", 60, 25), pytest.param("cascade", 6, 4, marks=pytest.mark.slow)],  # numba compile
+)
 def test_simulate_on_dask_gives_the_local_showers(
     client: Client, tmp_path: Path, engine: str, n: int, part: int
 ) -> None:

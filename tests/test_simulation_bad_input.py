@@ -87,6 +87,7 @@ def test_unwritable_output(tmp_path: Path) -> None:
         locked.chmod(0o700)
 
 
+@pytest.mark.slow  # the cascade MC
 def test_failure_mid_run_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> None:
     import caloforge.simulation as sim
 
@@ -144,6 +145,7 @@ def test_cli_unknown_particle_and_engine(tmp_path: Path, cli: Callable) -> None:
     _no_leftovers(tmp_path)
 
 
+@pytest.mark.slow  # the cascade MC
 def test_cli_writes_a_file_with_a_summary(tmp_path: Path, cli: Callable) -> None:
     out = tmp_path / "x.h5"
     result = cli(
@@ -158,6 +160,7 @@ def test_cli_writes_a_file_with_a_summary(tmp_path: Path, cli: Callable) -> None
     assert out.is_file()
 
 
+@pytest.mark.slow  # the cascade MC
 def test_file_records_the_provenance_of_its_job(tmp_path: Path) -> None:
     out = tmp_path / "p.h5"
     simulate_to_file("calogan", GUN, 3, out, seed=11, progress=False, workers=1)

@@ -15,13 +15,13 @@ def test_synthetic_showers_are_physical() -> None:
     assert abs(ratio.std() / ratio.mean() - 0.1 / np.sqrt(50)) < 0.002
     middle = s.cells[:, s.geometry.layer_slice(2)].sum(1) / s.total_energy
     assert abs(middle.mean() - LAYER_MEANS[2]) < 0.01
-    assert set(np.unique(s.config)) == set(range(8))
+    assert set(np.unique(s.conditions["config"])) == set(range(8))
 
 
 def test_atlas_showers_cover_every_energy_and_configuration() -> None:
     s = atlas_showers(400, 5)
     assert set(np.unique(s.incident_energy)) == set(ENERGIES_MEV)
-    assert set(np.unique(s.config)) == set(range(8))
+    assert set(np.unique(s.conditions["config"])) == set(range(8))
     # no sampling fraction: only the dead material in front and the leakage behind (~2%) are lost
     ratio = s.total_energy / s.incident_energy
     assert 0.95 < ratio.mean() < 1.0

@@ -84,6 +84,7 @@ def _losses(log: dict[tuple[int, str], float]) -> dict[tuple[int, str], float]:
     return {k: v for k, v in log.items() if not k[1].startswith("val_")}
 
 
+@pytest.mark.slow  # torchrun: two training processes
 def test_torchrun_two_processes_match_one_process(data_file: Path, tmp_path: Path) -> None:
     """VAE: every random draw goes through the shared noise hook, so two ranks reproduce the
     single-process loss curve to float rounding (different summation order only)."""
@@ -119,6 +120,7 @@ def _single_and_torchrun(
     return _losses(_log(tmp_path / "single/log.csv")), _losses(_log(tmp_path / "ddp/log.csv"))
 
 
+@pytest.mark.slow  # torchrun: two training processes
 def test_torchrun_gan_agrees_statistically(data_file: Path, tmp_path: Path) -> None:
     """WGAN-GP: same data and latent noise, but the penalty's interpolation weights are drawn
     per rank, so the curves agree within the batch-to-batch fluctuation, not bit for bit."""
@@ -131,6 +133,7 @@ def test_torchrun_gan_agrees_statistically(data_file: Path, tmp_path: Path) -> N
         assert np.abs(a - b).max() <= 0.15 * scale, (name, a, b)
 
 
+@pytest.mark.slow  # torchrun: two training processes
 def test_torchrun_likelihood_head_stays_in_step(data_file: Path, tmp_path: Path) -> None:
     """gan-ecritic's E_tot/E_inc likelihood model trains outside DDP's forward passes; its
     gradients are averaged by hand, so with the same data it follows the single-process fit

@@ -40,6 +40,7 @@ def data_file(shower_file: Callable[..., Path]) -> Path:
     return shower_file(synthetic_showers, 400, 11)
 
 
+@pytest.mark.slow  # training end to end
 def test_cli_train_generate(tmp_path: Path, data_file: Path, cli: Callable) -> None:
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(CONFIG)
@@ -93,6 +94,7 @@ def test_cli_train_generate(tmp_path: Path, data_file: Path, cli: Callable) -> N
     assert np.all(read_showers(gen_file).config == 3)
 
 
+@pytest.mark.slow  # training end to end
 def test_api_train_ensemble_and_generate_like(tmp_path: Path, data_file: Path) -> None:
     ref = write_showers(tmp_path / "ref.h5", synthetic_showers(300, 12))
     results = train(
