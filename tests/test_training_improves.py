@@ -20,7 +20,6 @@ import csv
 from pathlib import Path
 
 import pytest
-import torch
 
 from caloforge.models.registry import family_names
 from caloforge.training import RunConfig, TrainConfig, train
@@ -55,9 +54,9 @@ def _scores(name: str, lr: float, out: Path) -> dict[int, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("name", family_names())
 def test_training_improves_the_validation_score(name: str, tmp_path: Path) -> None:
-    torch.set_num_threads(1)
     trained = _scores(name, 2e-3, tmp_path / "trained")
     frozen = _scores(name, 1e-12, tmp_path / "frozen")
     assert trained[0] == frozen[0]  # the same untrained model, scored the same way
