@@ -151,6 +151,7 @@ def test_fpd_1d_gaussians_one_unit_apart_is_exactly_one() -> None:
     assert abs(value - 1.0) < 3 * err
 
 
+@pytest.mark.slow  # FPD of 30-d samples, 10 batches at 5 sizes, twice
 def test_fpd_removes_the_finite_sample_bias() -> None:
     """Two samples of d unit Gaussians: the raw Fréchet distance is d (d + 5) / (2 M) (0.131
     for d = 30, M = 4000), the extrapolated FPD is 0."""
@@ -166,6 +167,7 @@ def test_fpd_removes_the_finite_sample_bias() -> None:
     assert shifted == pytest.approx(d * 0.01, abs=3 * shifted_err)  # |mu1 - mu2|^2 = 0.3
 
 
+@pytest.mark.slow  # FPD floor over 4 splits of 6000 x 24
 def test_fpd_floor_of_one_distribution_and_two_independent_samples() -> None:
     d, m = 24, 6_000
     rng = np.random.default_rng(23)

@@ -185,6 +185,7 @@ def _sync_worker(rank: int, init_file: str, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # spawns two processes that import torch
 def test_optimise_sync_averages_gradients_over_processes(tmp_path: Path) -> None:
     """``optimise(..., sync=True)`` (the likelihood head's step) leaves every rank with the
     parameters of one step on the mean gradient: grad of sum(w.x + b) over 4 rows is 4 x
