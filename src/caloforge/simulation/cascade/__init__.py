@@ -29,7 +29,11 @@ from caloforge.simulation.cascade.transport import ELECTRON, PHOTON, POSITRON, r
 from caloforge.simulation.engine import EngineOutput
 from caloforge.simulation.gun import GunSample
 
-__all__ = ["ELECTRON_MASS_MEV", "Cuts", "run_cascade"]
+__all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
+
+#: Version of the cascade physics and stepping; bumped whenever showers for a seed change.
+#: 1: Highland multiple scattering per step, Bohr fluctuations; 2: ``Cuts.step_scale``.
+TRANSPORT_VERSION = "2"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 
@@ -72,9 +76,7 @@ def run_cascade(
             cuts.electron_production_mev,
             cuts.photon_tracking_mev,
             cuts.electron_tracking_mev,
-            cuts.range_fraction,
-            cuts.final_range_mm,
-            cuts.boundary_step_mm,
+            *cuts.step_limits(),
         ]
     )
     previous = numba.get_num_threads()
