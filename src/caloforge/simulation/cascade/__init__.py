@@ -32,8 +32,9 @@ from caloforge.simulation.gun import GunSample
 __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
 
 #: Version of the cascade physics and stepping; bumped whenever showers for a seed change.
-#: 1: Highland multiple scattering per step, Bohr fluctuations; 2: ``Cuts.step_scale``.
-TRANSPORT_VERSION = "2"
+#: 1: Highland multiple scattering per step, Bohr fluctuations; 2: ``Cuts.step_scale``;
+#: 3: modified-Tsai emission angles fixed (mean u = theta E / m_e = 1.6, was 3.1).
+TRANSPORT_VERSION = "3"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 

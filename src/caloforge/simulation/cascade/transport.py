@@ -178,11 +178,15 @@ def _rotate(
 
 @nb.njit(cache=True, inline="always")
 def _tsai_cost(e_total: float, state: np.ndarray) -> float:
-    """Polar angle cosine of a bremsstrahlung photon or pair lepton (Geant4 modified Tsai)."""
+    """Polar angle cosine of a bremsstrahlung photon or pair lepton: the modified Tsai
+    distribution (Geant4 G4ModifiedTsai), u = theta E / m_e with density
+    f(u) = 1/4 b1^2 u e^(-b1 u) + 3/4 b2^2 u e^(-b2 u), b1 = 0.625, b2 = 1.875 = 3 b1:
+    a Gamma(2) variate divided by b1 or b2, mean u = 1.6, truncated at u_max = 2 (1 + E / m_e).
+    """
     u_max = 2.0 * (1.0 + e_total / ME)
     while True:
         u = -math.log(_uniform(state) * _uniform(state))
-        u = u / 1.6 if _uniform(state) < 0.25 else u / 0.5333333333333333
+        u = u * 1.6 if _uniform(state) < 0.25 else u * 0.5333333333333333
         if u <= u_max:
             return 1.0 - 2.0 * u * u / (u_max * u_max)
 
