@@ -33,8 +33,11 @@ __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
 
 #: Version of the cascade physics and stepping; bumped whenever showers for a seed change.
 #: 1: Highland multiple scattering per step, Bohr fluctuations; 2: ``Cuts.step_scale``;
-#: 3: modified-Tsai emission angles fixed (mean u = theta E / m_e = 1.6, was 3.1).
-TRANSPORT_VERSION = "3"
+#: 3: modified-Tsai emission angles fixed (mean u = theta E / m_e = 1.6, was 3.1);
+#: 4: multiple scattering from screened-Rutherford transport mean free paths (step
+#: independent), Gaussian core plus single-scattering tail, random-hinge steps that meet faces
+#: exactly, steps near faces limited to ``Cuts.lambda1_fraction`` lambda_1.
+TRANSPORT_VERSION = "4"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 
@@ -114,8 +117,10 @@ def run_cascade(
             tab.range_mm,
             tab.sigma_brems,
             tab.sigma_delta,
-            tab.x0_mm,
             tab.bohr_mev2_per_mm,
+            tab.lambda1_mm,
+            tab.screening,
+            tab.msc_tau,
             cutv,
             cells,
             book,
