@@ -36,8 +36,9 @@ __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
 #: 3: modified-Tsai emission angles fixed (mean u = theta E / m_e = 1.6, was 3.1);
 #: 4: multiple scattering from screened-Rutherford transport mean free paths (step
 #: independent), Gaussian core plus single-scattering tail, random-hinge steps that meet faces
-#: exactly, steps near faces limited to ``Cuts.lambda1_fraction`` lambda_1.
-TRANSPORT_VERSION = "4"
+#: exactly, steps near faces limited to ``Cuts.lambda1_fraction`` lambda_1; 5: Urban's
+#: energy-loss fluctuations (Landau–Vavilov shape in thin layers) instead of a clamped Gaussian.
+TRANSPORT_VERSION = "5"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 
@@ -117,7 +118,7 @@ def run_cascade(
             tab.range_mm,
             tab.sigma_brems,
             tab.sigma_delta,
-            tab.bohr_mev2_per_mm,
+            tab.mean_excitation_mev,
             tab.lambda1_mm,
             tab.screening,
             tab.msc_tau,

@@ -28,7 +28,10 @@ Electrons and positrons
       Sternheimer density effect in the general Sternheimer–Peierls form
       (:func:`density_effect`); Møller (e−) / Bhabha (e+) delta rays above it.
     - The continuous loss of a step comes from the range table (restricted ionisation plus
-      sub-cut bremsstrahlung), with Gaussian (Bohr) fluctuations of the restricted part.
+      sub-cut bremsstrahlung); its fluctuations follow L. Urban's model (Geant4
+      G4UniversalFluctuation): excitations of one effective level plus ionisations with a
+      1/E^2 spectrum up to the cut, so that thin layers get the Landau–Vavilov shape and thick
+      ones a Gaussian.
     - Multiple scattering: elastic scattering on atoms (nucleus and its Z electrons) by the
       screened Rutherford (Wentzel) cross section
       ``dsigma/dOmega = Z(Z+1) r_e^2 (m_e / (p beta))^2 / (1 - cos theta + 2A)^2`` with
@@ -388,7 +391,7 @@ class PhysicsTables:
     sigma_brems: np.ndarray
     sigma_delta: np.ndarray
     x0_mm: np.ndarray
-    bohr_mev2_per_mm: np.ndarray
+    mean_excitation_mev: np.ndarray
     lambda1_mm: np.ndarray
     screening: np.ndarray
     msc_tau: np.ndarray
@@ -401,7 +404,7 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
     mu_c, mu_pe, mu_pair = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((nm, ng))
     rng_tab = np.zeros((2, nm, ng))
     sig_b, sig_d = np.zeros((nm, ng)), np.zeros((2, nm, ng))
-    x0, bohr = np.zeros(nm), np.zeros(nm)
+    x0, ipot = np.zeros(nm), np.zeros(nm)
     lam1, screen, tau_tab = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((2, nm, ng))
     kn = klein_nishina_sigma_mm2(grid)
     for m, name in enumerate(materials):
@@ -430,8 +433,7 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
             steps_t = 0.5 * (inv_t[1:] + inv_t[:-1]) * np.diff(grid)
             tau_tab[c, m] = grid[0] * inv_t[0] + np.concatenate([[0.0], np.cumsum(steps_t)])
             sig_d[c, m] = delta_sigma(mat, grid, cuts.electron_production_mev, positron=positron)
-        # Bohr variance per mm for T_max = 1 MeV: 0.1535 MeV cm^2/g * Z/A * rho / 10 per mm
-        bohr[m] = 0.01535 * mat.z_over_a * mat.density_g_cm3
+        ipot[m] = mat.mean_excitation_ev * 1e-6
     return PhysicsTables(
         materials=tuple(materials),
         ln_e0=math.log(grid[0]),
@@ -443,7 +445,7 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
         sigma_brems=sig_b,
         sigma_delta=sig_d,
         x0_mm=x0,
-        bohr_mev2_per_mm=bohr,
+        mean_excitation_mev=ipot,
         lambda1_mm=lam1,
         screening=screen,
         msc_tau=tau_tab,

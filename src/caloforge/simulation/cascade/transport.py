@@ -54,6 +54,10 @@ _COS16, _COS18 = 1.0 / 20922789888000.0, -1.0 / 6402373705728000.0
 HARD_PER_LAMBDA1 = 3.0
 #: beyond this many transport lengths a step's direction is taken as isotropic (e^-8 < 4e-4)
 TAU_ISOTROPIC = 8.0
+# Urban's fluctuation model: lowest ionisation energy (MeV), share of the mean loss that goes
+# to ionisation, width factor and count scale of the excitation level, count above which a
+# Poisson number is summed as a Gaussian
+FL_E0, FL_RATE, FL_FW, FL_A0, FL_NMAX = 1e-5, 0.56, 4.0, 42.0, 8.0
 # cut parameter vector layout
 C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1 = range(7)
 
@@ -391,6 +395,88 @@ def _to_face(z: float, uz: float, lo: float, hi: float) -> float:
     return math.inf
 
 
+@nb.njit(cache=True, inline="always")
+def _poisson(mean: float, state: np.ndarray) -> int:
+    """Poisson variate (inversion by products of uniforms; for the small means used here)."""
+    p = math.exp(-mean)
+    q = _uniform(state)
+    k = 0
+    while q > p:
+        k += 1
+        q *= _uniform(state)
+    return k
+
+
+@nb.njit(cache=True, inline="always")
+def _gauss_within(mean: float, var: float, state: np.ndarray) -> float:
+    """A Gaussian of ``mean`` and ``var`` restricted to [0, 2 mean] (uniform there when the
+    width exceeds 4 mean): the mean is kept."""
+    sig = math.sqrt(var)
+    if mean < 0.25 * sig:
+        return mean + (2.0 * _uniform(state) - 1.0) * mean
+    while True:
+        x = mean + sig * _normal(state)
+        if 0.0 <= x <= 2.0 * mean:
+            return x
+
+
+@nb.njit(cache=True)
+def _loss_fluctuation(mean_loss: float, tcut: float, ipot: float, state: np.ndarray) -> float:
+    """Energy loss (MeV) of a step whose mean continuous loss is ``mean_loss``, restricted to
+    energy transfers below ``tcut``, in a medium of mean excitation energy ``ipot`` (MeV):
+    L. Urban's model as in Geant4's G4UniversalFluctuation. A fraction 1 - FL_RATE of the
+    mean goes to excitations of one level near I (Poisson numbers, their widths widened),
+    the rest to ionisations with a 1/E^2 spectrum from FL_E0 to tcut (Poisson number each
+    sampled, the numerous soft ones summed as a Gaussian). Its mean is ``mean_loss``; thin
+    layers get the Landau–Vavilov shape, thick ones a Gaussian."""
+    if tcut <= FL_E0 or mean_loss <= 0.0:
+        return mean_loss
+    scaling = min(1.0 + 0.5e-3 / tcut, 1.5)
+    ml = mean_loss / scaling
+    a1 = 0.0
+    e1 = ipot
+    if tcut > e1:
+        a1 = ml * (1.0 - FL_RATE) / e1
+        if a1 < FL_A0:
+            fwnow = 0.1 + (FL_FW - 0.1) * math.sqrt(a1 / FL_A0)
+            a1 /= fwnow
+            e1 *= fwnow
+        else:
+            a1 /= FL_FW
+            e1 *= FL_FW
+    w1 = tcut / FL_E0
+    a3 = FL_RATE * ml * (tcut - FL_E0) / (FL_E0 * tcut * math.log(w1))
+    if a1 <= 0.0:
+        a3 /= FL_RATE
+    loss = 0.0
+    if a1 > FL_NMAX:
+        loss += _gauss_within(a1 * e1, a1 * e1 * e1, state)
+    elif a1 > 0.0:
+        k = _poisson(a1, state)
+        if k > 0:
+            loss += ((k + 1) - 2.0 * _uniform(state)) * e1
+    if a3 > 0.0:
+        emean = 0.0
+        sig2e = 0.0
+        p3 = a3
+        alfa = 1.0
+        if a3 > FL_NMAX:
+            alfa = w1 * (FL_NMAX + a3) / (w1 * FL_NMAX + a3)
+            alfa1 = alfa * math.log(alfa) / (alfa - 1.0)
+            namean = a3 * w1 * (alfa - 1.0) / ((w1 - 1.0) * alfa)
+            emean = namean * FL_E0 * alfa1
+            sig2e = FL_E0 * FL_E0 * namean * (alfa - alfa1 * alfa1)
+            p3 = a3 - namean
+        w3 = alfa * FL_E0
+        if tcut > w3:
+            w = (tcut - w3) / tcut
+            for _ in range(_poisson(p3, state)):
+                loss += w3 / (1.0 - w * _uniform(state))
+        if sig2e > 0.0:
+            loss += _gauss_within(emean, sig2e, state)
+    return loss * scaling
+
+
 # ---- one shower ------------------------------------------------------------------------------------
 @nb.njit(cache=True)
 def _shower(
@@ -415,8 +501,8 @@ def _shower(
 ) -> bool:
     """Transport one shower; returns False if the particle stack overflowed. ``ro``: its
     readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
-    range, sigma_brems, sigma_delta, bohr, lambda1, screening, msc_tau) of :class:`~.physics.PhysicsTables`."""
-    ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, bohr = tabs[:9]
+    range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau) of :class:`~.physics.PhysicsTables`."""
+    ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot = tabs[:9]
     lam1_tab, screen, tau_tab = tabs[9:]
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
@@ -684,20 +770,11 @@ def _shower(
                 lim = 2
                 if used < s:
                     t1 = _after_step(t, rng, used, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)[0]
-            # continuous loss over the path, with Bohr fluctuations of its mean
+            # continuous loss over the path, fluctuating about its mean (Urban's model)
             dt = t - t1
-            if used < rng:
-                gam = t / ME + 1.0
-                beta2 = 1.0 - 1.0 / (gam * gam)
-                tmax = min(tprod, t if pos else 0.5 * t)
-                var = bohr[m] * used * tmax * (1.0 - 0.5 * beta2) / beta2
-                if var > 0.0 and dt > 0.0:
-                    sg = math.sqrt(var)
-                    zr = _normal(state)
-                    lim_z = dt / sg
-                    zr = min(max(zr, -lim_z), lim_z)
-                    dt += sg * zr
-                    dt = min(dt, t)
+            if used < rng and dt > 0.0:
+                tcut = min(tprod, t if pos else 0.5 * t)
+                dt = min(_loss_fluctuation(dt, tcut, ipot[m], state), t)
             if dt > 0.0:
                 # along the two legs, each at its middle, in proportion to its length
                 f1 = min(leg, used) / used if used > 0.0 else 1.0
@@ -922,7 +999,7 @@ def run_showers(
     rng_tab: np.ndarray,
     sig_b: np.ndarray,
     sig_d: np.ndarray,
-    bohr: np.ndarray,
+    ipot: np.ndarray,
     lam1_tab: np.ndarray,
     screen: np.ndarray,
     tau_tab: np.ndarray,
@@ -933,7 +1010,7 @@ def run_showers(
 ) -> None:
     """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel."""
     tabs = (
-        ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, bohr, lam1_tab, screen,
+        ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot, lam1_tab, screen,
         tau_tab,
     )  # fmt: skip
     for i in nb.prange(energy.shape[0]):
