@@ -29,7 +29,16 @@ from caloforge.simulation.cascade.transport import ELECTRON, PHOTON, POSITRON, r
 from caloforge.simulation.engine import EngineOutput
 from caloforge.simulation.gun import GunSample
 
-__all__ = ["ELECTRON_MASS_MEV", "Cuts", "run_cascade"]
+__all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
+
+#: Version of the cascade physics and stepping; bumped whenever showers for a seed change.
+#: 1: Highland multiple scattering per step, Bohr fluctuations; 2: ``Cuts.step_scale``;
+#: 3: modified-Tsai emission angles fixed (mean u = theta E / m_e = 1.6, was 3.1);
+#: 4: multiple scattering from screened-Rutherford transport mean free paths (step
+#: independent), Gaussian core plus single-scattering tail, random-hinge steps that meet faces
+#: exactly, steps near faces limited to ``Cuts.lambda1_fraction`` lambda_1; 5: Urban's
+#: energy-loss fluctuations (Landau–Vavilov shape in thin layers) instead of a clamped Gaussian.
+TRANSPORT_VERSION = "5"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 
@@ -72,9 +81,7 @@ def run_cascade(
             cuts.electron_production_mev,
             cuts.photon_tracking_mev,
             cuts.electron_tracking_mev,
-            cuts.range_fraction,
-            cuts.final_range_mm,
-            cuts.boundary_step_mm,
+            *cuts.step_limits(),
         ]
     )
     previous = numba.get_num_threads()
@@ -111,8 +118,10 @@ def run_cascade(
             tab.range_mm,
             tab.sigma_brems,
             tab.sigma_delta,
-            tab.x0_mm,
-            tab.bohr_mev2_per_mm,
+            tab.mean_excitation_mev,
+            tab.lambda1_mm,
+            tab.screening,
+            tab.msc_tau,
             cutv,
             cells,
             book,
