@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from _synthetic import atlas_showers
 from caloforge.geometry import get_geometry
-from caloforge.models import ConditionEncoding, Preprocessing
-from caloforge.models.flow_matching import FlowMatching, FlowMatchingConfig
+from caloforge.models import ConditionEncoding, Preprocessing, load_model
+from caloforge.models.flow_matching import FlowMatching, FlowMatchingConfig, FlowMatchingGenerator
 from caloforge.models.shower_transform import ShowerTransform
 from caloforge.models.velocity import integrate
+from caloforge.training import RunConfig, TrainConfig, train
 from caloforge.training.data import BatchStream
 from caloforge.training.validation import validation_metrics
 
@@ -243,3 +246,100 @@ def test_training_batch_draws_follow_the_shard() -> None:
     fam.shard = (1, 2)
     part = fam._rows(2, 3, torch.Generator().manual_seed(9), "normal")
     torch.testing.assert_close(part, full[2:])
+
+
+# ---- reflow distillation -------------------------------------------------------------------
+SMALL = {"energy_hidden": 32, "energy_blocks": 2, "shape_hidden": 64, "shape_blocks": 2}
+
+
+def _run(steps: int, **model: object) -> RunConfig:
+    return RunConfig(
+        family="flow-matching",
+        train=TrainConfig(
+            steps=steps,
+            batch_size=64,
+            lr=2e-3,
+            validate_every=1000,
+            checkpoint_every=2,
+            threads=1,
+            progress=False,
+        ),
+        model=FlowMatchingConfig(**SMALL, **model),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("teacher")
+    train(atlas_showers(600, 0), config=_run(40, solver_steps=4), out_dir=out)
+    return out
+
+
+def _network_space(
+    gen: FlowMatchingGenerator, noise: torch.Tensor, cond: torch.Tensor
+) -> torch.Tensor:
+    """Both stages' ODE outputs (standardised logit spaces), the shape given the teacher-free
+    energies of ``gen`` itself."""
+    with torch.no_grad():
+        k = gen.n_energy
+        y_e = integrate(gen.energy_field, noise[:, :k], cond, gen.steps, gen.solver)
+        e = gen.transform.energy_inverse(y_e)
+        y_s = integrate(
+            gen.shape_field, noise[:, k:], gen.shape_conditions(cond, e), gen.steps, gen.solver
+        )
+    return torch.cat([y_e, y_s], dim=1)
+
+
+def test_reflow_student_moves_its_one_step_output_towards_the_teacher(
+    teacher: Path, tmp_path: Path
+) -> None:
+    teach = load_model(teacher).generator
+    assert isinstance(teach, FlowMatchingGenerator)
+    student_hp = FlowMatchingConfig(**SMALL, solver="euler", solver_steps=1, teacher=str(teacher))  # type: ignore[arg-type]
+    # the untrained student: the teacher's tensors, sampled with one Euler step
+    start = FlowMatchingGenerator(teach.geometry, teach.encoding, teach.preprocessing, student_hp)
+    start.load_state_dict(teach.state_dict())
+    train(
+        atlas_showers(600, 0),
+        config=_run(60, solver="euler", solver_steps=1, teacher=str(teacher)),
+        out_dir=tmp_path,
+    )
+    art = load_model(tmp_path)
+    assert art.hparams.teacher == str(teacher)
+    student = art.generator
+    assert isinstance(student, FlowMatchingGenerator)
+    assert (student.steps, student.solver) == (1, "euler")
+    noise = teach.make_noise(400, torch.Generator().manual_seed(8))
+    cond = teach.encode_conditions(np.full(400, 2e4), np.arange(400) % 8)
+    target = _network_space(teach, noise, cond)
+    before = ((_network_space(start, noise, cond) - target) ** 2).mean()
+    after = ((_network_space(student, noise, cond) - target) ** 2).mean()
+    assert after < 0.8 * before, (float(before), float(after))
+
+
+def test_reflow_resumes_exactly(teacher: Path, tmp_path: Path) -> None:
+    data = atlas_showers(600, 0)
+    student = {"solver": "euler", "solver_steps": 2, "teacher": str(teacher)}
+    train(data, config=_run(6, **student), out_dir=tmp_path / "full")
+    train(data, config=_run(4, **student), out_dir=tmp_path / "cut")
+    train(data, config=_run(6, **student), out_dir=tmp_path / "cut", resume=True)
+    full = load_file(str(tmp_path / "full" / "weights.safetensors"))
+    cut = load_file(str(tmp_path / "cut" / "weights.safetensors"))
+    assert full.keys() == cut.keys()
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+
+
+def test_reflow_teacher_must_share_the_architecture(teacher: Path) -> None:
+    hp = FlowMatchingConfig(**{**SMALL, "shape_hidden": 32}, teacher=str(teacher))  # type: ignore[arg-type]
+    enc = load_model(teacher).encoding
+    with pytest.raises(
+        ValueError, match=r"hyperparameters\.shape_hidden' is 64; the student has 32"
+    ):
+        FlowMatching(GEOMETRY, enc, Preprocessing(), hp)
+    with pytest.raises(ValueError, match="key 'conditions'"):
+        FlowMatching(
+            GEOMETRY,
+            ConditionEncoding(1e3, 1e5, 8),
+            Preprocessing(),
+            dataclasses.replace(hp, shape_hidden=64),
+        )

@@ -37,6 +37,7 @@ from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.preprocessing import Preprocessing
+from caloforge.models.reflow import Teacher
 from caloforge.models.shower_transform import ShowerTransform
 from caloforge.models.velocity import SOLVER_EVALUATIONS, Field, Solver, VelocityField, integrate
 
@@ -76,6 +77,10 @@ class FlowMatchingConfig:
     shape_weight_decay: float = 0.005
     #: AdamW betas (the trainer's betas are set for GANs)
     betas: tuple[float, ...] = (0.9, 0.999)
+    #: reflow distillation (:mod:`caloforge.models.reflow`): the folder of a trained
+    #: ``flow-matching`` model with this architecture; the model starts from its tensors and
+    #: learns from its (noise, output) pairs instead of the data. Empty: learn from the data
+    teacher: str = ""
 
     def __post_init__(self) -> None:
         positive = {
@@ -223,6 +228,26 @@ class FlowMatching(Family[FlowMatchingConfig]):
     Config = FlowMatchingConfig
     generator: FlowMatchingGenerator
 
+    def __init__(
+        self,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: FlowMatchingConfig,
+    ) -> None:
+        super().__init__(geometry, encoding, preprocessing, hparams)
+        #: the reflow teacher (not trained, not checkpointed: reloaded from its folder)
+        self.teacher: Teacher | None = None
+        if hparams.teacher:
+            self.teacher = Teacher.load(hparams.teacher, geometry, encoding, hparams)
+            self.generator.load_state_dict(self.teacher.generator.state_dict())
+
+    def to(self, device: torch.device | str) -> FlowMatching:
+        super().to(device)
+        if self.teacher is not None:
+            self.teacher.to(device)
+        return self
+
     @classmethod
     def build_generator(
         cls,
@@ -281,24 +306,35 @@ class FlowMatching(Family[FlowMatchingConfig]):
         self.generator.transform.fit(self.preprocessing.to_fraction(x), energy, noise_u)
 
     def energy_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
-        """Flow-matching loss of the energy network on the batch's true layer energies."""
-        gen, n = self.generator, len(batch.x)
-        e = gen.transform.layer_energies(self.preprocessing.to_fraction(batch.x))
-        x1 = gen.transform.energy_forward(e)
-        x0 = self._rows(n, x1.shape[1], rng, "normal").to(x1.device)
-        t = self._rows(n, 1, rng, "uniform").to(x1.device)
-        return {"energy": flow_matching_loss(gen.energy_field, x1, batch.conditions, x0, t)}
+        """Flow-matching loss of the energy network: on the batch's true layer energies, or on
+        the teacher's output for the same noise (reflow)."""
+        gen, n, dev, c = self.generator, len(batch.x), batch.x.device, batch.conditions
+        if self.teacher is None:
+            e = gen.transform.layer_energies(self.preprocessing.to_fraction(batch.x))
+            x1 = gen.transform.energy_forward(e)
+            x0 = self._rows(n, x1.shape[1], rng, "normal").to(dev)
+        else:
+            x0 = self._rows(n, gen.n_energy, rng, "normal").to(dev)
+            x1 = self.teacher.energy_pairs(x0, c)
+        t = self._rows(n, 1, rng, "uniform").to(dev)
+        return {"energy": flow_matching_loss(gen.energy_field, x1, c, x0, t)}
 
     def shape_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
-        """Flow-matching loss of the shape network, given the batch's true layer energies, on
-        freshly dequantised shapes."""
-        gen, n = self.generator, len(batch.x)
-        f = self.preprocessing.to_fraction(batch.x)
-        e = gen.transform.layer_energies(f)
-        noise_u = self._rows(n, f.shape[1], rng, "uniform").to(f.device)
-        x1 = gen.transform.shape_forward(f, self._energy_mev(batch), noise_u)
-        x0 = self._rows(n, x1.shape[1], rng, "normal").to(x1.device)
-        t = self._rows(n, 1, rng, "uniform").to(x1.device)
+        """Flow-matching loss of the shape network: on freshly dequantised shapes given the
+        batch's true layer energies, or on the teacher's shapes for the same noise given the
+        teacher's layer energies (reflow)."""
+        gen, n, dev = self.generator, len(batch.x), batch.x.device
+        if self.teacher is None:
+            f = self.preprocessing.to_fraction(batch.x)
+            e = gen.transform.layer_energies(f)
+            noise_u = self._rows(n, f.shape[1], rng, "uniform").to(dev)
+            x1 = gen.transform.shape_forward(f, self._energy_mev(batch), noise_u)
+            x0 = self._rows(n, x1.shape[1], rng, "normal").to(dev)
+        else:
+            z_e = self._rows(n, gen.n_energy, rng, "normal").to(dev)
+            x0 = self._rows(n, self.geometry.n_cells, rng, "normal").to(dev)
+            e, x1 = self.teacher.shape_pairs(z_e, x0, batch.conditions)
+        t = self._rows(n, 1, rng, "uniform").to(dev)
         c = gen.shape_conditions(batch.conditions, e)
         return {"shape": flow_matching_loss(gen.shape_field, x1, c, x0, t)}
 
@@ -308,7 +344,8 @@ class FlowMatching(Family[FlowMatchingConfig]):
         optimisers: dict[str, torch.optim.Optimizer],
         rng: torch.Generator,
     ) -> dict[str, float]:
-        # first step: fit the preprocessing statistics on real data (kept in checkpoints)
+        # first step: fit the preprocessing statistics on real data (kept in checkpoints; a
+        # reflow student has its teacher's)
         if not self.generator.transform.is_fitted:
             self.fit_preprocessing(next_batch, rng)
         batch = next_batch()
