@@ -20,8 +20,8 @@ and maps back with the cut and per-layer renormalisation (each layer sums exactl
 energy). :meth:`FlowMatchingGenerator.sample_adaptive` solves the same ODEs with an adaptive
 torchdiffeq solver, for a teacher's offline samples.
 
-CPU-sized defaults: energy network 3 blocks of width 128 (~0.1M parameters), shape network 3
-blocks of width 256 (~0.4M); the published CaloDREAM networks are 8 x 256 and 2 x 2000 (3.4M),
+CPU-sized defaults: energy network 3 blocks of width 128 (0.11M parameters), shape network 3
+blocks of width 256 (0.57M, for 266 cells); the published CaloDREAM networks are 8 x 256 and 2 x 2000 (3.4M),
 trained 3000 / 25 000 epochs with batches of 1000 / 4000 and sampled with 100 midpoint steps.
 """
 
@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 import torch
 
 from caloforge.geometry import Geometry
@@ -177,8 +177,8 @@ class FlowMatchingGenerator(Generator):
     @torch.no_grad()
     def sample_adaptive(
         self,
-        energy_mev: Any,
-        config: Any = None,
+        energy_mev: np.ndarray | torch.Tensor,
+        config: np.ndarray | int | None = None,
         *,
         noise: torch.Tensor,
         method: str = "dopri5",
