@@ -216,6 +216,7 @@ def _score(fam: FlowMatching, val: object, seed: int) -> float:
     return validation_metrics(val.cells, cells, val.incident_energy, GEOMETRY)["score"]  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_short_training_beats_the_fitted_untrained_model() -> None:
     """The untrained model already has the fitted preprocessing, so its samples are Gaussians
     in the standardised logit spaces (the data's marginal means and widths of the energy
@@ -290,6 +291,7 @@ def _network_space(
     return torch.cat([y_e, y_s], dim=1)
 
 
+@pytest.mark.slow
 def test_reflow_student_moves_its_one_step_output_towards_the_teacher(
     teacher: Path, tmp_path: Path
 ) -> None:
@@ -317,6 +319,7 @@ def test_reflow_student_moves_its_one_step_output_towards_the_teacher(
     assert after < 0.8 * before, (float(before), float(after))
 
 
+@pytest.mark.slow
 def test_reflow_resumes_exactly(teacher: Path, tmp_path: Path) -> None:
     data = atlas_showers(600, 0)
     student = {"solver": "euler", "solver_steps": 2, "teacher": str(teacher)}
