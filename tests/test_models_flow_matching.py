@@ -32,8 +32,9 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _transform(noise_mev: float = 0.01) -> ShowerTransform:
-    return ShowerTransform(GEOMETRY, alpha=1e-6, noise_mev=noise_mev, u0_headroom=1.5)
+def _transform(noise_mev: float = 0.01, cut_mev: float | None = None) -> ShowerTransform:
+    cut = noise_mev if cut_mev is None else cut_mev
+    return ShowerTransform(GEOMETRY, alpha=1e-6, noise_mev=noise_mev, cut_mev=cut, u0_headroom=1.5)
 
 
 def _fractions(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
@@ -96,8 +97,8 @@ def test_fitted_preprocessing_round_trip_conserves_every_layer() -> None:
     torch.testing.assert_close(t.layer_energies(back), e, rtol=1e-10, atol=1e-15)
 
 
-def test_shape_inverse_cuts_below_the_noise_width_and_keeps_layer_energies() -> None:
-    t = _transform(noise_mev=1.0).double()
+def test_shape_inverse_cuts_at_cut_mev_and_keeps_layer_energies() -> None:
+    t = _transform(noise_mev=0.1, cut_mev=1.0).double()
     rng = torch.Generator().manual_seed(2)
     y = 3 * torch.randn(50, GEOMETRY.n_cells, generator=rng, dtype=torch.float64)
     e = torch.rand(50, 4, generator=rng, dtype=torch.float64) * 0.1
@@ -206,6 +207,8 @@ def test_config_errors_name_the_key() -> None:
         FlowMatchingConfig(solver_steps=0)
     with pytest.raises(ValueError, match="noise_mev must be > 0"):
         _family(noise_mev=0.0)
+    with pytest.raises(ValueError, match="cut_mev must be >= noise_mev"):
+        _family(noise_mev=0.5, cut_mev=0.1)
 
 
 def _score(fam: FlowMatching, val: object, seed: int) -> float:

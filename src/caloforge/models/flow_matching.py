@@ -67,13 +67,16 @@ class FlowMatchingConfig:
     solver_steps: int = 16
     #: logit regulariser: logit(u (1 - 2 alpha) + alpha)
     logit_alpha: float = 1e-6
-    #: dequantisation width and cut, MeV per cell: below the smallest cells the simulation
-    #: reads out in practice (GFlash atlas-em-barrel photons at 50 GeV: 0.4% of the hit cells
-    #: lie below 0.5 MeV, 1% below 1.5 MeV). The flow cannot place empty cells exactly at
-    #: zero; whatever it puts below this width is cut, so a width well above the evaluation's
-    #: hit threshold (0.015 MeV) keeps spurious faint hits out (at 0.01 MeV, a 500-step model's
-    #: hit count had separation power 0.95 from the reference)
-    noise_mev: float = 0.5
+    #: dequantisation width, MeV per cell: the empty cells become U(0, noise_mev)
+    noise_mev: float = 0.05
+    #: generated cells at or below this many MeV are cut (>= noise_mev): below the smallest
+    #: cells the simulation reads out in practice (GFlash atlas-em-barrel photons at 50 GeV:
+    #: 0.4% of the hit cells lie below 0.5 MeV, 1% below 1.5 MeV) and well above noise_mev.
+    #: The flow cannot put empty cells exactly at zero; what it puts between the dequantised
+    #: empty cells and the smallest hits is cut. With uniform noise the empty cells crowd the
+    #: top of their range (in logit space), so a cut at the noise width leaks: with 0.5 / 0.5
+    #: MeV a 2000-step model had 54 hit strip cells per shower instead of 20
+    cut_mev: float = 0.5
     #: u0 = E_tot/E_inc / (u0_headroom x the largest E_tot/E_inc of the fitting batches)
     u0_headroom: float = 1.5
     fit_batches: int = 8
@@ -129,7 +132,11 @@ class FlowMatchingGenerator(Generator):
         hp = hparams
         self.steps, self.solver = hp.solver_steps, hp.solver
         self.transform = ShowerTransform(
-            geometry, alpha=hp.logit_alpha, noise_mev=hp.noise_mev, u0_headroom=hp.u0_headroom
+            geometry,
+            alpha=hp.logit_alpha,
+            noise_mev=hp.noise_mev,
+            cut_mev=hp.cut_mev,
+            u0_headroom=hp.u0_headroom,
         )
         n_layers = geometry.n_layers
 

@@ -40,6 +40,7 @@ ARCHITECTURE = (
     "time_scale",
     "logit_alpha",
     "noise_mev",
+    "cut_mev",
     "u0_headroom",
 )
 

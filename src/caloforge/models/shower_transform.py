@@ -20,7 +20,7 @@ the model (safetensors).
 
 On the way back (:meth:`ShowerTransform.shape_inverse`): the shape is renormalised to unit sum
 per layer and multiplied by the layer energy rebuilt from the clipped u's; cells at or below
-``noise_mev`` (the dequantisation width) are cut to zero, and each layer is renormalised again
+``cut_mev`` (at least the dequantisation width) are cut to zero, and each layer is renormalised again
 so that it adds up exactly to its layer energy (energy conservation; a layer whose cells are all
 cut stays empty).
 """
@@ -61,7 +61,13 @@ class ShowerTransform(nn.Module):
     fitted: torch.Tensor
 
     def __init__(
-        self, geometry: Geometry, *, alpha: float, noise_mev: float, u0_headroom: float
+        self,
+        geometry: Geometry,
+        *,
+        alpha: float,
+        noise_mev: float,
+        cut_mev: float,
+        u0_headroom: float,
     ) -> None:
         super().__init__()
         if not 0 < alpha < 0.5:
@@ -70,10 +76,14 @@ class ShowerTransform(nn.Module):
         if not noise_mev > 0:
             msg = f"dequantisation width noise_mev must be > 0 MeV, got {noise_mev}"
             raise ValueError(msg)
+        if not cut_mev >= noise_mev:
+            msg = f"cut_mev must be >= noise_mev (the dequantised empty cells must be cut), got {cut_mev} < {noise_mev}"
+            raise ValueError(msg)
         if not u0_headroom >= 1:
             msg = f"u0_headroom must be >= 1, got {u0_headroom}"
             raise ValueError(msg)
-        self.alpha, self.noise_mev, self.u0_headroom = alpha, noise_mev, u0_headroom
+        self.alpha, self.noise_mev, self.cut_mev = alpha, noise_mev, cut_mev
+        self.u0_headroom = u0_headroom
         n_layers = geometry.n_layers
         self.n_layers = n_layers
         membership = torch.zeros(geometry.n_cells, n_layers)
@@ -166,12 +176,12 @@ class ShowerTransform(nn.Module):
         self, y: torch.Tensor, e: torch.Tensor, energy_mev: torch.Tensor
     ) -> torch.Tensor:
         """(N, n_cells) shape variables, (N, n_layers) layer energies, (N, 1) MeV -> (N, n_cells)
-        cells as fractions of E_inc: renormalised, cut at ``noise_mev``, each layer summing to
+        cells as fractions of E_inc: renormalised, cut at ``cut_mev``, each layer summing to
         its energy in ``e``."""
         s = self.expit(y * self.shape_std + self.shape_mean)
         target = self.per_cell(e)
         cells = s / self.per_cell(self.layer_energies(s)).clamp_min(TINY) * target
-        kept = torch.where(cells * energy_mev > self.noise_mev, cells, torch.zeros_like(cells))
+        kept = torch.where(cells * energy_mev > self.cut_mev, cells, torch.zeros_like(cells))
         return kept * (target / self.per_cell(self.layer_energies(kept)).clamp_min(TINY))
 
     # ---- fitting ---------------------------------------------------------------------------
