@@ -36,6 +36,11 @@ REGISTRY: tuple[FamilyEntry, ...] = (
         "WGAN-GP + energy critic + conditional MMD, likelihood E_tot head",
     ),
     FamilyEntry("vae", "caloforge.models.vae:VAE", "conditional VAE, dense encoder/decoder"),
+    FamilyEntry(
+        "flow-matching",
+        "caloforge.models.flow_matching:FlowMatching",
+        "two-stage conditional flow matching (energies, then shapes), fixed-step ODE solver",
+    ),
 )
 
 

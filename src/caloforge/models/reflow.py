@@ -1,0 +1,110 @@
+"""Reflow distillation of a flow-matching teacher into a few-step student (rectified flow).
+
+Rectified flow (Liu, Gong and Liu, ICLR 2023) straightens a trained flow by training it again on
+*coupled* pairs: the noise ``z`` and the teacher's own output ``x1 = teacher(z)`` instead of
+independent noise and data. The student's paths from ``z`` to ``x1`` are then close to straight
+lines, so a handful of Euler steps -- one in the limit -- lands where the teacher's many-step
+solve does. The student starts from the teacher's weights and preprocessing (its network space
+is the teacher's), keeps the flow-matching loss, and is sampled with its own ``solver`` and
+``solver_steps`` (e.g. one Euler step: one evaluation of each network per shower).
+
+:class:`Teacher` makes the pairs, fresh for every batch (the teacher's fixed-step solve, no
+gradients): for the energy stage ``(z_e, y_e)``; for the shape stage ``(z_s, y_s)`` given the
+teacher's layer energies for an independent ``z_e`` (what the shape stage is conditioned on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.velocity import integrate
+
+if TYPE_CHECKING:
+    from caloforge.geometry import Geometry
+    from caloforge.models.flow_matching import FlowMatchingConfig, FlowMatchingGenerator
+
+__all__ = ["ARCHITECTURE", "Teacher"]
+
+#: hyper-parameters a student must share with its teacher (it starts from the teacher's tensors)
+ARCHITECTURE = (
+    "energy_hidden",
+    "energy_blocks",
+    "shape_hidden",
+    "shape_blocks",
+    "time_frequencies",
+    "time_scale",
+    "logit_alpha",
+    "noise_mev",
+    "cut_mev",
+    "u0_headroom",
+)
+
+
+class Teacher:
+    """A trained ``flow-matching`` artifact that makes (noise, output) pairs for a student."""
+
+    def __init__(self, generator: FlowMatchingGenerator, path: Path) -> None:
+        self.generator, self.path = generator, path
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        student: FlowMatchingConfig,
+    ) -> Teacher:
+        """Load the teacher at ``path`` and check that a student with hyper-parameters
+        ``student`` on ``geometry`` and ``encoding`` can learn from it; errors name the key."""
+        from caloforge.models.artifact import load_model
+        from caloforge.models.flow_matching import FlowMatchingGenerator
+
+        art = load_model(path)
+        where = f"{Path(path) / 'model.json'}"
+        if art.family != "flow-matching" or not isinstance(art.generator, FlowMatchingGenerator):
+            msg = f"{where}: key 'family' is {art.family!r}; a reflow teacher is a 'flow-matching' model"
+            raise ValueError(msg)
+        if not art.geometry.same_readout(geometry):
+            msg = f"{where}: key 'geometry' ({art.geometry.name!r}) differs from the training data's ({geometry.name!r})"
+            raise ValueError(msg)
+        if art.encoding != encoding:
+            msg = f"{where}: key 'conditions' {dataclasses.asdict(art.encoding)} differs from the student's {dataclasses.asdict(encoding)} (train on the teacher's data)"
+            raise ValueError(msg)
+        for key in ARCHITECTURE:
+            if getattr(art.hparams, key) != getattr(student, key):
+                msg = f"{where}: key 'hyperparameters.{key}' is {getattr(art.hparams, key)!r}; the student has {getattr(student, key)!r} (a student shares its teacher's architecture)"
+                raise ValueError(msg)
+        if not art.generator.transform.is_fitted:
+            msg = f"{where}: the teacher's preprocessing is not fitted (an untrained model)"
+            raise ValueError(msg)
+        for p in art.generator.parameters():
+            p.requires_grad_(False)
+        return cls(art.generator, Path(path))
+
+    def to(self, device: torch.device | str) -> Teacher:
+        self.generator.to(device)
+        return self
+
+    def _solve(self, field: torch.nn.Module, x0: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        gen = self.generator
+        return integrate(field, x0, c, gen.steps, gen.solver)
+
+    @torch.no_grad()
+    def energy_pairs(self, z_e: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """(N, n_layers) noise -> the teacher's (N, n_layers) energy-stage output."""
+        return self._solve(self.generator.energy_field, z_e, conditions)
+
+    @torch.no_grad()
+    def shape_pairs(
+        self, z_e: torch.Tensor, z_s: torch.Tensor, conditions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The teacher's layer energies (N, n_layers) for ``z_e`` and its shape-stage output
+        (N, n_cells) for ``z_s`` given them."""
+        gen = self.generator
+        e = gen.transform.energy_inverse(self._solve(gen.energy_field, z_e, conditions))
+        return e, self._solve(gen.shape_field, z_s, gen.shape_conditions(conditions, e))
