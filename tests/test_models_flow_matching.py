@@ -14,7 +14,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from _synthetic import atlas_showers
 from caloforge.geometry import get_geometry
 from caloforge.models import ConditionEncoding, Preprocessing, load_model
 from caloforge.models.flow_matching import FlowMatching, FlowMatchingConfig, FlowMatchingGenerator
@@ -23,6 +22,7 @@ from caloforge.models.velocity import integrate
 from caloforge.training import RunConfig, TrainConfig, train
 from caloforge.training.data import BatchStream
 from caloforge.training.validation import validation_metrics
+from synthetic import atlas_showers
 
 GEOMETRY = get_geometry("atlas-em-barrel")
 
