@@ -27,6 +27,14 @@ from synthetic import atlas_showers
 
 STEPS = 60
 MARGIN = 0.15
+#: families whose fitted preprocessing alone already scores within MARGIN of any 60-step run, so
+#: the frozen comparison cannot tell them apart here; each has its own improvement test
+OWN_IMPROVEMENT_TEST = {
+    # its frozen run scores 0.158 (the preprocessing makes Gaussian draws land on the data's
+    # energies); test_models_flow_matching::test_short_training_beats_the_fitted_untrained_model
+    # asks 120 steps for a 30% better score than that fitted, untrained model
+    "flow-matching": "test_models_flow_matching.py::test_short_training_beats_the_fitted_untrained_model",
+}
 
 
 def _scores(name: str, lr: float, out: Path) -> dict[int, float]:
@@ -55,7 +63,15 @@ def _scores(name: str, lr: float, out: Path) -> dict[int, float]:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
-@pytest.mark.parametrize("name", family_names())
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.skip(reason=f"covered by {OWN_IMPROVEMENT_TEST[n]}"))
+        if n in OWN_IMPROVEMENT_TEST
+        else n
+        for n in family_names()
+    ],
+)
 def test_training_improves_the_validation_score(name: str, tmp_path: Path) -> None:
     trained = _scores(name, 2e-3, tmp_path / "trained")
     frozen = _scores(name, 1e-12, tmp_path / "frozen")
