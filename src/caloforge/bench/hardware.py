@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -30,14 +31,14 @@ def _sync(device: torch.device) -> None:
 
 
 def _best_seconds(
-    fn: object, device: torch.device, *, min_repeats: int, budget_s: float
+    fn: Callable[[], object], device: torch.device, *, min_repeats: int, budget_s: float
 ) -> float:
     best = float("inf")
     spent = 0.0
     k = 0
     while k < min_repeats or spent < budget_s:
         t0 = time.perf_counter()
-        fn()  # type: ignore[operator]
+        fn()
         _sync(device)
         dt = time.perf_counter() - t0
         best = min(best, dt)
@@ -66,7 +67,9 @@ def matmul_flops(
         b = torch.randn(n, n, device=dev)
         torch.mm(a, b)  # warm-up
         _sync(dev)
-        best = _best_seconds(lambda: torch.mm(a, b), dev, min_repeats=repeats, budget_s=budget_s)
+        best = _best_seconds(
+            functools.partial(torch.mm, a, b), dev, min_repeats=repeats, budget_s=budget_s
+        )
         rate = max(rate, 2.0 * n**3 / best)
     return rate
 
@@ -80,5 +83,5 @@ def copy_bandwidth(
     dst = torch.empty_like(src)
     dst.copy_(src)
     _sync(dev)
-    best = _best_seconds(lambda: dst.copy_(src), dev, min_repeats=repeats, budget_s=0.0)
+    best = _best_seconds(functools.partial(dst.copy_, src), dev, min_repeats=repeats, budget_s=0.0)
     return 2.0 * src.numel() * 4 / best
