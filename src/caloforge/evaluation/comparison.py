@@ -120,6 +120,7 @@ def evaluate(
     kpd_batch_size: int = 5_000,
     max_histograms: int = 60,
     progress: bool = False,
+    model_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Compare ``reference`` with ``candidates`` (ShowerSets or shower files).
 
@@ -129,7 +130,8 @@ def evaluate(
     per-observable metrics for every alignment configuration. ``lowlevel_rows`` bounds the
     showers per sample kept for the low-level classifier (memory: rows x n_cells x 4 bytes).
     Small samples emit :class:`~caloforge.evaluation.metrics.SmallSampleWarning`s, which are
-    also listed under ``"warnings"``.
+    also listed under ``"warnings"``. ``model_dir``: the candidate's model folder, whose
+    training log the report draws.
     """
     cand_list = (
         [candidates]
@@ -161,7 +163,15 @@ def evaluate(
     unique = {(str(w.message), w.category): None for w in caught}
     result["warnings"] = [f"{cat.__name__}: {message}" for message, cat in unique]
     if out_dir is not None:
-        write_report(result, ref_obs, cand_obs, Path(out_dir), max_histograms=max_histograms)
+        write_report(
+            result,
+            ref_obs,
+            cand_obs,
+            Path(out_dir),
+            max_histograms=max_histograms,
+            examples=[_first_showers(s) for s in [reference, *cand_list]],
+            model_dir=None if model_dir is None else Path(model_dir),
+        )
     for message, category in unique:
         warnings.warn(message, category, stacklevel=2)
     return result
@@ -177,6 +187,11 @@ def default_lowlevel_rows(n_cells: int) -> int:
     that one sample's float32 inputs stay under 256 MiB (10 354 rows for 6480 cells; the copies
     made for training keep a 100k x 6480 evaluation under 4 GB)."""
     return max(1000, min(MAX_LOWLEVEL_ROWS, LOWLEVEL_BYTES_PER_SAMPLE // (4 * (n_cells + 1))))
+
+
+def _first_showers(source: Source, n: int = 3) -> ShowerSet:
+    """The first ``n`` showers of a sample (the report's single-shower displays)."""
+    return source[:n] if isinstance(source, ShowerSet) else read_showers(source, stop=n)
 
 
 def _n_cells(source: Source) -> int:
