@@ -31,6 +31,7 @@ import mplhep
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import QuadMesh
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -109,7 +110,7 @@ def figure_png(fig: Figure, *, dpi: int = DPI) -> bytes:
 def ratio_limits(ratios: Sequence[np.ndarray], *, pad: float = 0.1) -> tuple[float, float]:
     """y range of a ratio panel: the finite ratios' range padded by ``pad`` of its span, always
     holding 1 ± 0.2 and never beyond :data:`RATIO_BOUNDS`."""
-    values = np.concatenate([np.asarray(r, dtype=float).ravel() for r in ratios] or [[]])
+    values = np.concatenate([np.asarray(r, dtype=float).ravel() for r in ratios] or [np.empty(0)])
     values = values[np.isfinite(values)]
     lo, hi = (float(values.min()), float(values.max())) if values.size else (1.0, 1.0)
     lo, hi = min(lo, 0.8), max(hi, 1.2)
@@ -119,7 +120,7 @@ def ratio_limits(ratios: Sequence[np.ndarray], *, pad: float = 0.1) -> tuple[flo
 
 def needs_log_y(values: Sequence[np.ndarray], decades: float = LOG_Y_DECADES) -> bool:
     """True when the positive values span more than ``decades`` decades."""
-    pooled = np.concatenate([np.asarray(v, dtype=float).ravel() for v in values] or [[]])
+    pooled = np.concatenate([np.asarray(v, dtype=float).ravel() for v in values] or [np.empty(0)])
     positive = pooled[np.isfinite(pooled) & (pooled > 0)]
     return bool(positive.size) and math.log10(positive.max() / positive.min()) > decades
 
@@ -330,7 +331,7 @@ def _energy_ticks(ax: Axes, energies_gev: np.ndarray, max_ticks: int = 6) -> Non
         return
     if e.size > max_ticks:
         e = e[np.unique(np.round(np.linspace(0, e.size - 1, max_ticks)).astype(int))]
-    ax.xaxis.set_major_locator(FixedLocator(e))
+    ax.xaxis.set_major_locator(FixedLocator(e.tolist()))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.3g}"))
     ax.xaxis.set_minor_locator(NullLocator())
     lo, hi = float(e.min()), float(e.max())
@@ -411,7 +412,7 @@ def _log_norm(images: Sequence[np.ndarray]) -> LogNorm:
     return LogNorm(vmin=max(vmin, vmax * 1e-5), vmax=max(vmax, vmin * 10))
 
 
-def _draw_layer(ax: Axes, axes: LayerAxes, image: np.ndarray, norm: LogNorm) -> object:
+def _draw_layer(ax: Axes, axes: LayerAxes, image: np.ndarray, norm: LogNorm) -> QuadMesh:
     shown = axes.oriented(image)
     mesh = ax.pcolormesh(
         axes.x_edges, axes.y_edges, np.where(shown > 0, shown, np.nan), norm=norm, cmap="viridis"
@@ -444,11 +445,10 @@ def average_images_figure(
             k = filled.index(layer)
             spec = layer_axes(geometry, layer)
             norm = _log_norm([im[k] for im in images])
-            mesh = None
+            meshes = [_draw_layer(axes[i, j], spec, images[i][k], norm) for i in range(n_rows)]
             for i in range(n_rows):
-                mesh = _draw_layer(axes[i, j], spec, images[i][k], norm)
                 axes[i, j].set_title(f"{labels[i]}: {spec.name}")
-            fig.colorbar(mesh, ax=axes[:, j], shrink=0.9, label="mean cell energy [MeV]")
+            fig.colorbar(meshes[0], ax=axes[:, j], shrink=0.9, label="mean cell energy [MeV]")
         if title:
             fig.suptitle(title)
     return fig
@@ -477,15 +477,15 @@ def shower_displays_figure(
             spec = layer_axes(geometry, layer)
             imgs = [geometry.layer_images(row[None, :], layer)[0] for row in cells]
             norm = _log_norm(imgs)
-            mesh = None
+            meshes = []
             for i, img in enumerate(imgs):
-                mesh = _draw_layer(axes[i, j], spec, img, norm)
+                meshes.append(_draw_layer(axes[i, j], spec, img, norm))
                 axes[i, j].set_title(
                     f"{spec.name}, E_inc {incident_energy[i] / 1000:.3g} GeV"
                     if j == 0
                     else spec.name
                 )
-            fig.colorbar(mesh, ax=axes[:, j], shrink=0.9, label="cell energy [MeV]")
+            fig.colorbar(meshes[0], ax=axes[:, j], shrink=0.9, label="cell energy [MeV]")
         fig.suptitle(f"{label}: single showers")
     return fig
 
@@ -504,14 +504,15 @@ def correlation_figure(
     with hep_style():
         fig = Figure(figsize=(size * n + 1.2, size), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
-        mesh = None
+        meshes = []
         for ax, diff, lab in zip(axes, differences, labels, strict=True):
             mesh = ax.imshow(diff, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
             ax.set_xticks(range(len(names)), names, rotation=90, fontsize=tick_size)
             ax.set_yticks(range(len(names)), names, fontsize=tick_size)
             ax.minorticks_off()
             ax.set_title(f"{lab} − reference (max |Δ| {float(np.abs(diff).max()):.2f})")
-        fig.colorbar(mesh, ax=axes, shrink=0.8, label="Δ correlation")
+            meshes.append(mesh)
+        fig.colorbar(meshes[0], ax=axes, shrink=0.8, label="Δ correlation")
     return fig
 
 
