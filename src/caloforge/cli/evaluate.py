@@ -41,9 +41,27 @@ def evaluate(
     max_histograms: Annotated[
         int, typer.Option(help="observables drawn as histograms in the report")
     ] = 60,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="the candidate's model folder: its training curve (log.csv) in the report"
+        ),
+    ] = None,
+    fail_on_flag: Annotated[
+        bool, typer.Option("--fail-on-flag", help="exit with status 1 if any observable is flagged")
+    ] = False,
+    max_auc: Annotated[
+        float | None,
+        typer.Option(help="exit with status 1 if any classifier AUC is above this bound"),
+    ] = None,
 ) -> None:
-    """Compare candidates with a reference: metrics.json and a self-contained report.html."""
+    """Compare candidates with a reference: metrics.json and a self-contained report.html.
+
+    For CI: --fail-on-flag and/or --max-auc make the exit status 1 when the check fails."""
     from caloforge.evaluation.comparison import evaluate as run_evaluation
+    from caloforge.evaluation.gate import check_max_auc, gate_failures
+
+    check_max_auc(max_auc)
 
     metrics = run_evaluation(
         reference,
@@ -57,6 +75,7 @@ def evaluate(
         lowlevel_rows=lowlevel_rows,
         max_histograms=max_histograms,
         progress=True,
+        model_dir=model,
     )
     for name, c in metrics["candidates"].items():
         cls = c.get("classifier")
@@ -71,7 +90,12 @@ def evaluate(
             highlight=False,
             markup=False,
         )
-    console.print(f"report: {out / 'report.html'}", highlight=False, markup=False)
+    console.print(f"report: {out / 'report.html'}", highlight=False, markup=False, soft_wrap=True)
+    failures = gate_failures(metrics, fail_on_flag=fail_on_flag, max_auc=max_auc)
+    for line in failures:
+        console.print(f"FAIL {line}", highlight=False, markup=False, soft_wrap=True)
+    if failures:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
