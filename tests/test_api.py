@@ -63,11 +63,11 @@ def test_flat_api_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     old = os.umask(0o022)
     try:
         train = cf.simulate(
-            "atlas-em-barrel", energies="8GeV,16GeV", n=90, seed=1, engine="gflash", out="t.h5"
+            "atlas-em-barrel", energies="8GeV,16GeV", n=180, seed=1, engine="gflash", out="t.h5"
         )
-        assert len(train) == 180  # n per energy
+        assert len(train) == 180  # n in total, 90 per energy
         assert sorted(np.unique(train.incident_energy)) == [8000.0, 16000.0]
-        cf.simulate("atlas-em-barrel", energies=[8000.0, "16GeV"], n=20, seed=2,
+        cf.simulate("atlas-em-barrel", energies=[8000.0, "16GeV"], n=40, seed=2,
                     engine="gflash", out="r.h5")  # fmt: skip
         model = cf.train("t.h5", "vae", out_dir="m", steps=4)
         assert isinstance(model, TrainedModel)

@@ -6,8 +6,9 @@ They call the stage modules (:mod:`caloforge.simulation`, :mod:`caloforge.traini
 :mod:`caloforge.generation`, :mod:`caloforge.evaluation`, :mod:`caloforge.export`), which stay
 the place for every option; these functions are loaded only when first used.
 
-``n`` means the same everywhere: the number of showers *per incident energy* when a list of
-energies is given, and the total for an energy range or ``like`` a reference file.
+``n`` means what it means on the command line: ``simulate``'s ``n`` is the total number of
+showers (a list of energies is cycled through: 450 with three energies gives 150 each);
+``generate``'s ``n`` is the number per energy (with ``like``: the first ``n`` rows).
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ def simulate(
     out: str | Path | None = None,
     progress: bool = False,
 ) -> ShowerSet:
-    """Simulate showers with the cascade Monte Carlo or GFlash: ``n`` per energy of
-    ``energies`` (cycled through in order), or ``n`` in total uniform (``log_uniform``) in
-    ``energy_range``. Written to ``out`` (atomically) when given."""
+    """Simulate ``n`` showers in total with the cascade Monte Carlo or GFlash: ``energies``
+    cycled through in order (n / K each), or uniform (``log_uniform``) in ``energy_range``.
+    Cells hold the visible energy in MeV (see the ``mean_sampling_fraction`` attribute).
+    Written to ``out`` (atomically) when given."""
     from caloforge.io import write_showers
     from caloforge.simulation import simulate as run
     from caloforge.simulation.gun import ParticleGun
@@ -62,13 +64,11 @@ def simulate(
     if energies is not None:
         values = _energies_mev(energies)
         gun = ParticleGun(particle=particle, energies_mev=tuple(values))
-        total = n * len(values)
     else:
         assert energy_range is not None
         lo, hi = _energies_mev(list(energy_range))
         gun = ParticleGun(particle=particle, energy_range_mev=(lo, hi), log_uniform=log_uniform)
-        total = n
-    showers = run(geometry, gun, total, seed=seed, engine=engine, progress=progress).showers
+    showers = run(geometry, gun, n, seed=seed, engine=engine, progress=progress).showers
     assert showers is not None
     if out is not None:
         write_showers(out, showers)
