@@ -195,6 +195,12 @@ def test_report_sections_and_escaping(tmp_path: Path) -> None:
     ):
         assert f'alt="{alt}' in page, alt
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    # floor (40 - 1) (1/300 + 1/300) / 4 = 0.065, well above the 0.02 threshold: said plainly
+    assert any(
+        "already differ by a separation power of ~0.065; observables are flagged only above "
+        "that by more than 0.02" in w
+        for w in metrics["warnings"]
+    ), metrics["warnings"]
     w1 = metrics["candidates"]["<b>hot</b>"]["observables"]["e_tot"]
     assert format_value_error(w1["wasserstein"], w1["wasserstein_err"]) in page
 

@@ -262,9 +262,11 @@ def _evaluate(
         floor = separation_floor(n_bins, len(ref), len(cand))
         if floor > SEPARATION_THRESHOLD / 2:
             warnings.warn(
-                f"{label}: with {len(ref)} reference and {len(cand)} candidate showers the "
-                f"separation power of identical distributions is already ~{floor:.3f}, close "
-                f"to the flag threshold {SEPARATION_THRESHOLD}",
+                f"{label}: with {len(ref)} reference and {len(cand)} candidate showers in "
+                f"{n_bins} bins, two samples of one distribution already differ by a separation "
+                f"power of ~{floor:.3f}; observables are flagged only above that by more than "
+                f"{SEPARATION_THRESHOLD}, so smaller differences go unseen (more showers or "
+                "fewer bins resolve them)",
                 SmallSampleWarning,
                 stacklevel=3,
             )
