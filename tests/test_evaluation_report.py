@@ -47,6 +47,7 @@ SPEC = ObservableSpec("x", "x", "MeV")
         (0.01234, 0.00056, "0.01234 ± 0.00056"),
         (1234.5, 12.0, "1234 ± 12"),
         (3.14159, 0.0, "3.142"),
+        (1.0, float("inf"), "1 ± inf"),
     ],
 )
 def test_value_error_is_rounded_to_the_error(value: float, error: float, text: str) -> None:
@@ -188,8 +189,7 @@ def test_report_sections_and_escaping(tmp_path: Path) -> None:
     assert "&lt;b&gt;hot&lt;/b&gt;" in page
     for alt in (
         "E_tot / E_inc per incident energy",
-        "single showers reference",
-        "single showers &lt;b&gt;hot&lt;/b&gt;",
+        "single showers reference and &lt;b&gt;hot&lt;/b&gt;",
         "training curve",
         "average images all showers",
     ):

@@ -456,37 +456,45 @@ def average_images_figure(
 
 def shower_displays_figure(
     geometry: Geometry,
-    cells: np.ndarray,
-    incident_energy: np.ndarray,
+    samples: Sequence[tuple[str, np.ndarray, np.ndarray]],
     *,
-    label: str,
-    max_layers: int = 4,
+    max_layers: int = 3,
 ) -> Figure:
-    """Single showers of one sample: rows are showers (``cells`` (k, n_cells) MeV,
-    ``incident_energy`` (k,) MeV), columns the ``max_layers`` layers holding most of the
-    sample's energy, in depth order. Log colour scale per layer [MeV], shared by the rows."""
+    """Single showers side by side: ``samples`` are (label, cells (k, n_cells) MeV,
+    incident_energy (k,) MeV), reference first; row i shows shower i of every sample. Columns:
+    for each sample, the ``max_layers`` layers holding most of the first sample's energy, in
+    depth order. One log colour scale [MeV] per layer, shared by all samples and rows."""
     filled = [i for i, ly in enumerate(geometry.layers) if ly.n_cells > 0]
-    cells = np.atleast_2d(np.asarray(cells, dtype=float))
-    energy = [float(cells[:, geometry.layer_slice(i)].sum()) for i in filled]
+    first = np.atleast_2d(np.asarray(samples[0][1], dtype=float))
+    energy = [float(first[:, geometry.layer_slice(i)].sum()) for i in filled]
     keep = sorted(filled[k] for k in np.argsort(energy)[::-1][:max_layers])
-    n_rows, n_cols = len(cells), len(keep)
+    n_rows = max(len(np.atleast_2d(c)) for _, c, _ in samples)
+    n_cols = len(keep) * len(samples)
     with hep_style():
-        fig = Figure(figsize=(3.6 * n_cols + 0.8, 3.0 * n_rows + 0.6), layout="constrained")
+        fig = Figure(figsize=(2.9 * n_cols + 1.2, 2.7 * n_rows + 0.5), layout="constrained")
         axes = fig.subplots(n_rows, n_cols, squeeze=False)
         for j, layer in enumerate(keep):
             spec = layer_axes(geometry, layer)
-            imgs = [geometry.layer_images(row[None, :], layer)[0] for row in cells]
-            norm = _log_norm(imgs)
+            images = [
+                [geometry.layer_images(row[None, :], layer)[0] for row in np.atleast_2d(c)]
+                for _, c, _ in samples
+            ]
+            norm = _log_norm([im for per_sample in images for im in per_sample])
             meshes = []
-            for i, img in enumerate(imgs):
-                meshes.append(_draw_layer(axes[i, j], spec, img, norm))
-                axes[i, j].set_title(
-                    f"{spec.name}, E_inc {incident_energy[i] / 1000:.3g} GeV"
-                    if j == 0
-                    else spec.name
-                )
-            fig.colorbar(meshes[0], ax=axes[:, j], shrink=0.9, label="cell energy [MeV]")
-        fig.suptitle(f"{label}: single showers")
+            for s_idx, (label, _, energies) in enumerate(samples):
+                col = s_idx * len(keep) + j
+                for i in range(n_rows):
+                    ax = axes[i, col]
+                    if i >= len(images[s_idx]):
+                        ax.set_visible(False)
+                        continue
+                    meshes.append(_draw_layer(ax, spec, images[s_idx][i], norm))
+                    ax.set_title(
+                        f"{label}: {spec.name}, {energies[i] / 1000:.3g} GeV"
+                        if j == 0
+                        else spec.name
+                    )
+            fig.colorbar(meshes[-1], ax=axes[:, n_cols - len(keep) + j], label="cell energy [MeV]")
     return fig
 
 

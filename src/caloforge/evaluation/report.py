@@ -58,7 +58,6 @@ tr.flagged td { background: #fdd; }
 .warn { color: #a60; } img { max-width: 100%; margin: 0.3em; }
 .figs img { width: 32%; min-width: 380px; }
 .wide img { max-width: 100%; }
-.side { display: flex; gap: 0.5em; } .side img { width: 49%; }
 """
 
 
@@ -80,8 +79,10 @@ def _pm(value: float, error: float, digits: int = 3) -> str:
 def format_value_error(value: float, error: float) -> str:
     """``value ± error`` with the error to two significant digits and the value rounded to the
     same decimal place (27.21, 183.4 -> "30 ± 180"; 0.01234, 0.00056 -> "0.01234 ± 0.00056")."""
-    if not (math.isfinite(error) and error > 0):
-        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    if not math.isfinite(error):
+        return f"{value:.4g} ± {error}"
+    if not error > 0:
+        return f"{value:.4g}"
     decimals = 1 - math.floor(math.log10(error))
     if decimals <= 0:
         step = 10.0 ** (-decimals)
@@ -100,8 +101,8 @@ def _summary_table(metrics: dict[str, Any]) -> str:
             f"<td class='name'>{html.escape(label)}</td><td>{c['n_showers']}</td>"
             f"<td>{_pm(low['auc'], low['error']) if low else '-'}</td>"
             f"<td>{_pm(high['auc'], high['error']) if high else '-'}</td>"
-            f"<td>{_pm(c['fpd']['value'], c['fpd']['error'], 4)}</td>"
-            f"<td>{_pm(c['kpd']['value'], c['kpd']['error'], 5)}</td>"
+            f"<td>{format_value_error(c['fpd']['value'], c['fpd']['error'])}</td>"
+            f"<td>{format_value_error(c['kpd']['value'], c['kpd']['error'])}</td>"
             f"<td>{c['correlation']['max_abs_difference']:.3f}</td>"
             f"<td>{len(c['flagged'])}</td>"
             "</tr>"
@@ -273,14 +274,24 @@ def _figures(
         fig = average_images_figure(geo, avg, labels=["reference", *labels], title=title)
         images.append(_png(fig, f"average images {title}"))
     sections["images"] = images
-    sections["showers"] = [
-        _png(
-            shower_displays_figure(geo, ex.cells, ex.incident_energy, label=lab),
-            f"single showers {lab}",
-        )
-        for lab, ex in zip(["reference", *labels], examples, strict=False)
-        if len(ex)
-    ]
+    sections["showers"] = (
+        [
+            _png(
+                shower_displays_figure(
+                    geo,
+                    [
+                        (lab, ex.cells, ex.incident_energy)
+                        for lab, ex in [("reference", examples[0]), (cand, cand_ex)]
+                    ],
+                ),
+                f"single showers reference and {cand}",
+            )
+            for cand, cand_ex in zip(labels, examples[1:], strict=False)
+            if len(examples[0]) and len(cand_ex)
+        ]
+        if examples
+        else []
+    )
     names = metrics["summary_observables"]
     ref_corr = summary_correlation(ref, names)
     diffs = [summary_correlation(c, names) - ref_corr for c in cands]
@@ -338,8 +349,11 @@ def write_report(
     )
     figures = _figures(metrics, reference, candidates, max_histograms, examples, model_dir)
     showers = (
-        "<h3>Single showers</h3><p>The first showers of each sample, the layers holding most "
-        "energy; reference left.</p><div class='side'>" + "".join(figures["showers"]) + "</div>"
+        "<h3>Single showers</h3><p>The first showers of the reference (left) and of each "
+        "candidate (right; with <code>--like</code> generation, the same incident energies and "
+        "configurations), in the layers holding most energy.</p><div class='wide'>"
+        + "".join(figures["showers"])
+        + "</div>"
         if figures["showers"]
         else ""
     )
@@ -374,7 +388,8 @@ observable's unit), worst first. Expected S for two samples of one distribution:
 <h3>Response</h3>
 <p>Linearity and resolution versus incident energy; E_tot/E_inc at each energy point; the
 cell-energy spectrum.</p>
-<div class="figs">{"".join(figures["response"])}</div>
+<div class="wide">{"".join(figures["response"][:2])}</div>
+<div class="figs">{"".join(figures["response"][2:])}</div>
 <h3>Average images</h3><div class="wide">{"".join(figures["images"])}</div>
 {showers}
 <h3>Correlations</h3><div class="wide">{"".join(figures["correlations"])}</div>
