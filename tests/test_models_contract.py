@@ -1,7 +1,16 @@
-"""One contract over every model family: shapes, gradients, artifact round trip, exact resume."""
+"""One contract over every registered model family: configuration, shapes, gradients of the
+objectives the training step minimises, artifact round trip, exact resume.
+
+Parametrised over the registry (:mod:`caloforge.models.registry`) with each family's default
+hyper-parameters, so a new family is covered as soon as it is registered.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,30 +18,14 @@ import pytest
 import torch
 
 from caloforge.geometry import get_geometry
-from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, load_model, save_model
+from caloforge.models import ConditionEncoding, Preprocessing, load_model, save_model
 from caloforge.models.base import Batch, Family
-from caloforge.models.hparams import from_mapping
+from caloforge.models.registry import REGISTRY, family_names, get_family
 from caloforge.training import RunConfig, TrainConfig, train
 from caloforge.training.checkpoint import META_KEY
 from test_models_synthetic import synthetic_showers
 
-#: small networks so that the whole contract runs in seconds
-TINY = {
-    "wgan-gp": {
-        "noise_dim": 8,
-        "generator_hidden": [32, 32],
-        "critic_hidden": [32, 32],
-        "n_critic": 2,
-    },
-    "gan-ecritic": {
-        "noise_dim": 8,
-        "generator_hidden": [32, 32],
-        "critic_hidden": [32, 32],
-        "energy_critic_hidden": [16],
-        "n_critic": 2,
-    },
-    "vae": {"latent_dim": 8, "encoder_hidden": [32], "decoder_hidden": [32, 32]},
-}
+NAMES = family_names()
 
 
 @pytest.fixture(autouse=True)
@@ -40,18 +33,11 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def test_every_family_is_covered() -> None:
-    assert set(TINY) == set(FAMILIES)
-
-
-def _family(name: str, head: str | None = None) -> Family:
-    cls = FAMILIES[name]
-    hp = dict(TINY[name]) | ({"head": head} if head else {})
-    g = get_geometry("atlas-em-barrel")
+def _family(name: str, **changes: object) -> Family:
+    cls = get_family(name)
     torch.manual_seed(0)
-    return cls(
-        g, ConditionEncoding(2e4, 5e4, 8), Preprocessing(), from_mapping(cls.Config, hp, "test")
-    )
+    hp = dataclasses.replace(cls.Config(), **changes)
+    return cls(get_geometry("atlas-em-barrel"), ConditionEncoding(2e4, 5e4, 8), Preprocessing(), hp)
 
 
 def _batches(family: Family, k: int, size: int = 16) -> list[Batch]:
@@ -66,14 +52,59 @@ def _batches(family: Family, k: int, size: int = 16) -> list[Batch]:
     return out
 
 
-@pytest.mark.parametrize("head", ["relu", "softmax", "softmax-likelihood"])
-@pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_shapes(name: str, head: str) -> None:
-    if name == "vae" and head == "softmax-likelihood":
-        with pytest.raises(ValueError, match="softmax-likelihood"):
-            _family(name, head)
-        return
-    fam = _family(name, head)
+def test_registry_names_its_classes() -> None:
+    assert len(set(NAMES)) == len(NAMES) == len(REGISTRY)
+    for name in NAMES:
+        assert get_family(name).name == name
+    with pytest.raises(ValueError, match="unknown model family 'gpt'; known: "):
+        get_family("gpt")
+
+
+def test_registry_imports_no_torch() -> None:
+    """The command line builds --family choices and help from the registry: no torch import."""
+    code = (
+        "import sys; from caloforge.models.registry import family_help, family_names; "
+        "names = family_names(); family_help(); print('torch' in sys.modules, *names)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", *NAMES]
+
+
+def test_cli_family_choices_come_from_the_registry() -> None:
+    from typer.testing import CliRunner
+
+    from caloforge.cli import app
+
+    for command in ("train", "tune"):
+        result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0
+        assert all(name in result.output for name in NAMES)
+    args = ["train", "--data", "x.h5", "--family", "gpt", "--out", "m"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "'gpt' is not one of " + ", ".join(map(repr, NAMES)) in result.output
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_configuration_is_typed_with_defaults_once(name: str) -> None:
+    cls = get_family(name)
+    assert dataclasses.is_dataclass(cls.Config)
+    default = cls.Config()
+    assert cls.config_from_mapping({}, "t") == default
+    field = dataclasses.fields(cls.Config)[0]
+    same = cls.config_from_mapping({field.name: getattr(default, field.name)}, "t")
+    assert same == default
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(default, field.name, getattr(default, field.name))
+    with pytest.raises(ValueError, match=r"cfg \[model\]: unknown key\(s\) 'colour'"):
+        cls.config_from_mapping({"colour": "red"}, "cfg [model]")
+    with pytest.raises(TypeError, match="hyper-parameters must be"):
+        cls(get_geometry("atlas-em-barrel"), ConditionEncoding(2e4, 5e4, 8), Preprocessing(), {})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shapes(name: str) -> None:
+    fam = _family(name)
     gen = fam.generator
     noise = gen.make_noise(5, torch.Generator().manual_seed(1))
     assert noise.shape == (5, gen.noise_dim)
@@ -82,35 +113,103 @@ def test_shapes(name: str, head: str) -> None:
     cells = gen(noise, cond)
     assert cells.shape == (5, 266)
     assert cells.dtype == torch.float32
-    assert (cells >= 0).all()
+    assert torch.isfinite(cells).all()
     # energy decoded from the conditions is the incident energy
     assert torch.allclose(gen.encoding.decode_energy(cond), torch.full((5, 1), 3e4), rtol=1e-5)
     assert torch.equal(gen.sample(np.full(5, 3e4), np.arange(5), noise=noise), cells.detach())
-    if head.startswith("softmax"):  # fractions times a positive energy scale
-        ratio = cells.sum(1) / 3e4
-        assert torch.all(ratio > 0)
+    # forward is the network-space output (what training sees) mapped back to MeV
+    with torch.no_grad():
+        x = fam.trained_generator(noise, cond)
+    energy = gen.encoding.decode_energy(cond)
+    assert torch.equal(fam.preprocessing.inverse(x, energy), cells.detach())
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_gradients_reach_every_parameter(name: str) -> None:
+@pytest.mark.parametrize("head", ["relu", "softmax", "softmax-likelihood"])
+@pytest.mark.parametrize(
+    "name",
+    [n for n in NAMES if "head" in {f.name for f in dataclasses.fields(get_family(n).Config)}],
+)
+def test_output_heads(name: str, head: str) -> None:
+    if name == "vae" and head == "softmax-likelihood":
+        with pytest.raises(ValueError, match="softmax-likelihood"):
+            _family(name, head=head)
+        return
+    gen = _family(name, head=head).generator
+    noise = gen.make_noise(5, torch.Generator().manual_seed(1))
+    cells = gen(noise, gen.encode_conditions(np.full(5, 3e4), np.arange(5)))
+    assert cells.shape == (5, 266)
+    assert (cells >= 0).all()  # relu cells, or fractions times a non-negative scale
+    if head.startswith("softmax"):  # a non-zero energy scale: some cell is positive
+        assert (cells.sum(1) > 0).all()
+
+
+def _all_parameters(fam: Family) -> list[torch.nn.Parameter]:
+    return [p for m in fam.modules().values() for p in m.parameters()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_objectives_reach_every_parameter(name: str) -> None:
+    """Each objective's loss (the function ``train_step`` minimises through ``minimise``) gives
+    every parameter of its optimiser a finite non-zero gradient; every parameter of every
+    network belongs to exactly one objective."""
     fam = _family(name)
-    losses = fam.losses(_batches(fam, fam.batches_per_step), torch.Generator().manual_seed(2))
-    groups = fam.optimiser_groups()
-    assert set(groups) <= set(losses)  # one loss term per optimiser, named like it
-    all_params = [p for m in fam.modules().values() for p in m.parameters()]
-    grouped = {id(p) for ps in groups.values() for p in ps}
-    assert grouped == {id(p) for p in all_params}  # every parameter is optimised
-    for name_ in groups:
-        for p in all_params:
+    objectives = fam.objectives()
+    owners = [id(p) for obj in objectives.values() for p in obj.parameters]
+    assert len(owners) == len(set(owners))  # no parameter in two optimisers
+    assert set(owners) == {id(p) for p in _all_parameters(fam)}
+    batch = _batches(fam, 1)[0]
+    for objective_name, objective in objectives.items():
+        for p in _all_parameters(fam):
             p.grad = None
-        losses[name_].backward(retain_graph=True)
-        for p in groups[name_]:
-            assert p.grad is not None, f"{name_}: a parameter got no gradient"
+        terms = objective.loss(batch, torch.Generator().manual_seed(2))
+        terms[objective_name].backward()
+        for p in objective.parameters:
+            assert p.grad is not None, f"{objective_name}: a parameter got no gradient"
             assert torch.isfinite(p.grad).all()
-            assert p.grad.abs().sum() > 0
+            assert p.grad.abs().sum() > 0, f"{objective_name}: a parameter got a zero gradient"
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+class _Recording(torch.optim.Adam):
+    """Adam that records, at each step, which of its parameters had a usable gradient."""
+
+    def __init__(self, params: list[torch.nn.Parameter], **kw: object) -> None:
+        super().__init__(params, **kw)  # type: ignore[arg-type]
+        self.updated: set[int] = set()
+        self.steps = 0
+
+    def step(self, closure=None):  # type: ignore[no-untyped-def, override]
+        self.steps += 1
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0:
+                    self.updated.add(id(p))
+        return super().step(closure)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_train_step_updates_every_parameter_through_its_objectives(name: str) -> None:
+    """One real ``train_step``: every optimiser steps, every parameter it holds has a gradient
+    when it does, and the losses it returns include each objective's term."""
+    fam = _family(name)
+    optimisers = {
+        k: _Recording(obj.parameters, lr=1e-4, betas=(0.5, 0.9))
+        for k, obj in fam.objectives().items()
+    }
+    batches = itertools.cycle(_batches(fam, 12, size=16))
+    before = [p.detach().clone() for p in _all_parameters(fam)]
+    losses = fam.train_step(lambda: next(batches), optimisers, torch.Generator().manual_seed(0))
+    assert set(fam.objectives()) <= set(losses)
+    for k, opt in optimisers.items():
+        assert opt.steps >= 1, f"optimiser {k!r} never stepped"
+        missing = [
+            i for i, p in enumerate(fam.objectives()[k].parameters) if id(p) not in opt.updated
+        ]
+        assert not missing, f"optimiser {k!r} stepped without gradients for parameters {missing}"
+    after = _all_parameters(fam)
+    assert all(not torch.equal(a, b) for a, b in zip(after, before, strict=True))
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_artifact_round_trip_gives_identical_samples(name: str, tmp_path: Path) -> None:
     fam = _family(name)
     with torch.no_grad():
@@ -135,7 +234,6 @@ def test_artifact_round_trip_gives_identical_samples(name: str, tmp_path: Path) 
 
 
 def _run(name: str, steps: int) -> RunConfig:
-    cls = FAMILIES[name]
     return RunConfig(
         family=name,
         train=TrainConfig(
@@ -147,18 +245,17 @@ def _run(name: str, steps: int) -> RunConfig:
             threads=1,
             progress=False,
         ),
-        model=from_mapping(cls.Config, TINY[name], "test"),
     )
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", NAMES)
 def test_resume_reproduces_uninterrupted_run(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = synthetic_showers(200, 0)
     train(data, config=_run(name, 6), out_dir=tmp_path / "full")
     # interrupted run: the 5th step raises (after the checkpoint at step 4)
-    cls = FAMILIES[name]
+    cls = get_family(name)
     original = cls.train_step
     calls = {"n": 0}
 

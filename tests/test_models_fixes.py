@@ -48,16 +48,17 @@ def test_gradient_penalty_is_blind_to_the_raw_scale() -> None:
     g = torch.Generator().manual_seed(1)
     real, fake = torch.randn(64, 4, generator=g), 0.5 + torch.randn(64, 4, generator=g)
     cond, eps = torch.zeros(64, 1), torch.rand(64, 1, generator=g)
-    values = []
+    values, scores = [], []
     for scale in (1.0, 1e-3):
         torch.manual_seed(0)
         critic = Critic(4, 1, [16])
         critic.fit(real * scale)
-        values.append(gradient_penalty(critic, real * scale, fake * scale, cond, eps))
-        assert torch.allclose(
-            critic(real * scale, cond), critic.score(critic.standardise(real * scale), cond)
-        )
+        z_real, z_fake = critic.standardise(real * scale), critic.standardise(fake * scale)
+        values.append(gradient_penalty(critic, z_real, z_fake, cond, eps))
+        scores.append(critic(z_real, cond))
     assert torch.allclose(values[0], values[1], rtol=1e-4)
+    assert torch.allclose(scores[0], scores[1], rtol=1e-4, atol=1e-6)
+    assert float(values[0].detach()) > 0
 
 
 def test_log_and_shape_features() -> None:

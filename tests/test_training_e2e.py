@@ -12,7 +12,6 @@ import torch
 from typer.testing import CliRunner
 
 from caloforge.cli import app
-from caloforge.evaluation.metrics import separation_power
 from caloforge.generation import generate
 from caloforge.io import read_showers, write_showers
 from caloforge.models import load_model
@@ -97,16 +96,21 @@ def test_cli_train_generate(tmp_path: Path, data_file: Path) -> None:
     assert np.all(read_showers(gen_file).config == 3)
 
 
-def test_api_train_generate_like_and_evaluate(tmp_path: Path, data_file: Path) -> None:
+def test_api_train_ensemble_and_generate_like(tmp_path: Path, data_file: Path) -> None:
     ref = write_showers(tmp_path / "ref.h5", synthetic_showers(300, 12))
     results = train(
         data_file, "wgan-gp", None, tmp_path / "ens", seeds=2, steps=15, threads=1, progress=False
     )
     assert [r.seed for r in results] == [0, 1]
     spread = ensemble_spread(tmp_path / "ens", "sep_etot_over_einc")
+    per_seed = [
+        load_model(tmp_path / "ens" / f"seed_{s}").metrics["final"]["sep_etot_over_einc"]
+        for s in (0, 1)
+    ]
     assert spread["n"] == 2
-    assert spread["min"] <= spread["mean"] <= spread["max"]
-    assert spread["std"] >= 0
+    assert spread["per_seed"] == {0: per_seed[0], 1: per_seed[1]}
+    assert spread["mean"] == pytest.approx(np.mean(per_seed))
+    assert spread["std"] == pytest.approx(np.std(per_seed, ddof=1))
     model = tmp_path / "ens" / "seed_0"
     out = generate(model, tmp_path / "like.h5", like=ref, seed=1, batch_size=64)
     gen, reference = read_showers(out), read_showers(ref)
@@ -114,16 +118,6 @@ def test_api_train_generate_like_and_evaluate(tmp_path: Path, data_file: Path) -
     assert np.array_equal(gen.config, reference.config)
     with h5py.File(out) as f:
         assert json.loads(f.attrs["caloforge_attrs"])["family"] == "wgan-gp"
-    # evaluate: an untrained-for-long GAN is far from the reference, and the metric says so
-    ratio_ref = reference.total_energy / reference.incident_energy
-    ratio_gen = gen.total_energy / gen.incident_energy
-    s_model, _ = separation_power(ratio_ref, ratio_gen, n_bootstrap=0)
-    s_self, _ = separation_power(
-        ratio_ref,
-        synthetic_showers(300, 13).total_energy / synthetic_showers(300, 13).incident_energy,
-        n_bootstrap=0,
-    )
-    assert s_model > s_self
     assert load_model(model).metrics["final"]["step"] == 15
 
 

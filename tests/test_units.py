@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from caloforge.units import parse_energies, parse_energy
+from caloforge.units import check_energies_within, format_energy, parse_energies, parse_energy
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,29 @@ def test_parse_energies() -> None:
         parse_energies("16GeV,32")
     with pytest.raises(ValueError, match="no energies"):
         parse_energies(" , ")
+
+
+@pytest.mark.parametrize(
+    ("mev", "text"),
+    [
+        (1e7, "10 TeV"),
+        (1e306, "1e+300 TeV"),
+        (999.0, "999 MeV"),
+        (0.25, "250 keV"),
+        (5e-7, "0.5 eV"),
+    ],
+)
+def test_format_energy(mev: float, text: str) -> None:
+    assert format_energy(mev) == text
+    if "e+" not in text:
+        assert parse_energy(text.replace(" ", "")) == pytest.approx(mev)
+
+
+def test_check_energies_within_names_value_and_range() -> None:
+    check_energies_within([1.0, 1e6], 1.0, 1e6, what="x")
+    with pytest.raises(
+        ValueError, match=r"^energy 2 TeV is outside the range of the y: 1 MeV to 1 TeV$"
+    ):
+        check_energies_within([1.0, 2e6], 1.0, 1e6, what="the y")
+    with pytest.raises(ValueError, match="nan MeV"):
+        check_energies_within([float("nan")], 1.0, 1e6, what="z")

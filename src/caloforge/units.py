@@ -1,7 +1,7 @@
 """Energies with units, as typed on the command line: ``50GeV``, ``500 MeV``, ``16GeV,32GeV``.
 
-The package works in MeV (DESIGN.md section 6); these parsers are the one place where text with a
-unit becomes MeV. A bare number is an error: ``50`` could be GeV or MeV, and a silent factor of
+The package works in MeV; these parsers are the one place where text with a unit becomes MeV,
+and :func:`format_energy` the one place where MeV becomes text for a message. A bare number is an error: ``50`` could be GeV or MeV, and a silent factor of
 1000 is the worst bug a simulation can have.
 """
 
@@ -10,7 +10,13 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["ENERGY_UNITS", "parse_energies", "parse_energy"]
+__all__ = [
+    "ENERGY_UNITS",
+    "check_energies_within",
+    "format_energy",
+    "parse_energies",
+    "parse_energy",
+]
 
 #: accepted energy units and their value in MeV (matched case-insensitively)
 ENERGY_UNITS: dict[str, float] = {
@@ -56,3 +62,28 @@ def parse_energies(text: str) -> list[float]:
         msg = f"no energies in {text!r}; expected a comma-separated list such as 16GeV,32GeV"
         raise ValueError(msg)
     return [parse_energy(p) for p in parts]
+
+
+def format_energy(mev: float) -> str:
+    """``1e7`` -> ``'10 TeV'``: an energy in MeV written with the largest unit in which its
+    value is >= 1 (eV .. TeV), three significant digits."""
+    if not math.isfinite(mev):
+        return f"{mev} MeV"
+    for unit, factor in sorted(ENERGY_UNITS.items(), key=lambda kv: -kv[1]):
+        if abs(mev) >= factor or unit == "eV":
+            return f"{mev / factor:.3g} {unit}"
+    return f"{mev} MeV"  # pragma: no cover (eV catches everything)
+
+
+def check_energies_within(
+    energies_mev: list[float] | tuple[float, ...], low_mev: float, high_mev: float, *, what: str
+) -> None:
+    """Raise ValueError (one line) unless every energy lies in ``[low_mev, high_mev]`` MeV;
+    ``what`` names the range in the message (e.g. ``"the gflash engine"``)."""
+    for e in energies_mev:
+        if not (math.isfinite(e) and low_mev <= e <= high_mev):
+            msg = (
+                f"energy {format_energy(e)} is outside the range of {what}: "
+                f"{format_energy(low_mev)} to {format_energy(high_mev)}"
+            )
+            raise ValueError(msg)

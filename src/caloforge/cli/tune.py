@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from caloforge.cli._common import console, user_errors
+from caloforge.models.registry import family_help, family_names
+
+if TYPE_CHECKING:
+    FamilyName = str
+else:  # the registered names as choices (the registry imports no family, hence no torch)
+    FamilyName = Literal[tuple(family_names())]
 
 
 @user_errors
 def tune(
     data: Annotated[Path, typer.Option("--data", help="training shower file (HDF5)")],
-    family: Annotated[
-        str, typer.Option("--family", help="model family: wgan-gp, gan-ecritic or vae")
-    ],
+    family: Annotated[FamilyName, typer.Option("--family", help=f"model family: {family_help()}")],
     space: Annotated[
         Path, typer.Option("--space", help="search space TOML: dotted key = {low, high, log}")
     ],

@@ -13,7 +13,13 @@ Every metric is a pure function of arrays with an explicit ``seed`` that returns
 - **FPD** (Fréchet physics distance, arXiv:2211.10295): the Fréchet distance
   ``|mu_1 - mu_2|^2 + tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2))`` of Gaussians fitted to batches of
   ``N`` showers, averaged over batches, for several ``N``, and extrapolated linearly in ``1/N``
-  to ``N -> infinity``; the value and error are the intercept of that fit and its standard error.
+  to ``N -> infinity``. The Fréchet distance of two finite samples of one distribution is not 0
+  but ``c (1/N_1 + 1/N_2)`` (for d independent unit Gaussians ``c = d (d + 5) / 4``: ``d`` from
+  the means, ``d (d + 1) / 4`` from the covariances); batches are therefore drawn *without*
+  replacement, so that each is a genuine sample of size ``N`` and the extrapolation removes
+  ``c / N``. (Drawn with replacement from samples of ``M`` showers the extrapolation only
+  reaches the distance of the two ``M``-samples, ``c (2 / M)``: 4.1 for two 20k GFlash samples
+  with 543 observables.) :func:`fpd_floor` measures what two samples of one distribution give.
 - **KPD** (kernel physics distance, same paper): the unbiased estimator of the squared maximum
   mean discrepancy with the cubic polynomial kernel ``k(x, y) = (x.y / d + 1)^3``, computed on
   batches; value the median over batches, error half the 16-84% inter-quantile range.
@@ -22,18 +28,21 @@ Every metric is a pure function of arrays with an explicit ``seed`` that returns
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.special import ndtri
 from scipy.stats import wasserstein_distance
 
 __all__ = [
     "SmallSampleWarning",
     "fpd",
+    "fpd_floor",
     "frechet_distance",
     "histogram_separation",
     "kpd",
     "mmd2_polynomial_unbiased",
+    "normal_scores_of",
     "separation_floor",
     "separation_power",
     "shared_bins",
@@ -193,20 +202,34 @@ def fpd(
     n_batches: int = 20,
     n_points: int = 10,
     seed: int = 0,
+    normal_scores: bool = False,
 ) -> tuple[float, float]:
     """Fréchet physics distance (arXiv:2211.10295), extrapolated to infinite sample size.
 
     For ``n_points`` batch sizes ``N`` in ``[min_samples, max_samples]`` the Fréchet distance is
-    averaged over ``n_batches`` batches drawn with replacement; ``FD(N) = FPD + c / N`` is fitted
-    and ``(FPD, its standard error)`` returned. Inputs are ``(n, d)`` features; normalise them
-    beforehand (the evaluation standardises with the reference's mean and width). When fewer
-    showers than ``max_samples`` are available the range shrinks and a
-    :class:`SmallSampleWarning` is emitted.
+    computed on ``n_batches`` batches per size, each drawn *without* replacement from each
+    sample; ``FD(N) = FPD + c / N`` is fitted by least squares for every batch index. Returns
+    ``(FPD, error)``: FPD the mean of those intercepts (the intercept of the fit to the mean
+    FD(N)), error their standard deviation — the spread of one extrapolation, conservative:
+    1.3 to 2.5 times the spread of FPD over independent pairs of samples (measured with 10
+    batches at 5 sizes, Gaussian and Student-t features, d = 20 and 50). Two samples of one distribution give 0 within the error
+    (:func:`fpd_floor`). Inputs are ``(n, d)`` features; normalise them beforehand (the
+    evaluation standardises with the reference's mean and width). When fewer showers than
+    ``max_samples`` are available the range shrinks (largest batch: all showers of the smaller
+    sample) and a :class:`SmallSampleWarning` is emitted.
+
+    ``normal_scores``: first map every feature of both samples through the reference's empirical
+    distribution function and the inverse normal one (:func:`normal_scores_of`), so that the
+    reference's marginals are standard normal. Heavy-tailed features (shower-shape observables
+    reach kurtosis 900) otherwise dominate the covariances and their noise: on two 20k GFlash
+    samples with 543 observables the spread of the null FPD drops from 0.96 to 0.08.
     """
     x, y = _as_2d(reference, "reference"), _as_2d(candidate, "candidate")
     if x.shape[1] != y.shape[1]:
         msg = f"FPD: reference has {x.shape[1]} features, candidate {y.shape[1]}"
         raise ValueError(msg)
+    if normal_scores:
+        x, y = normal_scores_of(x, x), normal_scores_of(x, y)
     available = min(len(x), len(y))
     if available < max_samples:
         warnings.warn(
@@ -221,21 +244,62 @@ def fpd(
     if sizes.size < 2:
         msg = f"FPD needs at least two batch sizes; got {sizes.tolist()}"
         raise ValueError(msg)
+    if n_batches < 2:
+        msg = f"FPD needs n_batches >= 2 for its error, got {n_batches}"
+        raise ValueError(msg)
     rng = np.random.default_rng(seed)
-    means = []
-    for n in sizes:
-        vals = []
-        for _ in range(n_batches):
-            xs = x[rng.integers(0, len(x), n)]
-            ys = y[rng.integers(0, len(y), n)]
-            vals.append(
-                frechet_distance(
-                    xs.mean(0), np.cov(xs, rowvar=False), ys.mean(0), np.cov(ys, rowvar=False)
-                )
+    values = np.empty((sizes.size, n_batches))
+    for i, n in enumerate(sizes):
+        for b in range(n_batches):
+            xs = x[rng.choice(len(x), n, replace=False)]
+            ys = y[rng.choice(len(y), n, replace=False)]
+            values[i, b] = frechet_distance(
+                xs.mean(0), np.cov(xs, rowvar=False), ys.mean(0), np.cov(ys, rowvar=False)
             )
-        means.append(np.mean(vals))
-    params, cov = curve_fit(lambda inv_n, a, b: a * inv_n + b, 1.0 / sizes, np.asarray(means))
-    return float(params[1]), float(np.sqrt(max(cov[1, 1], 0.0)))
+    design = np.stack([1.0 / sizes, np.ones(sizes.size)], axis=1)
+    intercepts = np.linalg.lstsq(design, values, rcond=None)[0][1]
+    return float(intercepts.mean()), float(intercepts.std(ddof=1))
+
+
+def normal_scores_of(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``Phi^-1(F_ref(v))`` per feature: ``F_ref`` the reference's empirical distribution
+    function (mid-rank for ties, ``(rank + 1/2) / (M + 1)`` so values beyond the reference stay
+    finite, at about +-3.9 sigma for M = 20 000). Strictly increasing transforms of a feature
+    leave the result unchanged. Shapes: reference (M, d), values (n, d) -> (n, d)."""
+    ref = np.sort(np.asarray(reference, dtype=np.float64), axis=0)
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(v)
+    for j in range(v.shape[1]):
+        below = np.searchsorted(ref[:, j], v[:, j], side="left")
+        upto = np.searchsorted(ref[:, j], v[:, j], side="right")
+        out[:, j] = ndtri((0.5 * (below + upto) + 0.5) / (len(ref) + 1))
+    return out
+
+
+def fpd_floor(
+    reference: np.ndarray, *, n_splits: int = 4, seed: int = 0, **fpd_options: Any
+) -> tuple[float, float]:
+    """FPD of two samples of one distribution: :func:`fpd` of two disjoint random halves of
+    ``reference``, over ``n_splits`` splits. Returns ``(mean, standard deviation)`` of those
+    values; a candidate whose FPD lies within a few of these standard deviations of the mean is
+    indistinguishable from the reference by FPD. The halves have half the showers, so the
+    spread is larger than for two full samples (conservative). ``fpd_options`` go to
+    :func:`fpd` (``min_samples``, ``max_samples``, ``n_batches``, ``n_points``,
+    ``normal_scores``)."""
+    x = _as_2d(reference, "reference")
+    if n_splits < 2:
+        msg = f"fpd_floor needs n_splits >= 2, got {n_splits}"
+        raise ValueError(msg)
+    half = len(x) // 2
+    rng = np.random.default_rng(seed)
+    values = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        for k in range(n_splits):
+            order = rng.permutation(len(x))
+            first, second = x[order[:half]], x[order[half : 2 * half]]
+            values.append(fpd(first, second, seed=seed + 1 + k, **fpd_options)[0])
+    return float(np.mean(values)), float(np.std(values, ddof=1))
 
 
 # ---- KPD ---------------------------------------------------------------------------------------
@@ -268,9 +332,11 @@ def kpd(
     seed: int = 0,
 ) -> tuple[float, float]:
     """Kernel physics distance (arXiv:2211.10295): median over ``n_batches`` of the unbiased
-    cubic-kernel MMD^2 on batches of ``batch_size`` drawn with replacement; error is half the
-    16-84% inter-quantile range. Fewer showers than ``batch_size`` shrink the batches and emit
-    a :class:`SmallSampleWarning`."""
+    cubic-kernel MMD^2 on batches of ``batch_size`` drawn without replacement (a shower drawn
+    twice would add k(x, x) terms the unbiased estimator excludes: +0.0016 on two 20k GFlash
+    samples); error is half the 16-84% inter-quantile range. Fewer showers than
+    ``batch_size`` shrink the batches to half the smaller sample and emit a
+    :class:`SmallSampleWarning`."""
     x, y = _as_2d(reference, "reference"), _as_2d(candidate, "candidate")
     if x.shape[1] != y.shape[1]:
         msg = f"KPD: reference has {x.shape[1]} features, candidate {y.shape[1]}"
@@ -282,12 +348,14 @@ def kpd(
             SmallSampleWarning,
             stacklevel=2,
         )
-        batch_size = available
+    if batch_size >= available:  # whole-sample batches would all be the same
+        batch_size = max(available // 2, 2)
     rng = np.random.default_rng(seed)
     vals = np.array(
         [
             mmd2_polynomial_unbiased(
-                x[rng.integers(0, len(x), batch_size)], y[rng.integers(0, len(y), batch_size)]
+                x[rng.choice(len(x), batch_size, replace=False)],
+                y[rng.choice(len(y), batch_size, replace=False)],
             )
             for _ in range(n_batches)
         ]

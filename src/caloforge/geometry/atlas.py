@@ -1,4 +1,4 @@
-"""The ATLAS-like barrel cluster and its 8 alignment configurations (DESIGN.md section 3).
+"""The ATLAS-like barrel cluster and its 8 alignment configurations (docs/geometry.md).
 
 The middle layer has a global grid of deta = 0.025 and dphi = 2 pi / 256 cells with edges at
 integer multiples of the cell size (eta from 0, phi from 0). The 266-cell cluster is centred on

@@ -1,4 +1,4 @@
-"""Named geometry presets (DESIGN.md section 3).
+"""Named geometry presets (docs/geometry.md).
 
 Stacks are our own approximations of the detectors they are named after, documented here:
 

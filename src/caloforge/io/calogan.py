@@ -11,7 +11,7 @@ import numpy as np
 
 from caloforge.geometry import get_geometry
 from caloforge.io.atomic import atomic_path
-from caloforge.io.hdf5 import _open
+from caloforge.io.hdf5 import _open, flush_denormals
 from caloforge.showerset import ShowerSet
 
 __all__ = ["read_calogan", "write_calogan"]
@@ -48,7 +48,9 @@ def read_calogan(path: str | Path, *, particle: str = "photon") -> ShowerSet:
         raise ValueError(str(exc).replace("ShowerSet:", f"{path}:", 1)) from None
 
 
-def write_calogan(path: str | Path, showers: ShowerSet) -> Path:
+def write_calogan(path: str | Path, showers: ShowerSet, *, overwrite: bool = True) -> Path:
+    """Write ``showers`` (``calogan`` geometry) in the CaloGAN layout, atomically (float32
+    subnormals written as 0; ``overwrite=False`` refuses an existing file)."""
     if showers.geometry.name != "calogan" or not showers.geometry.same_readout(
         get_geometry("calogan")
     ):
@@ -57,11 +59,11 @@ def write_calogan(path: str | Path, showers: ShowerSet) -> Path:
         )
         raise ValueError(msg)
     n = len(showers)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
         f["energy"] = (showers.incident_energy / GEV).reshape(n, 1)
         for i, layer in enumerate(showers.geometry.layers):
             cells = showers.cells[:, showers.geometry.layer_slice(i)]
-            f[f"layer_{i}"] = cells.reshape(n, *layer.segmentation.shape)
+            f[f"layer_{i}"] = flush_denormals(cells).reshape(n, *layer.segmentation.shape)
         overflow = showers.conditions.get("overflow", np.zeros((n, 3), dtype=np.float32))
-        f["overflow"] = overflow
+        f["overflow"] = flush_denormals(overflow)
     return Path(path)

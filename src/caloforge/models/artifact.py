@@ -166,7 +166,7 @@ def load_model(model_dir: str | Path, *, device: str | torch.device = "cpu") -> 
     doc = _read_json(json_path)
     family = get_family(str(doc["family"]))
     where = f"{json_path}: key"
-    hparams = from_mapping(family.Config, doc["hyperparameters"], f"{where} 'hyperparameters'")
+    hparams = family.config_from_mapping(doc["hyperparameters"], f"{where} 'hyperparameters'")
     preprocessing = from_mapping(Preprocessing, doc["preprocessing"], f"{where} 'preprocessing'")
     encoding = from_mapping(ConditionEncoding, doc["conditions"], f"{where} 'conditions'")
     try:

@@ -1,12 +1,18 @@
-"""The generator interface every family implements, and the training-step interface.
+"""The generator interface every family implements, and the typed family (training) interface.
 
 Two objects per family (network and training process are separate, as in nanoGPT):
 
 - :class:`Generator` -- the ``nn.Module`` that is saved, loaded, sampled and exported. Noise is an
   input, never drawn inside: ``forward(noise, conditions) -> cells`` is a pure function with no RNG
   and no data-dependent Python control flow, so it traces to ONNX with the noise as a graph input.
-- :class:`Family` -- the training process: the generator plus training-only modules (critics, an
-  encoder), their optimisers, and ``train_step``. One trainer drives every family through it.
+- :class:`Family` -- the training process, generic in its configuration dataclass: the generator
+  plus training-only networks (critics, an encoder) as typed :class:`Trained` fields, one
+  :class:`Objective` (loss function + parameters) per optimiser, and ``train_step``, which
+  updates through :meth:`Family.minimise` -- the same loss functions the contract tests check.
+  One trainer drives every family through it.
+
+Every network is called in training through exactly one ``forward`` (:class:`Trained`), so under
+``torchrun`` each is wrapped in DistributedDataParallel as it is (:meth:`Family.parallelise`).
 
 Shapes: ``noise`` (N, noise_dim); ``conditions`` (N, encoding.dim) from :meth:`encode_conditions`;
 ``cells`` (N, geometry.n_cells) in MeV, in the geometry's flattening order.
@@ -15,9 +21,9 @@ Shapes: ``noise`` (N, noise_dim); ``conditions`` (N, encoding.dim) from :meth:`e
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -26,9 +32,20 @@ from torch import nn
 
 from caloforge.geometry import Geometry
 from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.hparams import from_mapping
 from caloforge.models.preprocessing import Preprocessing
 
-__all__ = ["Batch", "Family", "Generator", "layer_matrix", "optimise"]
+__all__ = [
+    "Batch",
+    "Family",
+    "Generator",
+    "LossFn",
+    "NetworkSpace",
+    "Objective",
+    "Trained",
+    "layer_matrix",
+    "optimise",
+]
 
 
 class Generator(nn.Module, ABC):
@@ -93,12 +110,70 @@ class Generator(nn.Module, ABC):
             self.train(was_training)
 
 
+class NetworkSpace(nn.Module):
+    """The generator as training sees it: ``forward(noise, conditions)`` is the generator's
+    :meth:`Generator.transformed` (network-space cells). Not saved: it shares the generator's
+    parameters and buffers, and the artifact stores the generator itself."""
+
+    def __init__(self, generator: Generator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        return self.generator.transformed(noise, conditions)
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+class Trained(Generic[M]):
+    """A network trained by a family.
+
+    ``module`` (typed) is what checkpoints save and what the family reads and fits (buffers,
+    helper methods); ``trainable`` is the ``nn.Module`` whose ``forward`` is the network's one
+    training entry point (``module`` itself, or :class:`NetworkSpace` for the generator);
+    calling the handle runs that forward through ``call`` -- ``trainable`` itself, or its
+    DistributedDataParallel wrapper under ``torchrun`` (set by :meth:`Family.parallelise`).
+    """
+
+    def __init__(self, module: M, trainable: nn.Module | None = None) -> None:
+        self.module = module
+        self.trainable = module if trainable is None else trainable
+        self.call: Callable[..., torch.Tensor] = self.trainable
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        return self.call(*args)
+
+    def parameters(self) -> list[nn.Parameter]:
+        return list(self.module.parameters())
+
+
 @dataclass
 class Batch:
     """A training batch in network space: ``x`` (B, n_cells) and ``conditions`` (B, cond_dim)."""
 
     x: torch.Tensor
     conditions: torch.Tensor
+
+
+#: ``loss(batch, rng) -> {term name: scalar tensor}``; the term named like the objective is the
+#: one its optimiser minimises, the others are logged
+LossFn = Callable[[Batch, torch.Generator], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One optimiser's job: minimise, over ``parameters``, the term of ``loss`` named like the
+    objective's key in :meth:`Family.objectives` (which is also the optimiser's name).
+
+    ``lr_factor`` scales the trainer's learning rate for this optimiser; ``sync``: the loss
+    reaches ``parameters`` outside the networks' DDP-wrapped forwards, so under ``torchrun`` the
+    gradients are averaged by hand (:func:`optimise`)."""
+
+    loss: LossFn
+    parameters: list[nn.Parameter]
+    lr_factor: float = 1.0
+    sync: bool = False
 
 
 def layer_matrix(geometry: Geometry) -> torch.Tensor:
@@ -108,31 +183,57 @@ def layer_matrix(geometry: Geometry) -> torch.Tensor:
     return m
 
 
-class Family(ABC):
-    """A model family's training process around its :class:`Generator`.
+C = TypeVar("C")
 
-    Subclasses set ``name`` (registry key) and ``Config`` (frozen dataclass of hyper-parameters
-    with defaults) and implement :meth:`build_generator`, :meth:`build_aux`, :meth:`losses`
-    and :meth:`train_step`.
+
+class Family(ABC, Generic[C]):
+    """A model family's training process around its :class:`Generator`, generic in its
+    configuration dataclass ``C``.
+
+    A subclass sets ``name`` (its registry key, :mod:`caloforge.models.registry`) and ``Config``
+    (the frozen dataclass ``C`` whose field defaults are the only defaults), implements
+    :meth:`build_generator`, builds its training-only networks as :class:`Trained` fields in
+    ``__init__`` (after ``super().__init__``) and lists them in :meth:`networks`, and implements
+    :meth:`objectives` and :meth:`train_step` (which updates through :meth:`minimise`).
     """
 
     name: ClassVar[str]
-    Config: ClassVar[type]
+    Config: ClassVar[type[Any]]
 
     def __init__(
         self,
         geometry: Geometry,
         encoding: ConditionEncoding,
         preprocessing: Preprocessing,
-        hparams: Any,
+        hparams: C,
     ) -> None:
+        if not isinstance(hparams, self.Config):
+            msg = f"{self.name}: hyper-parameters must be a {self.Config.__name__}, got {type(hparams).__name__}"
+            raise TypeError(msg)
         self.geometry, self.encoding, self.preprocessing = geometry, encoding, preprocessing
-        self.hparams = hparams
+        self.hparams: C = hparams
         self.generator = self.build_generator(geometry, encoding, preprocessing, hparams)
-        self.aux = nn.ModuleDict(self.build_aux())
+        self.trained_generator = Trained(self.generator, NetworkSpace(self.generator))
         self._layers = layer_matrix(geometry)
+        #: (rank, world size): this process's share of the noise drawn for a global batch
+        self.shard: tuple[int, int] = (0, 1)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        config = cls.__dict__.get("Config")
+        params = getattr(config, "__dataclass_params__", None)
+        if config is not None and not (params is not None and params.frozen):
+            msg = f"{cls.__name__}.Config must be a frozen dataclass"
+            raise TypeError(msg)
 
     # ---- construction --------------------------------------------------------------------
+    @classmethod
+    def config_from_mapping(cls, mapping: Mapping[str, Any], where: str) -> C:
+        """The typed configuration from a mapping (TOML table, model.json): unknown keys and
+        wrong types are ValueErrors naming ``where`` and the key."""
+        config: C = from_mapping(cls.Config, mapping, where)
+        return config
+
     @classmethod
     @abstractmethod
     def build_generator(
@@ -140,17 +241,17 @@ class Family(ABC):
         geometry: Geometry,
         encoding: ConditionEncoding,
         preprocessing: Preprocessing,
-        hparams: Any,
+        hparams: C,
     ) -> Generator:
         """The sampling network alone (what the artifact stores)."""
 
-    @abstractmethod
-    def build_aux(self) -> dict[str, nn.Module]:
-        """Training-only modules (critics, encoder), by name."""
+    def networks(self) -> dict[str, Trained[Any]]:
+        """Every trained network by name (checkpoint prefix), the generator first."""
+        return {"generator": self.trained_generator}
 
     @abstractmethod
-    def optimiser_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters per optimiser, by optimiser name."""
+    def objectives(self) -> dict[str, Objective]:
+        """One :class:`Objective` per optimiser, by optimiser name."""
 
     @property
     def batches_per_step(self) -> int:
@@ -159,21 +260,56 @@ class Family(ABC):
 
     # ---- training --------------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator, **dict(self.aux.items())}
+        """The networks' modules by name (what checkpoints save)."""
+        return {name: net.module for name, net in self.networks().items()}
 
-    def to(self, device: torch.device | str) -> Family:
-        self.generator.to(device)
-        self.aux.to(device)
+    def to(self, device: torch.device | str) -> Family[C]:
+        for module in self.modules().values():
+            module.to(device)
         self._layers = self._layers.to(device)
         return self
+
+    def parallelise(
+        self, wrap: Callable[[nn.Module], nn.Module], rank: int, world_size: int
+    ) -> list[nn.Module]:
+        """Run every network's forward through ``wrap(trainable)`` (DDP) and draw noise for the
+        global batch (:meth:`noise_like`); returns the wrappers. :meth:`serial` undoes it."""
+        wrapped = []
+        for net in self.networks().values():
+            module = wrap(net.trainable)
+            net.call = module
+            wrapped.append(module)
+        self.shard = (rank, world_size)
+        return wrapped
+
+    def serial(self) -> None:
+        """Back to single-process training: networks called directly, noise for this batch."""
+        for net in self.networks().values():
+            net.call = net.trainable
+        self.shard = (0, 1)
 
     def make_optimisers(
         self, lr: float, betas: tuple[float, float]
     ) -> dict[str, torch.optim.Optimizer]:
+        """One Adam per objective, learning rate ``lr`` x the objective's ``lr_factor``."""
         return {
-            name: torch.optim.Adam(params, lr=lr, betas=betas)
-            for name, params in self.optimiser_groups().items()
+            name: torch.optim.Adam(obj.parameters, lr=lr * obj.lr_factor, betas=betas)
+            for name, obj in self.objectives().items()
         }
+
+    def minimise(
+        self,
+        name: str,
+        batch: Batch,
+        rng: torch.Generator,
+        optimisers: dict[str, torch.optim.Optimizer],
+    ) -> dict[str, torch.Tensor]:
+        """One update of optimiser ``name`` on its objective's loss for ``batch``; returns every
+        term of that loss."""
+        objective = self.objectives()[name]
+        terms = objective.loss(batch, rng)
+        optimise(optimisers[name], terms[name], sync=objective.sync)
+        return terms
 
     def energy_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, n_cells) network space -> (B, 1 + n_layers): E_tot/E_inc, E_layer/E_inc."""
@@ -181,11 +317,12 @@ class Family(ABC):
         return torch.cat([layers.sum(dim=1, keepdim=True), layers], dim=1)
 
     def noise_like(self, n: int, rng: torch.Generator, device: torch.device) -> torch.Tensor:
-        return self.generator.make_noise(n, rng).to(device)
-
-    @abstractmethod
-    def losses(self, batches: list[Batch], rng: torch.Generator) -> dict[str, torch.Tensor]:
-        """Every loss term of one step, on ``batches_per_step`` batches (for tests/inspection)."""
+        """(n, noise_dim) latent noise on ``device``. Under ``torchrun`` the noise of the whole
+        global batch is drawn and this rank keeps its rows, so every rank's ``rng`` stays in the
+        same state and the latent noise is what one process would draw."""
+        rank, world = self.shard
+        noise = self.generator.make_noise(n * world, rng).to(device)
+        return noise if world == 1 else noise[rank * n : (rank + 1) * n]
 
     @abstractmethod
     def train_step(
@@ -194,13 +331,14 @@ class Family(ABC):
         optimisers: dict[str, torch.optim.Optimizer],
         rng: torch.Generator,
     ) -> dict[str, float]:
-        """One generator update (with its critic updates); returns scalar losses by name."""
+        """One generator update (with its critic updates) through :meth:`minimise`; returns
+        scalar losses by name."""
 
 
 def optimise(optimiser: torch.optim.Optimizer, loss: torch.Tensor, *, sync: bool = False) -> None:
     """zero_grad, backward, step. ``sync``: average the gradients over the processes of a
     ``torchrun`` run first -- for parameters trained on a loss that bypasses the networks'
-    DDP-wrapped entry points (DDP averages only gradients of its own forward passes)."""
+    DDP-wrapped forwards (DDP averages only gradients of its own forward passes)."""
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
     if sync and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:

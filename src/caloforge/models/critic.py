@@ -1,8 +1,11 @@
 """Conditional critics and the WGAN-GP gradient penalty (Gulrajani et al., arXiv:1704.00028).
 
-Every critic standardises its input (after an optional ``log1p(x / log_alpha)``), ``z = (x - shift) / scale`` per feature, with ``shift`` and
-``scale`` fitted once on real data (:meth:`Critic.fit`, called by the families on their first
-training step and kept in checkpoints). The gradient penalty acts in that standardised space.
+Every critic scores standardised features: :meth:`Critic.standardise` maps raw inputs to
+``z = (features(x) - shift) / scale`` per feature (``features``: an optional shape
+normalisation and ``log1p(x / log_alpha)``), with ``shift`` and ``scale`` fitted once on real
+data (:meth:`Critic.fit`, called by the families on their first training step and kept in
+checkpoints), and ``forward(z, conditions)`` -- the critic's one training entry point -- scores
+them. The gradient penalty acts in that standardised space.
 Without it the 1-Lipschitz constraint binds in raw network space, where calorimeter features
 are tiny and narrow (E_tot/E_inc of a sampling calorimeter spreads by ~1e-3, a tail cell's
 energy fraction by ~1e-5): the critic can then only change by ~1e-3 across the whole real
@@ -12,7 +15,7 @@ WGAN-GP misses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -26,7 +29,8 @@ SCALE_FLOOR = 1e-3
 
 
 class Critic(nn.Module):
-    """``(x (B, n_in), conditions (B, cond_dim)) -> (B, 1)`` score; dense, LeakyReLU 0.2."""
+    """``(z (B, n_in), conditions (B, cond_dim)) -> (B, 1)`` score of standardised features
+    ``z = standardise(x)``; dense, LeakyReLU 0.2."""
 
     shift: torch.Tensor
     scale: torch.Tensor
@@ -86,30 +90,28 @@ class Critic(nn.Module):
         return x
 
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw inputs (B, n_in) -> the standardised features (B, n_in) :meth:`forward` scores."""
         return (self.features(x) - self.shift) / self.scale
 
-    def score(self, z: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
-        """Score of already standardised inputs ``z``."""
+    def forward(self, z: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """Score (B, 1) of standardised features ``z`` (B, n_in) under ``conditions``."""
         return self.net(torch.cat([z, conditions], dim=1))
-
-    def forward(self, x: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
-        return self.score(self.standardise(x), conditions)
 
 
 def gradient_penalty(
-    critic: Critic,
-    real: torch.Tensor,
-    fake: torch.Tensor,
+    critic: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    z_real: torch.Tensor,
+    z_fake: torch.Tensor,
     conditions: torch.Tensor,
     eps: torch.Tensor,
 ) -> torch.Tensor:
     """Mean of ``(||grad_z critic(z_hat)||_2 - 1)^2`` on ``z_hat = eps z_real + (1 - eps) z_fake``
-    in the critic's standardised space (``z = standardise(x)``).
+    in the critic's standardised space (``z = Critic.standardise(x)``, (B, n_in) each).
 
-    ``eps`` (B, 1) uniform in [0, 1], drawn by the caller (explicit randomness).
+    ``critic``: a :class:`Critic` or the handle training calls it through. ``eps`` (B, 1)
+    uniform in [0, 1], drawn by the caller (explicit randomness).
     """
-    z_real, z_fake = critic.standardise(real.detach()), critic.standardise(fake.detach())
-    z_hat = (eps * z_real + (1 - eps) * z_fake).detach().requires_grad_(True)
-    score = critic.score(z_hat, conditions)
+    z_hat = (eps * z_real.detach() + (1 - eps) * z_fake.detach()).detach().requires_grad_(True)
+    score = critic(z_hat, conditions)
     (grad,) = torch.autograd.grad(score.sum(), z_hat, create_graph=True)
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()

@@ -105,11 +105,13 @@ class EnergyRatioModel(nn.Module):
             raise ValueError(msg)
         self.n_components = int(n_components)
         self.net = mlp(n_cond, hidden, 3 * self.n_components)
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)
         with torch.no_grad():  # start near N(0, 1) in standardised units, components spread
-            self.net[-1].weight.mul_(0.01)
-            self.net[-1].bias.zero_()
+            last.weight.mul_(0.01)
+            last.bias.zero_()
             k = self.n_components
-            self.net[-1].bias[k : 2 * k].copy_(torch.linspace(-0.5, 0.5, k))
+            last.bias[k : 2 * k].copy_(torch.linspace(-0.5, 0.5, k))
         self.register_buffer("ref_mean", torch.tensor(1.0))
         self.register_buffer("ref_std", torch.tensor(0.1))  # until fitted: 1 +- 0.1
 

@@ -22,15 +22,17 @@ within its errors at unseen energies (``benchmarks/results/models.md``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch import nn
 
-from caloforge.models.base import Batch
+from caloforge.geometry import Geometry
+from caloforge.models.base import Batch, Trained
+from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.critic import Critic, gradient_penalty
 from caloforge.models.dense import HeadKind
-from caloforge.models.registry import register_family
-from caloforge.models.wgan_gp import WGANGP, WGANGPConfig
+from caloforge.models.preprocessing import Preprocessing
+from caloforge.models.wgan_gp import CriticGAN, WGANGPConfig
 
 __all__ = ["EnergyCriticGAN", "EnergyCriticGANConfig", "mmd"]
 
@@ -94,24 +96,30 @@ def mmd(
     return total
 
 
-@register_family
-class EnergyCriticGAN(WGANGP):
+class EnergyCriticGAN(CriticGAN[EnergyCriticGANConfig]):
     name = "gan-ecritic"
     Config = EnergyCriticGANConfig
-    hparams: EnergyCriticGANConfig
 
-    def build_aux(self) -> dict[str, nn.Module]:
-        n_feat = 1 + self.geometry.n_layers
-        return super().build_aux() | {
-            "energy_critic": Critic(n_feat, self.encoding.dim, self.hparams.energy_critic_hidden)
-        }
+    def __init__(
+        self,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: EnergyCriticGANConfig,
+    ) -> None:
+        super().__init__(geometry, encoding, preprocessing, hparams)
+        n_feat = 1 + geometry.n_layers
+        self.energy_critic = Trained(Critic(n_feat, encoding.dim, hparams.energy_critic_hidden))
 
-    def critic_modules(self) -> list[nn.Module]:
-        return [self.aux["critic"], self.aux["energy_critic"]]
+    def networks(self) -> dict[str, Trained[Any]]:
+        return super().networks() | {"energy_critic": self.energy_critic}
+
+    def critics(self) -> list[Trained[Critic]]:
+        return [self.critic, self.energy_critic]
 
     def fit_critics(self, x: torch.Tensor) -> None:
         super().fit_critics(x)
-        self.aux["energy_critic"].fit(self.energy_features(x))
+        self.energy_critic.module.fit(self.energy_features(x))
 
     def critic_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         out = super().critic_loss(batch, rng)
@@ -119,9 +127,10 @@ class EnergyCriticGAN(WGANGP):
             fake = self.energy_features(self.fake(batch, rng))
         real = self.energy_features(batch.x)
         eps = torch.rand(len(batch.x), 1, generator=rng).to(batch.x.device)
-        ec = self.aux["energy_critic"]
-        wdist = ec(real, batch.conditions).mean() - ec(fake, batch.conditions).mean()
-        gp = gradient_penalty(ec, real, fake, batch.conditions, eps)
+        ec, c = self.energy_critic, batch.conditions
+        z_real, z_fake = ec.module.standardise(real), ec.module.standardise(fake)
+        wdist = ec(z_real, c).mean() - ec(z_fake, c).mean()
+        gp = gradient_penalty(ec, z_real, z_fake, c, eps)
         e_loss = -wdist + self.hparams.gp_lambda * gp
         out["critic"] = out["critic"] + self.hparams.energy_weight * e_loss
         return out | {"energy_wasserstein": wdist, "energy_gp": gp}
@@ -129,14 +138,14 @@ class EnergyCriticGAN(WGANGP):
     def generator_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         fake = self.fake(batch, rng)
         feats = self.energy_features(fake)
-        image = -self.aux["critic"](fake, batch.conditions).mean()
-        energy = -self.aux["energy_critic"](feats, batch.conditions).mean()
+        c = batch.conditions
+        image = -self.critic(self.critic.module.standardise(fake), c).mean()
+        energy = -self.energy_critic(self.energy_critic.module.standardise(feats), c).mean()
         real = self.energy_features(batch.x)
         hp = self.hparams
-        e_cond = batch.conditions[:, 0]
-        kw = {"cond_x": e_cond, "cond_y": e_cond, "cond_bandwidth": hp.mmd_energy_bandwidth}
-        m = mmd(feats[:, 0], real[:, 0], hp.mmd_bandwidths, **kw) + mmd(
-            feats, real, hp.mmd_bandwidths, **kw
+        e_cond, h = c[:, 0], hp.mmd_energy_bandwidth
+        m = mmd(feats[:, 0], real[:, 0], hp.mmd_bandwidths, e_cond, e_cond, h) + mmd(
+            feats, real, hp.mmd_bandwidths, e_cond, e_cond, h
         )
         total = image + hp.energy_weight * energy + hp.mmd_weight * m
         return {"generator": total, "generator_energy": energy, "mmd": m}

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from caloforge.geometry import Geometry
-from caloforge.models.base import Batch, Family, optimise
+from caloforge.models.base import Batch, Family, Objective, Trained
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.dense import HeadKind, mlp
 from caloforge.models.generator import DenseGenerator
 from caloforge.models.preprocessing import Preprocessing
-from caloforge.models.registry import register_family
 
 __all__ = ["VAE", "VAEConfig"]
 
@@ -45,11 +43,22 @@ class VAEConfig:
             raise ValueError(msg)
 
 
-@register_family
-class VAE(Family):
+class VAE(Family[VAEConfig]):
     name = "vae"
     Config = VAEConfig
-    hparams: VAEConfig
+    generator: DenseGenerator
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: VAEConfig,
+    ) -> None:
+        super().__init__(geometry, encoding, preprocessing, hparams)
+        n_in = geometry.n_cells + encoding.dim
+        #: (B, n_cells + cond_dim) -> (B, 2 latent_dim): posterior mean and log-variance
+        self.encoder = Trained(mlp(n_in, hparams.encoder_hidden, 2 * hparams.latent_dim))
 
     @classmethod
     def build_generator(
@@ -57,7 +66,7 @@ class VAE(Family):
         geometry: Geometry,
         encoding: ConditionEncoding,
         preprocessing: Preprocessing,
-        hparams: Any,
+        hparams: VAEConfig,
     ) -> DenseGenerator:
         return DenseGenerator(
             geometry,
@@ -68,21 +77,22 @@ class VAE(Family):
             head=hparams.head,
         )
 
-    def build_aux(self) -> dict[str, nn.Module]:
-        n_in = self.geometry.n_cells + self.encoding.dim
-        return {"encoder": mlp(n_in, self.hparams.encoder_hidden, 2 * self.hparams.latent_dim)}
+    def networks(self) -> dict[str, Trained[Any]]:
+        return super().networks() | {"encoder": self.encoder}
 
-    def optimiser_groups(self) -> dict[str, list[nn.Parameter]]:
-        params = [*self.aux["encoder"].parameters(), *self.generator.parameters()]
-        return {"vae": params}
+    def objectives(self) -> dict[str, Objective]:
+        params = [*self.encoder.parameters(), *self.generator.parameters()]
+        return {"vae": Objective(self.vae_loss, params)}
 
-    def losses(self, batches: list[Batch], rng: torch.Generator) -> dict[str, torch.Tensor]:
-        b = batches[0]
-        mu, log_var = self.aux["encoder"](torch.cat([b.x, b.conditions], dim=1)).chunk(2, dim=1)
+    def vae_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Reconstruction + ``energy_weight`` x energy-ratio error + ``beta`` x KL (term
+        ``vae``), each a per-shower sum averaged over the batch."""
+        b = batch
+        mu, log_var = self.encoder(torch.cat([b.x, b.conditions], dim=1)).chunk(2, dim=1)
         log_var = log_var.clamp(-20.0, 10.0)
         eps = self.noise_like(len(b.x), rng, b.x.device)
         z = mu + torch.exp(0.5 * log_var) * eps
-        x_hat = self.generator.transformed(z, b.conditions)
+        x_hat = self.trained_generator(z, b.conditions)
         recon = ((x_hat - b.x) ** 2).sum(dim=1).mean()
         energy = ((self.energy_features(x_hat) - self.energy_features(b.x)) ** 2).sum(1).mean()
         kl = (-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(dim=1)).mean()
@@ -95,6 +105,5 @@ class VAE(Family):
         optimisers: dict[str, torch.optim.Optimizer],
         rng: torch.Generator,
     ) -> dict[str, float]:
-        out = self.losses([next_batch()], rng)
-        optimise(optimisers["vae"], out["vae"])
+        out = self.minimise("vae", next_batch(), rng, optimisers)
         return {k: float(v.detach()) for k, v in out.items()}

@@ -14,21 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
-from torch import nn
 
 from caloforge.geometry import Geometry
-from caloforge.models.base import Batch, Family, optimise
+from caloforge.models.base import Batch, Family, Objective, Trained
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.critic import Critic, gradient_penalty
 from caloforge.models.dense import EnergyRatioModel, HeadKind
 from caloforge.models.generator import DenseGenerator
 from caloforge.models.preprocessing import Preprocessing
-from caloforge.models.registry import register_family
 
-__all__ = ["WGANGP", "WGANGPConfig"]
+__all__ = ["WGANGP", "CriticGAN", "WGANGPConfig"]
 
 
 @dataclass(frozen=True)
@@ -72,11 +70,35 @@ class WGANGPConfig:
             raise ValueError(msg)
 
 
-@register_family
-class WGANGP(Family):
-    name = "wgan-gp"
-    Config = WGANGPConfig
-    hparams: WGANGPConfig
+WC = TypeVar("WC", bound=WGANGPConfig)
+
+
+class CriticGAN(Family[WC]):
+    """The WGAN-GP training process on a :class:`DenseGenerator`, shared by ``wgan-gp`` and
+    ``gan-ecritic``: ``n_critic`` critic updates on fresh batches, then one generator update;
+    with the ``softmax-likelihood`` head the E_tot/E_inc model takes a maximum-likelihood step on
+    every batch."""
+
+    generator: DenseGenerator
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: WC,
+    ) -> None:
+        super().__init__(geometry, encoding, preprocessing, hparams)
+        log_alpha = hparams.critic_log_alpha if preprocessing.kind == "fraction" else 0.0
+        self.critic = Trained(
+            Critic(
+                geometry.n_cells,
+                encoding.dim,
+                hparams.critic_hidden,
+                log_alpha=log_alpha,
+                shape_only=hparams.critic_shape_only,
+            )
+        )
 
     @classmethod
     def build_generator(
@@ -84,7 +106,7 @@ class WGANGP(Family):
         geometry: Geometry,
         encoding: ConditionEncoding,
         preprocessing: Preprocessing,
-        hparams: Any,
+        hparams: WC,
     ) -> DenseGenerator:
         return DenseGenerator(
             geometry,
@@ -95,55 +117,42 @@ class WGANGP(Family):
             head=hparams.head,
         )
 
-    def build_aux(self) -> dict[str, nn.Module]:
-        n_cells, cond = self.geometry.n_cells, self.encoding.dim
-        log_alpha = self.hparams.critic_log_alpha if self.preprocessing.kind == "fraction" else 0.0
-        return {
-            "critic": Critic(
-                n_cells,
-                cond,
-                self.hparams.critic_hidden,
-                log_alpha=log_alpha,
-                shape_only=self.hparams.critic_shape_only,
-            )
-        }
+    def networks(self) -> dict[str, Trained[Any]]:
+        return super().networks() | {"critic": self.critic}
 
-    def critic_modules(self) -> list[nn.Module]:
-        return [self.aux["critic"]]
+    def critics(self) -> list[Trained[Critic]]:
+        """The critics, all trained by the ``critic`` optimiser."""
+        return [self.critic]
 
     @property
     def energy_model(self) -> EnergyRatioModel | None:
         """The generator's likelihood model of E_tot/E_inc (``softmax-likelihood`` head)."""
-        gen = self.generator
-        return gen.energy if isinstance(gen, DenseGenerator) else None
+        return self.generator.energy
 
-    def optimiser_groups(self) -> dict[str, list[nn.Parameter]]:
-        critics = [p for m in self.critic_modules() for p in m.parameters()]
+    def objectives(self) -> dict[str, Objective]:
+        critics = [p for c in self.critics() for p in c.parameters()]
         em = self.energy_model
         if em is None:
-            return {"generator": list(self.generator.parameters()), "critic": critics}
+            return {
+                "generator": Objective(self.generator_loss, list(self.generator.parameters())),
+                "critic": Objective(self.critic_loss, critics),
+            }
         # the E_tot/E_inc model is fitted by maximum likelihood only: the critics' gradients
         # reach it through the samples but its own optimiser steps on the likelihood alone
+        # (a stable objective: a larger step; outside the generator's DDP forward: sync)
         own = {id(p) for p in em.parameters()}
         rest = [p for p in self.generator.parameters() if id(p) not in own]
-        return {"generator": rest, "critic": critics, "energy": list(em.parameters())}
-
-    def make_optimisers(
-        self, lr: float, betas: tuple[float, float]
-    ) -> dict[str, torch.optim.Optimizer]:
-        out = super().make_optimisers(lr, betas)
-        if "energy" in out:  # maximum likelihood: a stable objective, a larger step
-            for group in out["energy"].param_groups:
-                group["lr"] = lr * self.hparams.energy_lr_factor
-        return out
-
-    def energy_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Negative log-likelihood of the batch's real E_tot/E_inc (``softmax-likelihood``)."""
-        em = self.energy_model
-        if em is None:
-            return {}
-        ratios = self.preprocessing.to_fraction(batch.x).sum(dim=1)
-        return {"energy": em.nll(ratios, batch.conditions)}
+        energy = Objective(
+            self.energy_loss,
+            list(em.parameters()),
+            lr_factor=self.hparams.energy_lr_factor,
+            sync=True,
+        )
+        return {
+            "generator": Objective(self.generator_loss, rest),
+            "critic": Objective(self.critic_loss, critics),
+            "energy": energy,
+        }
 
     @property
     def batches_per_step(self) -> int:
@@ -152,25 +161,25 @@ class WGANGP(Family):
     def fit_critics(self, x: torch.Tensor) -> None:
         """Fit the critics' input standardisation on real network-space cells ``x`` (B, n_cells),
         and start the generator's softmax head at the data's mean E_tot/E_inc."""
-        self.aux["critic"].fit(x)
+        self.critic.module.fit(x)
         ratios = self.preprocessing.to_fraction(x).sum(dim=1)
-        if isinstance(self.generator, DenseGenerator) and self.generator.head.kind != "relu":
+        if self.generator.head.kind != "relu":
             self.generator.fit_energy_scale(ratios)
 
     def critics_fitted(self) -> bool:
-        return all(m.is_fitted for m in self.critic_modules())
+        return all(c.module.is_fitted for c in self.critics())
 
     @torch.no_grad()
     def calibrate_threshold(self, batch: Batch, rng: torch.Generator) -> None:
         """Move the generator's per-cell zero-suppression thresholds towards the quantile of
         this batch's generated cells at the data's empty-cell fraction."""
         w = self.hparams.threshold_momentum
-        gen = self.generator
-        if w <= 0 or not isinstance(gen, DenseGenerator):
+        if w <= 0:
             return
+        gen = self.generator
         noise = self.noise_like(len(batch.x), rng, batch.x.device)
         raw = gen.unthresholded(noise, batch.conditions)
-        empty = self.aux["critic"].zero_fraction
+        empty = self.critic.module.zero_fraction
         k = torch.round(empty * len(raw)).to(torch.int64)  # values to suppress per cell
         ordered = raw.sort(dim=0).values
         target = ordered.gather(0, (k - 1).clamp_min(0)[None, :])[0]
@@ -179,26 +188,36 @@ class WGANGP(Family):
 
     # ---- losses ----------------------------------------------------------------------------
     def fake(self, batch: Batch, rng: torch.Generator) -> torch.Tensor:
+        """Generated network-space cells (B, n_cells) for the batch's conditions."""
         noise = self.noise_like(len(batch.x), rng, batch.x.device)
-        return self.generator.transformed(noise, batch.conditions)
+        return self.trained_generator(noise, batch.conditions)
 
     def critic_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """Wasserstein estimate ``D(fake) - D(real)`` plus ``gp_lambda`` x gradient penalty."""
         with torch.no_grad():
             fake = self.fake(batch, rng)
         eps = torch.rand(len(batch.x), 1, generator=rng).to(batch.x.device)
-        critic = self.aux["critic"]
-        wdist = critic(batch.x, batch.conditions).mean() - critic(fake, batch.conditions).mean()
-        gp = gradient_penalty(critic, batch.x, fake, batch.conditions, eps)
+        critic, c = self.critic, batch.conditions
+        z_real, z_fake = critic.module.standardise(batch.x), critic.module.standardise(fake)
+        wdist = critic(z_real, c).mean() - critic(z_fake, c).mean()
+        gp = gradient_penalty(critic, z_real, z_fake, c, eps)
         return {"critic": -wdist + self.hparams.gp_lambda * gp, "wasserstein": wdist, "gp": gp}
 
     def generator_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """``-D(fake)`` for fresh noise at the batch's conditions."""
         fake = self.fake(batch, rng)
-        return {"generator": -self.aux["critic"](fake, batch.conditions).mean()}
+        return {
+            "generator": -self.critic(self.critic.module.standardise(fake), batch.conditions).mean()
+        }
 
-    def losses(self, batches: list[Batch], rng: torch.Generator) -> dict[str, torch.Tensor]:
-        g = self.generator_loss(batches[-1], rng)
-        return self.critic_loss(batches[0], rng) | g | self.energy_loss(batches[-1])
+    def energy_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Negative log-likelihood of the batch's real E_tot/E_inc (``softmax-likelihood``);
+        no terms without that head. Draws nothing from ``rng``."""
+        em = self.energy_model
+        if em is None:
+            return {}
+        ratios = self.preprocessing.to_fraction(batch.x).sum(dim=1)
+        return {"energy": em.nll(ratios, batch.conditions)}
 
     def train_step(
         self,
@@ -209,21 +228,24 @@ class WGANGP(Family):
         # first step: fit the critics' input standardisation on real data (kept in checkpoints)
         if not self.critics_fitted():
             self.fit_critics(torch.cat([next_batch().x for _ in range(self.hparams.fit_batches)]))
+        likelihood = self.energy_model is not None
         # critic phase: n_critic updates on fresh batches
         # (the E_tot/E_inc likelihood model, if any, takes a step on every batch: its data are
         # the real showers alone, and its tails need many updates)
+        c: dict[str, torch.Tensor] = {}
         for _ in range(self.hparams.n_critic):
             cb = next_batch()
-            c = self.critic_loss(cb, rng)
-            optimise(optimisers["critic"], c["critic"])
-            if self.energy_model is not None:
-                optimise(optimisers["energy"], self.energy_loss(cb)["energy"], sync=True)
+            c = self.minimise("critic", cb, rng, optimisers)
+            if likelihood:
+                self.minimise("energy", cb, rng, optimisers)
         # generator phase: one update against the (frozen in effect) critics
         batch = next_batch()
-        g = self.generator_loss(batch, rng)
-        optimise(optimisers["generator"], g["generator"])
-        e = self.energy_loss(batch)
-        if e:
-            optimise(optimisers["energy"], e["energy"], sync=True)
+        g = self.minimise("generator", batch, rng, optimisers)
+        e = self.minimise("energy", batch, rng, optimisers) if likelihood else {}
         self.calibrate_threshold(batch, rng)
         return {k: float(v.detach()) for k, v in (c | g | e).items()}
+
+
+class WGANGP(CriticGAN[WGANGPConfig]):
+    name = "wgan-gp"
+    Config = WGANGPConfig

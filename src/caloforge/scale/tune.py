@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import tomllib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from caloforge.io import atomic_path, atomic_write_text
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.registry import get_family
 from caloforge.training import RunConfig, TrainConfig, TrainingDivergedError, load_run_config, train
-from caloforge.training.config import run_config_from_dict
+from caloforge.training.config import read_toml, run_config_from_dict
 
 if TYPE_CHECKING:
     import optuna
@@ -140,15 +139,7 @@ def _param(where: str, key: str, spec: Any) -> Param:
 
 def load_space(path: str | Path, family: str) -> list[Param]:
     """Read a search-space TOML file (see the module docstring) for ``family``."""
-    path = Path(path)
-    if not path.is_file():
-        msg = f"{path}: no such search-space file"
-        raise ValueError(msg)
-    try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"{path}: not valid TOML: {exc}"
-        raise ValueError(msg) from exc
+    doc = read_toml(path, "search-space file")
     known = {
         "train": _fields(TrainConfig),
         "model": _fields(get_family(family).Config),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EngineOutput"]
+__all__ = ["EngineOutput", "max_workers"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +39,11 @@ class EngineOutput:
         if self.visible_mev is not None:
             return np.asarray(self.visible_mev, dtype=np.float64)
         return np.asarray(self.cells, dtype=np.float64).sum(axis=1)
+
+
+def max_workers() -> int:
+    """The most threads an engine may use: numba's thread pool size (``NUMBA_NUM_THREADS``, by
+    default the number of cores)."""
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]

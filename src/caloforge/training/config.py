@@ -31,7 +31,7 @@ from caloforge.models.hparams import from_mapping, to_mapping
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.registry import get_family
 
-__all__ = ["RunConfig", "TrainConfig", "load_run_config", "save_run_config"]
+__all__ = ["RunConfig", "TrainConfig", "load_run_config", "read_toml", "save_run_config"]
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,12 @@ class RunConfig:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
     def __post_init__(self) -> None:
+        config = get_family(self.family).Config
         if self.model is None:
-            object.__setattr__(self, "model", get_family(self.family).Config())
+            object.__setattr__(self, "model", config())
+        elif not isinstance(self.model, config):
+            msg = f"family {self.family!r} takes a {config.__name__} as model, got {type(self.model).__name__}"
+            raise ValueError(msg)
 
     def with_train(self, **changes: Any) -> RunConfig:
         """A copy with TrainConfig fields replaced (``None`` values are ignored)."""
@@ -139,25 +143,30 @@ def run_config_from_dict(doc: dict[str, Any], where: str, family: str | None = N
     return RunConfig(
         family=cls.name,
         train=from_mapping(TrainConfig, doc.get("train", {}), f"{where} [train]"),
-        model=from_mapping(cls.Config, doc.get("model", {}), f"{where} [model]"),
+        model=cls.config_from_mapping(doc.get("model", {}), f"{where} [model]"),
         preprocessing=from_mapping(
             Preprocessing, doc.get("preprocessing", {}), f"{where} [preprocessing]"
         ),
     )
 
 
-def load_run_config(path: str | Path, family: str | None = None) -> RunConfig:
-    """Read a TOML run file (see the module docstring); ``family`` overrides an absent key."""
+def read_toml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """The TOML document in ``path``; a missing file or invalid TOML is a ValueError naming the
+    file (``what``: how the message names a missing one, e.g. "search-space file")."""
     path = Path(path)
     if not path.is_file():
-        msg = f"{path}: no such config file"
+        msg = f"{path}: no such {what}"
         raise ValueError(msg)
     try:
-        doc = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         msg = f"{path}: not valid TOML: {exc}"
         raise ValueError(msg) from exc
-    return run_config_from_dict(doc, str(path), family)
+
+
+def load_run_config(path: str | Path, family: str | None = None) -> RunConfig:
+    """Read a TOML run file (see the module docstring); ``family`` overrides an absent key."""
+    return run_config_from_dict(read_toml(path), str(path), family)
 
 
 def _toml_value(value: Any) -> str:

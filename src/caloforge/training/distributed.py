@@ -14,8 +14,8 @@ With N processes (ranks):
 - every rank draws the same *global* batch from the same data stream (same seed, same
   permutation) and trains on its own rows ``[r B/N, (r+1) B/N)`` (:class:`ShardedStream`), so
   the global batch is ``train.batch_size`` and the averaged gradient is the full batch's;
-- the noise generator is shared too: :func:`wrap_family` makes the family's noise hook
-  (``Family.noise_like``) draw the global batch's latent noise and hand each rank its rows,
+- the noise is shared too: the family draws the global batch's latent noise and each rank
+  keeps its rows (``Family.noise_like`` after :meth:`~caloforge.models.base.Family.parallelise`),
   so every rank's RNG streams stay in the same state (one state to checkpoint) and latent
   noise is what a single process would draw. Draws a family makes outside that hook (the
   gradient-penalty interpolation weights) are drawn at the local batch size, identical on all
@@ -24,12 +24,14 @@ With N processes (ranks):
 - losses are averaged over ranks before logging and the divergence check, so every rank
   takes the same decisions; only rank 0 writes checkpoints, logs and artifacts.
 
-The families call their networks through methods other than ``forward``
-(``Generator.transformed``; critics also through ``standardise``/``score`` in the gradient
-penalty), so DDP wraps a small routing module per network and the network's entry point is
-pointed at it for the run (:func:`wrap_family`, undone by :func:`unwrap_family`). Gradients
-reach DDP's hooks however the graph was built, so the penalty's double backward is averaged
-like every other term.
+Every network a family trains is called through exactly one ``forward`` (its
+:class:`~caloforge.models.base.Trained` handle: the critics' ``forward`` scores standardised
+features, the generator's training forward is its network-space output), so DDP wraps each as
+it is (:func:`wrap_family`). Gradients reach DDP's hooks however the graph was built, so the
+gradient penalty's double backward is averaged like every other term. A critic's input
+standardisation is fitted by each rank on its own rows on the first step; DDP broadcasts rank
+0's with the buffers at the start of each forward, so only the first step's standardisation
+differs between ranks.
 """
 
 from __future__ import annotations
@@ -174,50 +176,21 @@ class ShardedStream:
         return Batch(batch.x[rows], batch.conditions[rows])
 
 
-class _Route(nn.Module):
-    """What DDP wraps: ``forward`` calls the class's own ``method`` of ``inner``, bypassing the
-    instance attribute that points the network's entry point at DDP."""
-
-    def __init__(self, inner: nn.Module, method: str) -> None:
-        super().__init__()
-        self.inner = inner
-        self.method = method
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return getattr(type(self.inner), self.method)(self.inner, *args, **kwargs)
-
-
-#: the entry point the families call, per network: the generator's ``transformed``, else ``forward``
-def _entry(name: str) -> str:
-    return "transformed" if name == "generator" else "forward"
-
-
 def wrap_family(
-    family: Family, ctx: DistributedContext, device: torch.device
-) -> list[DistributedDataParallel]:
+    family: Family[Any], ctx: DistributedContext, device: torch.device
+) -> list[nn.Module]:
     """Wrap every network of ``family`` in DDP and share the noise (see the module docstring).
 
     Returns the DDP modules (keep them alive for the run); :func:`unwrap_family` undoes it.
     """
     ids = [device.index] if device.type == "cuda" else None
-    wrapped = []
-    for name, module in family.modules().items():
-        ddp = DistributedDataParallel(_Route(module, _entry(name)), device_ids=ids)
-        # a plain attribute (not a submodule): the network's state_dict is unchanged
-        object.__setattr__(module, _entry(name), ddp.__call__)
-        wrapped.append(ddp)
-    draw = family.noise_like
-    world, rank = ctx.world_size, ctx.rank
 
-    def shared_noise(n: int, rng: torch.Generator, dev: torch.device) -> torch.Tensor:
-        return draw(n * world, rng, dev)[rank * n : (rank + 1) * n]
+    def wrap(module: nn.Module) -> nn.Module:
+        return DistributedDataParallel(module, device_ids=ids)
 
-    family.noise_like = shared_noise  # type: ignore[method-assign]
-    return wrapped
+    return family.parallelise(wrap, ctx.rank, ctx.world_size)
 
 
-def unwrap_family(family: Family) -> None:
-    """Point the networks' entry points and the noise hook back at their classes' methods."""
-    for name, module in family.modules().items():
-        module.__dict__.pop(_entry(name), None)
-    family.__dict__.pop("noise_like", None)
+def unwrap_family(family: Family[Any]) -> None:
+    """Call the networks directly again and draw noise for the local batch only."""
+    family.serial()

@@ -12,7 +12,6 @@ global batch size; only rank 0 writes. See :mod:`caloforge.training.distributed`
 from __future__ import annotations
 
 import math
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,15 +21,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-import caloforge
 from caloforge.geometry import get_geometry
 from caloforge.io import read_showers
 from caloforge.models.artifact import save_model
 from caloforge.models.base import Family
 from caloforge.models.conditions import ConditionEncoding
-from caloforge.models.registry import get_family
+from caloforge.models.registry import family_names, get_family
+from caloforge.provenance import machine_description, versions
 from caloforge.showerset import ShowerSet
 from caloforge.training.checkpoint import CheckpointState, load_checkpoint, save_checkpoint
 from caloforge.training.config import RunConfig, load_run_config, save_run_config
@@ -45,6 +43,7 @@ from caloforge.training.distributed import (
     wrap_family,
 )
 from caloforge.training.log import CsvLog
+from caloforge.training.progress import TrainingProgress
 from caloforge.training.validation import validation_metrics
 
 __all__ = ["TrainResult", "TrainingDivergedError", "train"]
@@ -103,7 +102,7 @@ def _prepare(data: ShowerSet | str | Path, run: RunConfig) -> tuple[ShowerSet, s
 
 
 def _tensors(
-    showers: ShowerSet, family: Family, device: torch.device
+    showers: ShowerSet, family: Family[Any], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     energy = torch.as_tensor(showers.incident_energy)[:, None]
     x = family.preprocessing.forward(torch.as_tensor(showers.cells, dtype=torch.float64), energy)
@@ -112,14 +111,16 @@ def _tensors(
 
 
 @torch.no_grad()
-def _validate(family: Family, val: ShowerSet, seed: int) -> dict[str, float]:
+def _validate(family: Family[Any], val: ShowerSet, seed: int) -> dict[str, float]:
     gen = family.generator
     noise = gen.make_noise(len(val), torch.Generator().manual_seed(seed))
     cells = gen.sample(val.incident_energy, val.config, noise=noise).cpu().numpy()
     return validation_metrics(val.cells, np.maximum(cells, 0), val.incident_energy, val.geometry)
 
 
-def _check_finite(family: Family, losses: dict[str, float], step: int, limit: float) -> str | None:
+def _check_finite(
+    family: Family[Any], losses: dict[str, float], step: int, limit: float
+) -> str | None:
     for name, value in losses.items():
         if not math.isfinite(value) or abs(value) > limit:
             return f"step {step}: loss {name!r} = {value:g} (limit |loss| <= {limit:g})"
@@ -185,12 +186,9 @@ def _fit(
         save_run_config(out_dir / "train_config.toml", run)
         log = CsvLog(out_dir / "log.csv", resume_step=state.step if resume else None)
     total = cfg.total_steps(len(train_set), family.batches_per_step)
-    provenance = {
-        "caloforge_version": caloforge.__version__,
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "python": platform.python_version(),
-        "machine": f"{platform.system()} {platform.machine()} {platform.processor()}".strip(),
+    provenance: dict[str, Any] = {
+        "versions": versions("torch", "numpy", "safetensors"),
+        "machine": machine_description(),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "data_file": source,
@@ -204,12 +202,15 @@ def _fit(
         provenance |= {"world_size": ctx.world_size, "backend": ctx.backend}
     save_kw = {"family": run.family, "hparams": run.model, "particle": showers.particle}
     metrics: dict[str, float] = {}
+    if log is not None and not resume:
+        # the untrained model's validation metrics at step 0: what training has to improve on
+        log.write(0, {f"val_{k}": v for k, v in _validate(family, val_set, val_seed).items()})
     t0 = time.perf_counter()
-    bar = tqdm(
-        total=total,
+    bar = TrainingProgress(
+        total,
         initial=state.step,
-        disable=not (cfg.progress and main),
-        desc=f"{run.family} seed {cfg.seed}",
+        description=f"{run.family} seed {cfg.seed}",
+        enabled=cfg.progress and main,
     )
     try:
         while state.step < total:
@@ -225,11 +226,10 @@ def _fit(
                 msg = f"training diverged at {problem}; stopped ({kept}; lower train.lr or check the data)"
                 raise TrainingDivergedError(msg)
             state.step += 1
-            bar.update(1)
+            bar.advance(losses)
             # log
             if log is not None and (state.step % cfg.log_every == 0 or state.step == total):
                 log.write(state.step, losses)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:3]})
             # evaluate: validation metrics on the held-out split, keep the best
             validated = state.step % cfg.validate_every == 0 or state.step == total
             if validated:
@@ -316,7 +316,7 @@ def train(
     elif family is not None:
         run = RunConfig(family=get_family(family).name)
     else:
-        msg = "train: give a family (wgan-gp, gan-ecritic, vae) or a config naming one"
+        msg = f"train: give a family ({', '.join(family_names())}) or a config naming one"
         raise ValueError(msg)
     run = run.with_train(steps=steps, device=device, threads=threads, progress=progress)
     if seeds < 1:

@@ -15,13 +15,7 @@ __all__ = ["validation_metrics"]
 
 
 def _features(cells: np.ndarray, energy: np.ndarray, geometry: Geometry) -> dict[str, np.ndarray]:
-    layers = np.stack(
-        [
-            cells[:, geometry.layer_slice(i)].sum(1, dtype=np.float64)
-            for i in range(geometry.n_layers)
-        ],
-        axis=1,
-    )
+    layers = geometry.layer_energies(cells)
     total = layers.sum(axis=1)
     fractions = layers / np.where(total > 0, total, 1.0)[:, None]
     out = {"etot_over_einc": total / energy}

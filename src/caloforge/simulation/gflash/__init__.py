@@ -39,7 +39,7 @@ import numpy as np
 
 from caloforge.geometry import CartesianGrid, EtaPhiGrid, Geometry, PolarGrid
 from caloforge.geometry.atlas import N_CONFIGS, config_layer_offsets
-from caloforge.simulation.engine import EngineOutput
+from caloforge.simulation.engine import EngineOutput, max_workers
 from caloforge.simulation.gflash.kernel import KIND_GRID, KIND_NONE, KIND_POLAR, simulate_showers
 from caloforge.simulation.gflash.medium import (
     EffectiveMedium,
@@ -127,7 +127,7 @@ def run_gflash(
         msg = f"geometry {geometry.name!r} has no slab stack: it can be read but not simulated"
         raise ValueError(msg)
     if workers is None:
-        workers = numba.config.NUMBA_NUM_THREADS
+        workers = max_workers()
     if workers < 1:
         msg = f"workers must be >= 1, got {workers}"
         raise ValueError(msg)
@@ -187,7 +187,7 @@ def run_gflash(
     book = np.zeros((n, 3))
     if n:
         previous = numba.get_num_threads()
-        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(workers, max_workers()))
         try:
             simulate_showers(
                 energy,

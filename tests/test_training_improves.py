@@ -1,0 +1,65 @@
+"""Training improves the validation score, for every registered family.
+
+A short run (fixed seed, the family's default hyper-parameters, learning rate 2e-3) on the
+synthetic ``atlas-em-barrel`` photons of ``tests/_synthetic.py``, scored on the same held-out
+showers the same way as two baselines:
+
+- the untrained model (the trainer logs its validation metrics at step 0);
+- the same run with the learning rate at 1e-12: everything a family fits on the data without
+  gradients (the GANs' critic standardisation, energy scale and zero-suppression thresholds)
+  happens, but no network learns -- so the comparison fails if gradient training is broken.
+
+``score`` = S(E_tot/E_inc) + mean S(layer fraction), in [0, 2], lower is better. In these runs
+the trained score was below the frozen one by 0.43 (wgan-gp), 0.24 (gan-ecritic) and 1.25
+(vae); the margin asked for is 0.15.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from _synthetic import atlas_showers
+from caloforge.models.registry import family_names
+from caloforge.training import RunConfig, TrainConfig, train
+
+STEPS = 60
+MARGIN = 0.15
+
+
+def _scores(name: str, lr: float, out: Path) -> dict[int, float]:
+    """The logged validation score by step of a ``STEPS``-step run at learning rate ``lr``."""
+    run = RunConfig(
+        family=name,
+        train=TrainConfig(
+            steps=STEPS,
+            batch_size=64,
+            lr=lr,
+            val_fraction=0.3,
+            validate_every=STEPS,
+            checkpoint_every=STEPS,
+            threads=1,
+            progress=False,
+        ),
+    )
+    (result,) = train(atlas_showers(1000, 0), config=run, out_dir=out)
+    with (out / "log.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["name"] == "val_score"]
+    scores = {int(r["step"]): float(r["value"]) for r in rows}
+    assert sorted(scores) == [0, STEPS]
+    assert scores[STEPS] == pytest.approx(result.metrics["final"]["score"])
+    return scores
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", family_names())
+def test_training_improves_the_validation_score(name: str, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    trained = _scores(name, 2e-3, tmp_path / "trained")
+    frozen = _scores(name, 1e-12, tmp_path / "frozen")
+    assert trained[0] == frozen[0]  # the same untrained model, scored the same way
+    assert trained[STEPS] < trained[0] - MARGIN, trained
+    assert trained[STEPS] < frozen[STEPS] - MARGIN, (trained, frozen)
