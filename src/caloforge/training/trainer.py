@@ -28,6 +28,7 @@ from caloforge.models.artifact import save_model
 from caloforge.models.base import Family
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.registry import family_names, get_family
+from caloforge.progress import TrainingProgress
 from caloforge.provenance import machine_description, versions
 from caloforge.showerset import ShowerSet
 from caloforge.training.checkpoint import CheckpointState, load_checkpoint, save_checkpoint
@@ -43,7 +44,6 @@ from caloforge.training.distributed import (
     wrap_family,
 )
 from caloforge.training.log import CsvLog
-from caloforge.training.progress import TrainingProgress
 from caloforge.training.validation import validation_metrics
 
 __all__ = ["TrainResult", "TrainingDivergedError", "train"]
