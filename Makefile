@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean cpp
 
 venv: $(STAMP)
 
@@ -30,6 +30,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# the C++ caller of `caloforge export --format aoti` packages, against the wheel's LibTorch
+cpp: $(STAMP)
+	cmake -S deploy/cpp -B deploy/cpp/build -DCMAKE_BUILD_TYPE=Release \
+	    -DCMAKE_PREFIX_PATH="$$($(BIN)/python -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"
+	cmake --build deploy/cpp/build -j 2
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
