@@ -175,12 +175,18 @@ def evaluate(
 def export(
     model: TrainedModel | str | Path, out: str | Path, *, format: str = "onnx", check: bool = True
 ) -> Exported:
-    """Export a trained generator (``format``: ``onnx``) with its metadata sidecar; ``check``
-    compares ONNX Runtime with PyTorch on a few hundred showers."""
-    if format != "onnx":
-        msg = f"unknown export format {format!r}; supported: onnx"
-        raise ValueError(msg)
-    from caloforge.export.onnx import export_onnx
+    """Export a trained generator with its metadata sidecar: ``format`` ``onnx`` (ONNX Runtime)
+    or ``aoti`` (an AOTInductor ``.pt2`` package for C++; needs a C++ compiler); ``check``
+    compares the exported file with PyTorch on a few hundred showers."""
+    if format == "onnx":
+        from caloforge.export.onnx import export_onnx
 
-    r = export_onnx(_model_dir(model), out, check=check)
+        r = export_onnx(_model_dir(model), out, check=check)
+    elif format == "aoti":
+        from caloforge.export.aoti import export_aoti
+
+        r = export_aoti(_model_dir(model), out, check=check)
+    else:
+        msg = f"unknown export format {format!r}; supported: onnx, aoti"
+        raise ValueError(msg)
     return Exported(r.path, r.sidecar, r.max_abs_diff_mev, r.relative_diff, r.n_checked)
