@@ -28,6 +28,7 @@ from caloforge.evaluation import evaluate
 from caloforge.export import export_onnx
 from caloforge.generation import generate
 from caloforge.geometry import get_geometry
+from caloforge.progress import warnings_as_lines
 from caloforge.simulation import simulate_to_file
 from caloforge.simulation.gun import ParticleGun
 from caloforge.training import train
@@ -153,4 +154,5 @@ def summarise(metrics: dict, bench: dict, wall_s: float) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with warnings_as_lines():  # "warning: ..." lines, not Python's file:line format
+        sys.exit(main())
