@@ -45,7 +45,9 @@ def main() -> None:
         ref = Path(tmp) / "local.h5"
         simulate_to_file(GEOMETRY, gun, 4, ref, seed=SEED, workers=1, progress=False)  # compile
         t0 = time.perf_counter()
-        simulate_to_file(GEOMETRY, gun, args.n, ref, seed=SEED, workers=1, progress=False)
+        simulate_to_file(
+            GEOMETRY, gun, args.n, ref, seed=SEED, workers=1, progress=False, overwrite=True
+        )
         local_s = time.perf_counter() - t0
         reference = read_showers(ref)
         rows.append(

@@ -185,6 +185,7 @@ def fit_and_generate(
                 work / f"gen_{family}_seed{seed}_{name}_{k}.h5",
                 like=ref_path,
                 seed=seed + 1000 + 100 * k,
+                overwrite=True,  # the work folder is reused between runs
             )
             parts.append(read_showers(path))
         gens[name] = parts[0] if len(parts) == 1 else ShowerSet.concatenate(parts)
@@ -298,7 +299,7 @@ def cmd_interpolation(args: argparse.Namespace) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     # the trained energies: compare with the training file itself (same showers the model saw)
     seen = work / "seen_like.h5"
-    write_showers(seen, train_set)
+    write_showers(seen, train_set, overwrite=True)
     like = {p.stem: p for p in args.reference} | {"trained_energies": seen}
     ref_response = {name: response(s) for name, s in refs.items()} | {
         "trained_energies": response(train_set)

@@ -63,8 +63,12 @@ def main() -> int:
 
     t = stage("1/6 simulate reference showers (cascade MC)")
     n_e = len(ENERGIES_GEV)
-    simulate_to_file(geometry, gun, scale["n_train"] * n_e, seed=1, out=OUT / "train.h5")
-    simulate_to_file(geometry, gun, scale["n_ref"] * n_e, seed=2, out=OUT / "reference.h5")
+    simulate_to_file(
+        geometry, gun, scale["n_train"] * n_e, seed=1, out=OUT / "train.h5", overwrite=True
+    )
+    simulate_to_file(
+        geometry, gun, scale["n_ref"] * n_e, seed=2, out=OUT / "reference.h5", overwrite=True
+    )
     console.print(f"train.h5 and reference.h5 written in {time.perf_counter() - t:.0f} s")
 
     t = stage(f"2/6 train {FAMILY} on the CPU")
@@ -75,7 +79,14 @@ def main() -> int:
     # the model of the best validation step (separation of E_tot/E_inc and layer fractions)
     model = OUT / "model" / "best" if (OUT / "model" / "best").is_dir() else OUT / "model"
     console.print(f"using {model}")
-    generate(model, OUT / "generated.h5", like=OUT / "reference.h5", seed=3, progress=True)
+    generate(
+        model,
+        OUT / "generated.h5",
+        like=OUT / "reference.h5",
+        seed=3,
+        progress=True,
+        overwrite=True,  # the demo rewrites demo-output/
+    )
 
     t = stage("4/6 evaluate generated vs reference")
     metrics = evaluate(
@@ -88,7 +99,7 @@ def main() -> int:
     )
 
     t = stage("5/6 export to ONNX (with ONNX Runtime parity check)")
-    exported = export_onnx(model, OUT / "model.onnx")
+    exported = export_onnx(model, OUT / "model.onnx", overwrite=True)
     console.print(f"parity: max |ort - torch| / max cell = {exported.relative_diff:.2g}")
 
     t = stage("6/6 benchmark generation against the cascade MC")

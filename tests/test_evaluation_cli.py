@@ -41,7 +41,7 @@ def test_cli_bad_input_is_a_clean_error(tmp_path: Path) -> None:
     ref = write_showers(tmp_path / "ref.h5", atlas_showers(20, 21))
     result = runner.invoke(
         app,
-        ["evaluate", "-r", str(ref), "-c", str(tmp_path / "missing.h5"), "-o", str(tmp_path)],
+        ["evaluate", "-r", str(ref), "-c", str(tmp_path / "missing.h5"), "-o", str(tmp_path / "r")],
     )
     assert result.exit_code == 2
     assert "missing.h5: no such file" in " ".join(result.output.split())

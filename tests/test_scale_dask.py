@@ -192,7 +192,7 @@ def test_bad_cluster_arguments(client: Client, tmp_path: Path) -> None:
         simulate_on_dask(
             "atlas-em-barrel", GUN, 5, tmp_path / "o.h5", client=client, cluster="local:1"
         )
-    with pytest.raises(ValueError, match="is a directory"):
+    with pytest.raises(ValueError, match="is a folder, not a file"):
         simulate_on_dask("atlas-em-barrel", GUN, 5, tmp_path, client=client)
 
 

@@ -112,7 +112,7 @@ def test_space_file_checks(tmp_path: Path) -> None:
 
 def test_cli_prints_the_best_trials(files: dict[str, Path], tmp_path: Path) -> None:
     args = ["tune", "--data", str(files["data"]), "--family", "vae", "--space"]
-    args += [str(files["space"]), "--trials", "2", "--out", str(tmp_path), "--steps", "2"]
+    args += [str(files["space"]), "--trials", "2", "--out", str(tmp_path / "t"), "--steps", "2"]
     args += ["--config", str(files["base"]), "--threads", "1"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

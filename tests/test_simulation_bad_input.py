@@ -72,7 +72,7 @@ def test_unwritable_output(tmp_path: Path) -> None:
         simulate_to_file("calogan", GUN, 2, tmp_path / "missing" / "x.h5", progress=False)
     locked = tmp_path / "locked"
     locked.mkdir()
-    with pytest.raises(ValueError, match="is a directory"):
+    with pytest.raises(ValueError, match="is a folder, not a file"):
         simulate_to_file("calogan", GUN, 2, locked, progress=False)
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
@@ -117,7 +117,7 @@ def test_failure_mid_run_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> 
         (["--energies", "1GeV,2"], "no unit"),
         (["--energy-range", "1GeV"], "MIN:MAX"),
         (["--energy", "1GeV", "--energies", "2GeV"], "exactly one of"),
-        (["--energy", "1GeV", "--n", "0"], "positive integer"),
+        (["--energy", "1GeV", "--n", "0"], "number of showers must be between 1 and"),
     ],
 )
 def test_cli_bad_input(args: list[str], message: str, tmp_path: Path) -> None:

@@ -83,11 +83,13 @@ def test_cli_train_generate(tmp_path: Path, data_file: Path) -> None:
     assert np.array_equal(read_showers(tmp_path / "again.h5").cells, g.cells)
 
     # a bare number is refused with the accepted units
-    result = runner.invoke(app, [*gen_args, "--n", "5", "--energy", "50"])
+    result = runner.invoke(app, [*gen_args, "--n", "5", "--energy", "50", "--overwrite"])
     assert result.exit_code == 2
     assert "GeV" in result.output
     # outside the trained range: a warning, and the count in the file's attrs
-    result = runner.invoke(app, [*gen_args, "--n", "5", "--energy", "200GeV", "--config", "3"])
+    result = runner.invoke(
+        app, [*gen_args, "--n", "5", "--energy", "200GeV", "--config", "3", "--overwrite"]
+    )
     assert result.exit_code == 0, result.output
     assert "outside the trained range" in result.output
     with h5py.File(gen_file) as f:

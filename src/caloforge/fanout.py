@@ -31,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from caloforge.io import atomic_path, merge_files
+from caloforge.io import atomic_path, check_output_path, merge_files
 
 __all__ = ["Executor", "FanOut", "LocalExecutor", "PartWriter", "fan_out", "split_rows"]
 
@@ -96,13 +96,8 @@ def _job_hash(job: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(job, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _parts_dir(out: Path, job: dict[str, Any]) -> Path:
-    if out.is_dir():
-        msg = f"{out}: is a directory; expected a file name such as showers.h5"
-        raise ValueError(msg)
-    if not out.parent.is_dir():
-        msg = f"{out}: cannot write, directory {out.parent} does not exist"
-        raise ValueError(msg)
+def _parts_dir(out: Path, job: dict[str, Any], overwrite: bool) -> Path:
+    check_output_path(out, overwrite=overwrite)
     d = out.parent / f".{out.name}.parts-{_job_hash(job)}"
     d.mkdir(exist_ok=True)
     return d
@@ -123,7 +118,7 @@ def _run_part(p: _Part) -> dict[str, np.ndarray]:
         with np.load(arrays_path) as z:
             return {k: z[k] for k in z.files}
     arrays = p.write(p.start, p.stop, p.path)
-    with atomic_path(arrays_path) as tmp, tmp.open("wb") as f:
+    with atomic_path(arrays_path, overwrite=True) as tmp, tmp.open("wb") as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
     return arrays
 
@@ -137,16 +132,18 @@ def fan_out(
     job: dict[str, Any],
     attrs: Callable[[dict[str, np.ndarray], Path], dict[str, Any]],
     keep_parts: bool = False,
+    overwrite: bool = False,
 ) -> FanOut:
     """Run ``write`` on each row range through ``executor`` and merge the parts into ``out``.
 
     ``job`` describes the job (hashed into the part folder's name); ``attrs(arrays, first
     part)`` gives the merged file's provenance from the concatenated per-row arrays and the
-    first part file; ``executor.name`` then records the parts and workers in it.
+    first part file; ``executor.name`` then records the parts and workers in it. An existing
+    ``out`` is refused before any part runs unless ``overwrite``.
     """
     out = Path(out)
     t0 = time.perf_counter()
-    parts_dir = _parts_dir(out, job)
+    parts_dir = _parts_dir(out, job, overwrite)
     parts = [_Part(write, a, b, parts_dir / f"showers-{a:010d}-{b:010d}.h5") for a, b in ranges]
     reused = sum(p.path.is_file() and p.path.with_suffix(".npz").is_file() for p in parts)
     results = executor.map(_run_part, parts, label=out.name)
@@ -159,7 +156,7 @@ def fan_out(
         "part_size": max(sizes),
         "workers": executor.workers,
     }
-    merge_files([p.path for p in parts], out, attrs=merged)
+    merge_files([p.path for p in parts], out, attrs=merged, overwrite=overwrite)
     if not keep_parts:
         shutil.rmtree(parts_dir, ignore_errors=True)
     seconds = time.perf_counter() - t0

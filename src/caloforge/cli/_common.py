@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any, ParamSpec, TextIO, TypeVar
@@ -19,7 +20,17 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["console", "print_error", "print_json", "print_text", "print_warning", "user_errors"]
+from caloforge._optional import MissingExtraError
+
+__all__ = [
+    "check_device",
+    "console",
+    "print_error",
+    "print_json",
+    "print_text",
+    "print_warning",
+    "user_errors",
+]
 
 console = Console(stderr=True)
 P = ParamSpec("P")
@@ -58,7 +69,7 @@ def _show_warning(
 
 
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Report ValueError/FileNotFoundError as ``error: ...`` and exit 2 (no traceback); warnings
+    """Report ValueError/FileNotFoundError/MissingExtraError as ``error: ...`` and exit 2 (no traceback); warnings
     raised meanwhile print as ``warning: ...`` lines. Messages are plain text."""
 
     @functools.wraps(func)
@@ -67,11 +78,19 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
             warnings.showwarning = _show_warning
             try:
                 return func(*args, **kwargs)
-            except (ValueError, FileNotFoundError) as exc:
+            except (ValueError, FileNotFoundError, MissingExtraError) as exc:
                 print_error(exc)
                 raise typer.Exit(2) from None
 
     return wrapper
+
+
+def check_device(device: str | None, option: str = "--device") -> None:
+    """Raise ValueError (one line naming ``option``) unless ``device`` is None, ``cpu``,
+    ``cuda`` or ``cuda:N``; call it before any work."""
+    if device is not None and re.fullmatch(r"cpu|cuda(:\d+)?", device) is None:
+        msg = f"{option}: expected cpu, cuda or cuda:N, got {device!r}"
+        raise ValueError(msg)
 
 
 def print_json(data: Any) -> None:

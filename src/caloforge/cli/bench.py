@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from caloforge.cli._common import console, user_errors
+from caloforge.cli._common import console, print_text, user_errors
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -67,7 +67,7 @@ def bench(
     command = "caloforge " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "caloforge bench"
     md = write_results(result, out_dir, name, command)
     typer.echo(md.read_text())
-    console.print(f"results: {md} and {md.with_suffix('.json')}")
+    print_text(f"results: {md} and {md.with_suffix('.json')}")
 
 
 def register(app: typer.Typer) -> None:

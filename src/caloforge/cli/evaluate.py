@@ -26,7 +26,7 @@ def evaluate(
     per_config: Annotated[
         bool, typer.Option("--per-config", help="also compare per alignment configuration")
     ] = False,
-    seed: Annotated[int, typer.Option(help="seed of every sampled quantity")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seed of every sampled quantity")] = 0,
     bins: Annotated[int, typer.Option(help="histogram bins per observable")] = 40,
     no_classifier: Annotated[
         bool, typer.Option("--no-classifier", help="skip the classifier AUCs")
@@ -54,29 +54,34 @@ def evaluate(
         float | None,
         typer.Option(help="exit with status 1 if any classifier AUC is above this bound"),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the folder --out if it exists")
+    ] = False,
 ) -> None:
     """Compare candidates with a reference: metrics.json and a self-contained report.html.
 
     For CI: --fail-on-flag and/or --max-auc make the exit status 1 when the check fails."""
     from caloforge.evaluation.comparison import evaluate as run_evaluation
     from caloforge.evaluation.gate import check_max_auc, gate_failures
+    from caloforge.io import check_output_path, lock_output
 
     check_max_auc(max_auc)
-
-    metrics = run_evaluation(
-        reference,
-        candidate,
-        labels=label or None,
-        per_config=per_config,
-        out_dir=out,
-        seed=seed,
-        n_bins=bins,
-        classifier=not no_classifier,
-        lowlevel_rows=lowlevel_rows,
-        max_histograms=max_histograms,
-        progress=True,
-        model_dir=model,
-    )
+    check_output_path(out, overwrite=overwrite, kind="folder")
+    with lock_output(out):
+        metrics = run_evaluation(
+            reference,
+            candidate,
+            labels=label or None,
+            per_config=per_config,
+            out_dir=out,
+            seed=seed,
+            n_bins=bins,
+            classifier=not no_classifier,
+            lowlevel_rows=lowlevel_rows,
+            max_histograms=max_histograms,
+            progress=True,
+            model_dir=model,
+        )
     for name, c in metrics["candidates"].items():
         cls = c.get("classifier")
         auc = (
@@ -85,7 +90,7 @@ def evaluate(
             else ""
         )
         console.print(
-            f"{name}: {auc}FPD {c['fpd']['value']:.4f}, KPD {c['kpd']['value']:.5f}, "
+            f"{name}: {auc}FPD {c['fpd']['value']:.4f} (floor {c['fpd']['floor']:.4f}), KPD {c['kpd']['value']:.5f}, "
             f"flagged: {', '.join(c['flagged']) or 'none'}",
             highlight=False,
             markup=False,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from caloforge.cli._common import console, user_errors
+from caloforge.cli._common import print_text, user_errors
 
 FORMATS = ("onnx", "aoti")
 
@@ -30,6 +30,10 @@ def export(
         bool,
         typer.Option("--check/--no-check", help="parity check of the exported file vs PyTorch"),
     ] = True,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="replace --out and its sidecar if they exist"),
+    ] = False,
 ) -> None:
     """Export a generator (noise and conditions as inputs, cells in MeV out) to ONNX or to an
     AOTInductor package for C++, with its metadata in the file and in a JSON sidecar, checked
@@ -40,16 +44,16 @@ def export(
     if fmt == "onnx":
         from caloforge.export import export_onnx
 
-        result = export_onnx(model, out, opset=opset, check=check)
+        result = export_onnx(model, out, opset=opset, check=check, overwrite=overwrite)
         runtime = "ort"
     else:
         from caloforge.export.aoti import export_aoti
 
-        result = export_aoti(model, out, check=check)
+        result = export_aoti(model, out, check=check, overwrite=overwrite)
         runtime = "aoti"
-    console.print(f"wrote {result.path} and {result.sidecar}")
+    print_text(f"wrote {result.path} and {result.sidecar}")
     if check:
-        console.print(
+        print_text(
             f"parity on {result.n_checked} showers: max |{runtime} - torch| = "
             f"{result.max_abs_diff_mev:.3g} MeV ({result.relative_diff:.2g} of the max cell)"
         )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from caloforge.cli._common import console, user_errors
+from caloforge.cli._common import check_device, print_warning, user_errors
 from caloforge.units import parse_energies, parse_energy
 
 
@@ -16,7 +16,7 @@ from caloforge.units import parse_energies, parse_energy
 def generate_cmd(
     model: Annotated[Path, typer.Option("--model", help="model folder (from caloforge train)")],
     out: Annotated[Path, typer.Option("--out", help="output shower file (HDF5)")],
-    seed: Annotated[int, typer.Option("--seed", help="seed of the noise (and configs)")],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="seed of the noise (and configs)")],
     n: Annotated[
         int | None, typer.Option("--n", help="showers per energy (with --like: the first N)")
     ] = None,
@@ -57,11 +57,21 @@ def generate_cmd(
         typer.Option("--cluster", help="spread the batches over a local Dask cluster: local[:N]"),
     ] = None,
     retries: Annotated[int, typer.Option("--retries", help="retries of a failed Dask task")] = 2,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace --out if it exists (default: refuse)")
+    ] = False,
 ) -> None:
     """Generate showers from a trained model into --out (streamed, atomic); with --scheduler
     or --cluster, one Dask task per batch, merged at the end (the same file)."""
     from caloforge.generation import generate
+    from caloforge.io import check_output_path
     from caloforge.scale.dask import open_executor
+
+    check_output_path(out, overwrite=overwrite)
+    if n is not None and n < 1:
+        msg = f"--n must be >= 1 (showers per energy), got {n}"
+        raise ValueError(msg)
+    check_device(device)
 
     given = [x for x in (energy, energies, like) if x is not None]
     if len(given) != 1:
@@ -95,9 +105,10 @@ def generate_cmd(
             threads=threads,
             progress=executor is None,
             executor=executor,
+            overwrite=overwrite,
         )
     for w in caught:
-        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+        print_warning(w.message)
     typer.echo(str(path))
 
 

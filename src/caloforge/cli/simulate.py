@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from caloforge.cli._common import console, user_errors
+from caloforge.cli._common import print_text, user_errors
 from caloforge.units import parse_energies, parse_energy
 
 
@@ -56,7 +56,7 @@ def simulate_cmd(
             help="total number of showers, --energies cycled (450 with 3 energies: 150 each)",
         ),
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="random seed (same seed, same file)")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="random seed (same seed, same file)")] = 0,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -80,13 +80,17 @@ def simulate_cmd(
         int | None, typer.Option("--part-size", help="showers per Dask task (default: by workers)")
     ] = None,
     retries: Annotated[int, typer.Option("--retries", help="retries of a failed Dask task")] = 2,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace --out if it exists (default: refuse)")
+    ] = False,
 ) -> None:
     """Simulate showers and write them (atomically) in the CaloChallenge HDF5 layout; with
     --scheduler or --cluster, Dask tasks simulate parts that are merged (the same file)."""
     from caloforge.geometry import get_geometry
+    from caloforge.io import check_output_path
     from caloforge.scale.dask import open_executor
     from caloforge.simulation import simulate_to_file
-    from caloforge.simulation.gun import ParticleGun
+    from caloforge.simulation.gun import ParticleGun, check_shower_count
 
     given = [
         o
@@ -109,9 +113,13 @@ def simulate_cmd(
         gun = ParticleGun(
             particle.value, energy_range_mev=_energy_range(energy_range), log_uniform=log_uniform
         )
+    geo = get_geometry(geometry)
+    gun.check_engine(engine.value)
+    check_shower_count(n, geo, out)
+    check_output_path(out, overwrite=overwrite)
     with open_executor(scheduler=scheduler, cluster=cluster, retries=retries) as executor:
         result = simulate_to_file(
-            get_geometry(geometry),
+            geo,
             gun,
             n,
             out,
@@ -122,12 +130,12 @@ def simulate_cmd(
             progress=progress,
             executor=executor,
             part_size=part_size,
+            overwrite=overwrite,
         )
-    console.print(
+    print_text(
         f"wrote {result.n} {particle.value} showers ({engine.value}, {geometry}) to {out}: "
         f"{result.seconds:.1f} s, {result.showers_per_second:.1f} showers/s, "
-        f"mean sampling fraction {result.mean_sampling_fraction:.4f}",
-        highlight=False,
+        f"mean sampling fraction {result.mean_sampling_fraction:.4f}"
     )
 
 

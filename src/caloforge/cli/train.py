@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from caloforge.cli._common import console, print_json, print_text, user_errors
+from caloforge.cli._common import check_device, print_error, print_json, print_text, user_errors
 from caloforge.models.registry import family_help, family_names
 
 if TYPE_CHECKING:
@@ -42,28 +43,39 @@ def train(
     as_json: Annotated[
         bool, typer.Option("--json", help="print the summary as JSON on stdout")
     ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the folder --out if it exists")
+    ] = False,
 ) -> None:
-    """Train a generative model on a shower file; writes the model folder --out."""
+    """Train a generative model on a shower file; writes the model folder --out (an existing
+    one is refused unless --overwrite or --resume)."""
+    from caloforge.io import check_output_path, lock_output
     from caloforge.training import TrainingDivergedError, ensemble_spread
     from caloforge.training import train as train_fn
 
+    check_device(device)
+    # under torchrun rank 0 refuses an existing folder and holds the lock (torchrun then stops
+    # the other ranks); they check only what --out is, as rank 0 may have made it already
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    check_output_path(out, overwrite=overwrite or resume or not rank0, kind="folder")
     try:
-        results = train_fn(
-            data,
-            family,
-            config,
-            out,
-            seeds=seeds,
-            resume=resume,
-            steps=steps,
-            device=device,
-            threads=threads,
-            progress=progress,
-        )
+        with lock_output(out) if rank0 else contextlib.nullcontext():
+            results = train_fn(
+                data,
+                family,
+                config,
+                out,
+                seeds=seeds,
+                resume=resume,
+                steps=steps,
+                device=device,
+                threads=threads,
+                progress=progress,
+            )
     except TrainingDivergedError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        print_error(exc)
         raise typer.Exit(3) from None
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+    if not rank0:  # under torchrun only rank 0 reports
         return
     spread = ensemble_spread(out) if seeds > 1 else None
     if as_json:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from caloforge.cli._common import console, user_errors
+from caloforge.cli._common import check_device, console, print_text, user_errors
 from caloforge.models.registry import family_help, family_names
 
 if TYPE_CHECKING:
@@ -51,12 +51,27 @@ def tune(
         int | None,
         typer.Option("--sampler-seed", help="seed of the TPE sampler (one worker only)"),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="write into an existing --out folder that holds no study (one that does is "
+            "added to)",
+        ),
+    ] = False,
 ) -> None:
     """Search hyper-parameters with Optuna; objective: the validation score over --seeds."""
     from rich.table import Table
+    from rich.text import Text
 
+    from caloforge.io import check_output_path
     from caloforge.scale.tune import tune as tune_fn
 
+    check_device(device)
+    # a folder holding a study is added to (several workers may share it: no lock); any other
+    # existing --out is refused unless --overwrite
+    has_study = (out / "study.db").is_file() or (out / "summary.json").is_file()
+    check_output_path(out, overwrite=overwrite or has_study, kind="folder")
     result = tune_fn(
         data,
         family,
@@ -73,7 +88,7 @@ def tune(
         sampler_seed=sampler_seed,
     )
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result.summary["trials"].items()))
-    table = Table(title=f"study {result.study_name}: best trials ({counts})")
+    table = Table(title=Text(f"study {result.study_name}: best trials ({counts})"))
     table.add_column("trial", justify="right")
     table.add_column("score (mean)", justify="right")
     table.add_column("per seed")
@@ -83,11 +98,12 @@ def tune(
         params = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["params"].items()
         )
-        table.add_row(str(row["trial"]), f"{row['value']:.4g}", per_seed, params)
+        cells = (str(row["trial"]), f"{row['value']:.4g}", per_seed, params)
+        table.add_row(*(Text(c) for c in cells))  # study names and values are not markup
     console.print(table)
     if result.importance_path is None:
-        console.print(f"no importance plot: {result.summary.get('importance_missing')}")
-    console.print(f"summary: {result.summary_path}", highlight=False)
+        print_text(f"no importance plot: {result.summary.get('importance_missing')}")
+    print_text(f"summary: {result.summary_path}")
 
 
 def register(app: typer.Typer) -> None:

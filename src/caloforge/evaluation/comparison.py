@@ -23,6 +23,7 @@ from caloforge.evaluation.inputs import Source, check_sources, source_label
 from caloforge.evaluation.metrics import (
     SmallSampleWarning,
     fpd,
+    fpd_floor,
     histogram_separation,
     kpd,
     separation_floor,
@@ -256,6 +257,7 @@ def _evaluate(
     }
     cand_obs: list[Observables] = []
     ref_hl = high_level_features(ref)
+    fpd_floor_v: tuple[float, float] | None = None
     for k, (label, source) in enumerate(zip(names, candidates, strict=True)):
         cand = observables(source, label)
         cand_obs.append(cand)
@@ -276,15 +278,16 @@ def _evaluate(
         )
         spectrum = _spectrum_metrics(ref, cand, None)
         x_ref, (x_cand,) = _standardised(ref_hl, [high_level_features(cand)])
-        fpd_v, fpd_e = fpd(
-            x_ref,
-            x_cand,
-            min_samples=fpd_samples[0],
-            max_samples=fpd_samples[1],
-            n_batches=10,
-            n_points=5,
-            seed=seed,
-        )
+        fpd_options: dict[str, Any] = {
+            "min_samples": fpd_samples[0],
+            "max_samples": fpd_samples[1],
+            "n_batches": 10,
+            "n_points": 5,
+            "normal_scores": True,
+        }
+        fpd_v, fpd_e = fpd(x_ref, x_cand, seed=seed, **fpd_options)
+        if fpd_floor_v is None:  # the reference's own floor: the same for every candidate
+            fpd_floor_v = fpd_floor(x_ref, seed=seed, **fpd_options)
         kpd_v, kpd_e = kpd(x_ref, x_cand, batch_size=kpd_batch_size, seed=seed)
         corr_diff = summary_correlation(cand, summary_names) - ref_corr
         entry: dict[str, Any] = {
@@ -294,7 +297,12 @@ def _evaluate(
             "flagged": _flagged(obs_metrics, spectrum),
             "observables": obs_metrics,
             "cell_spectrum": spectrum,
-            "fpd": {"value": fpd_v, "error": fpd_e},
+            "fpd": {
+                "value": fpd_v,
+                "error": fpd_e,
+                "floor": fpd_floor_v[0],
+                "floor_error": fpd_floor_v[1],
+            },
             "kpd": {"value": kpd_v, "error": kpd_e},
             "correlation": {
                 "max_abs_difference": float(np.abs(corr_diff).max()),

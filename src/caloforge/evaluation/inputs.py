@@ -72,7 +72,8 @@ def check_sources(
             msg = (
                 f"{where}: geometry {geo.name!r} with {geo.n_cells} cells per shower (key "
                 f"'showers') differs from the reference {ref_name}: geometry {ref_geo.name!r} "
-                f"with {ref_geo.n_cells} cells; expected the same readout"
+                f"with {ref_geo.n_cells} cells; expected the same readout: "
+                f"{geo.readout_difference(ref_geo)} (here: the candidate)"
             )
             raise ValueError(msg)
         if n == 0:

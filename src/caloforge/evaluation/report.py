@@ -102,6 +102,7 @@ def _summary_table(metrics: dict[str, Any]) -> str:
             f"<td>{_pm(low['auc'], low['error']) if low else '-'}</td>"
             f"<td>{_pm(high['auc'], high['error']) if high else '-'}</td>"
             f"<td>{format_value_error(c['fpd']['value'], c['fpd']['error'])}</td>"
+            f"<td>{format_value_error(c['fpd']['floor'], c['fpd']['floor_error']) if 'floor' in c['fpd'] else '-'}</td>"
             f"<td>{format_value_error(c['kpd']['value'], c['kpd']['error'])}</td>"
             f"<td>{c['correlation']['max_abs_difference']:.3f}</td>"
             f"<td>{len(c['flagged'])}</td>"
@@ -109,7 +110,7 @@ def _summary_table(metrics: dict[str, Any]) -> str:
         )
     head = (
         "<tr><th>candidate</th><th>showers</th><th>AUC low-level</th><th>AUC high-level</th>"
-        "<th>FPD</th><th>KPD</th><th>max |Δ corr|</th><th>flagged</th></tr>"
+        "<th>FPD</th><th>FPD floor (reference halves)</th><th>KPD</th><th>max |Δ corr|</th><th>flagged</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
 

@@ -33,7 +33,7 @@ import torch
 
 from caloforge.export.metadata import build_metadata, to_onnx_props
 from caloforge.export.onnx import PARITY_RTOL, ExportResult, check_inputs
-from caloforge.io import atomic_path, atomic_write_text
+from caloforge.io import atomic_path, atomic_write_text, check_output_path
 from caloforge.models.artifact import Artifact, load_model
 
 __all__ = ["AOTI_FORMAT", "FLAT_KEYS", "export_aoti", "package_metadata", "parity_check_aoti"]
@@ -116,25 +116,36 @@ def parity_check_aoti(
 
 
 @contextlib.contextmanager
-def _staged(out: Path) -> Iterator[Path]:
+def _staged(out: Path, *, overwrite: bool) -> Iterator[Path]:
     """A path named like ``out`` in a temporary folder beside it, which replaces ``out`` on
     success (the packager wants the ``.pt2`` suffix and names the archive's root folder after
     the file, so :func:`caloforge.io.atomic_path`'s temporary name will not do)."""
-    with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=tmp.parent) as folder:
+    with (
+        atomic_path(out, overwrite=overwrite) as tmp,
+        tempfile.TemporaryDirectory(dir=tmp.parent) as folder,
+    ):
         staged = Path(folder) / out.name
         yield staged
         os.replace(staged, tmp)
 
 
 def export_aoti(
-    model_dir: str | Path, out: str | Path, *, check: bool = True, n_check: int = 256
+    model_dir: str | Path,
+    out: str | Path,
+    *,
+    check: bool = True,
+    n_check: int = 256,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Write ``out`` (``.pt2``) and ``out.json`` (sidecar), atomically; check parity unless told
-    not. Needs a C++ compiler on PATH (``g++`` or ``$CXX``)."""
+    not. Needs a C++ compiler on PATH (``g++`` or ``$CXX``). Existing files at either path are
+    refused before any work unless ``overwrite``."""
     out = Path(out)
     if out.suffix != ".pt2":
         msg = f"{out}: an AOTInductor package must be named *.pt2"
         raise ValueError(msg)
+    out = check_output_path(out, overwrite=overwrite)
+    check_output_path(out.with_name(out.name + ".json"), overwrite=overwrite)
     compiler = os.environ.get("CXX", "g++")
     if shutil.which(compiler) is None:
         msg = f"AOTInductor export needs a C++ compiler: {compiler!r} not found on PATH (set CXX)"
@@ -145,7 +156,7 @@ def export_aoti(
         raise ValueError(msg)
     meta = package_metadata(artifact)
     diff, scale = (0.0, 0.0)
-    with _staged(out) as staged:
+    with _staged(out, overwrite=overwrite) as staged:
         try:
             _compile(artifact, meta, staged)
         except Exception as exc:
@@ -175,5 +186,7 @@ def export_aoti(
         "criterion": f"max|aoti - torch| <= {PARITY_RTOL:g} * max|torch|",
     }
     meta["source_model"] = str(Path(model_dir).resolve())
-    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(
+        sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n", overwrite=overwrite
+    )
     return ExportResult(out, sidecar, diff, scale, n_check if check else 0)

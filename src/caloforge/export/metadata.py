@@ -91,6 +91,12 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     except Exception as exc:
         msg = f"{path}: not a readable ONNX file: {exc}"
         raise ValueError(msg) from exc
+    external = [
+        t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL
+    ]
+    if external:
+        msg = f"{path}: tensor {external[0]!r} keeps its data in another file (ONNX external data); refusing to read files outside the model, export it again as one file"
+        raise ValueError(msg)
     props = {p.key: p.value for p in model.metadata_props}
     if props.get("caloforge_format") is None:
         msg = (

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from caloforge._optional import require
 from caloforge.export.metadata import build_metadata, to_onnx_props
-from caloforge.io import atomic_path, atomic_write_text
+from caloforge.io import atomic_path, atomic_write_text, check_output_path
 from caloforge.models.artifact import Artifact, load_model
 
 __all__ = ["ExportResult", "export_onnx", "parity_check"]
@@ -55,8 +56,7 @@ def parity_check(
     artifact: Artifact, onnx_path: Path, *, n: int = 256, seed: int = 12345
 ) -> tuple[float, float]:
     """(max |ort - torch| in MeV, max |torch| in MeV) on ``n`` seeded showers."""
-    import onnxruntime as ort  # type: ignore[import-untyped]
-
+    ort = require("onnxruntime", "export", "the ONNX parity check")
     noise, cond = check_inputs(artifact, n, seed)
     with torch.no_grad():
         ref = artifact.generator.cpu()(noise, cond).numpy()
@@ -72,22 +72,23 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     check: bool = True,
     n_check: int = 256,
+    overwrite: bool = False,
 ) -> ExportResult:
-    """Write ``out`` (ONNX) and ``out.json`` (sidecar), atomically; check parity unless told not."""
-    try:
-        import onnx
-    except ImportError as exc:  # pragma: no cover - the 'export' extra is part of make test
-        msg = "ONNX export needs the 'export' extra: pip install 'caloforge[export]'"
-        raise ImportError(msg) from exc
+    """Write ``out`` (ONNX) and ``out.json`` (sidecar), atomically; check parity unless told not.
+    Existing files at either path are refused before any work unless ``overwrite``."""
+    out = check_output_path(out, overwrite=overwrite)
+    sidecar = check_output_path(out.with_name(out.name + ".json"), overwrite=overwrite)
+    onnx = require("onnx", "export", "ONNX export")
+    if check:
+        require("onnxruntime", "export", "the ONNX parity check")
     artifact = load_model(model_dir)
     generator = artifact.generator.cpu().eval()
     if not generator.exportable:
         msg = f"{model_dir}: family {artifact.family!r} cannot be exported to ONNX"
         raise ValueError(msg)
-    out = Path(out)
     meta = build_metadata(artifact)
     noise, cond = check_inputs(artifact, 4, seed=0)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         with warnings.catch_warnings():
             # the TorchScript-based exporter is deprecated in favour of the dynamo one, which
             # needs onnxscript; for dense/conv generators both give the same graph
@@ -129,7 +130,6 @@ def export_onnx(
                     f"scale {scale:.3g} MeV (> {PARITY_RTOL:g} relative); not written"
                 )
                 raise ValueError(msg)
-    sidecar = out.with_name(out.name + ".json")
     meta["parity"] = {
         "checked": check,
         "n_showers": n_check if check else 0,
@@ -138,5 +138,7 @@ def export_onnx(
         "criterion": f"max|ort - torch| <= {PARITY_RTOL:g} * max|torch|",
     }
     meta["source_model"] = str(Path(model_dir).resolve())
-    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(
+        sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n", overwrite=overwrite
+    )
     return ExportResult(out, sidecar, diff, scale, n_check if check else 0)

@@ -26,8 +26,8 @@ def requested_rows(
     if (energies is None) == (like is None):
         msg = "generate: give exactly one of energies (with n) or like (a reference file)"
         raise ValueError(msg)
-    if n is not None and n < 0:
-        msg = f"generate: n must be >= 0, got {n}"
+    if n is not None and n < 1:
+        msg = f"generate: n must be >= 1, got {n}"
         raise ValueError(msg)
     if like is None:
         if n is None:

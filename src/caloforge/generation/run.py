@@ -21,10 +21,11 @@ import numpy as np
 
 from caloforge.generation.backend import BACKENDS, Backend, sample
 from caloforge.generation.conditions import requested_rows, resolve_conditions
-from caloforge.io import ShowerWriter, read_showers
+from caloforge.io import ShowerWriter, check_output_path, read_showers
 from caloforge.progress import progress_bar
 from caloforge.provenance import utc_timestamp
 from caloforge.showerset import ShowerSet
+from caloforge.simulation.gun import check_shower_count
 
 if TYPE_CHECKING:
     from caloforge.fanout import Executor, FanOut
@@ -122,6 +123,7 @@ def generate(
     executor: Executor | None = None,
     part_size: int | None = None,
     keep_parts: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Generate showers with the model in ``model_dir`` into ``out`` (atomic, streamed).
 
@@ -130,8 +132,9 @@ def generate(
     ``onnxruntime`` (with ``onnx_path``, or the artifact exported on the fly with its parity
     check); ``threads`` sets the CPU threads of either. ``rows=(start, stop)`` writes only
     those rows of the job. ``executor`` runs the job in parts (:func:`fan_out_generation`).
-    Returns the output path.
+    An existing ``out`` is refused before any work unless ``overwrite``. Returns the output path.
     """
+    out = check_output_path(out, overwrite=overwrite)
     if executor is not None:
         if rows is not None or device != "cpu":
             msg = f"generate: an executor's parts run on the CPU and choose their own rows; got device {device!r}, rows {rows}"
@@ -145,9 +148,10 @@ def generate(
             threads=threads,
             part_size=part_size,
             keep_parts=keep_parts,
+            overwrite=overwrite,
             **job,
         )
-        return Path(out)
+        return out
     _check(batch_size, backend, device, threads)
     import torch
 
@@ -156,6 +160,10 @@ def generate(
     artifact = load_model(model_dir, device=device)
     enc = artifact.encoding
     e, configs = resolve_conditions(enc.n_configs, n, energies, like, config, seed)
+    if rows is None:
+        check_shower_count(len(e), artifact.geometry, out)
+        if like is not None:
+            _check_like(Path(like), artifact)
     start, stop = (0, len(e)) if rows is None else (int(rows[0]), int(rows[1]))
     if not 0 <= start <= stop <= len(e):
         msg = f"generate: rows must satisfy 0 <= start <= stop <= {len(e)}, got [{start}, {stop})"
@@ -191,6 +199,7 @@ def generate(
             particle=particle,
             conditions=[] if configs is None else ["config"],
             attrs=attrs,
+            overwrite=overwrite,
         ) as writer,
         progress_bar("generate", stop - start, show=progress) as advance,
     ):
@@ -200,19 +209,42 @@ def generate(
             noise_rng = torch.Generator().manual_seed(chunk_seed(seed, k))
             noise = artifact.generator.make_noise(b - a, noise_rng)
             cells = sample(runner, e[a:b], c, noise.numpy())
+            if not np.isfinite(cells).all():
+                bad = int((~np.isfinite(cells)).any(axis=1).sum())
+                msg = f"{model_dir}: the model produced NaN or inf cells in {bad} of {b - a} showers of batch {k}; nothing written (retrain or check the weights)"
+                raise ValueError(msg)
             keep = slice(max(start, a) - a, min(stop, b) - a)  # the whole batch runs: same bits
             cond = {} if c is None else {"config": c[keep]}
             writer.append(
                 ShowerSet(e[a:b][keep], np.maximum(cells[keep], 0.0), geometry, particle, cond)
             )
             advance(keep.stop - keep.start)
-    return Path(out)
+    return out
+
+
+def _check_like(like: Path, artifact: Artifact) -> None:
+    """Warn when the reference file ``like`` holds showers of another geometry or particle than
+    the model's: only its energies (and configurations) are copied, which is rarely intended."""
+    ref = read_showers(like, stop=0)
+    if not ref.geometry.same_readout(artifact.geometry):
+        warnings.warn(
+            f"--like {like}: its geometry {ref.geometry.name!r} ({ref.geometry.n_cells} cells) is "
+            f"not the model's {artifact.geometry.name!r} ({artifact.geometry.n_cells} cells); "
+            "only its energies are used",
+            stacklevel=3,
+        )
+    if ref.particle != artifact.particle:
+        warnings.warn(
+            f"--like {like}: its particle {ref.particle!r} is not the model's "
+            f"{artifact.particle!r}; only its energies are used",
+            stacklevel=3,
+        )
 
 
 def _write_part(
     start: int, stop: int, path: Path, *, model_dir: Path, kwargs: dict[str, Any]
 ) -> dict[str, np.ndarray]:  # a module-level function: pickled to the executor's workers
-    generate(model_dir, path, rows=(start, stop), **kwargs)
+    generate(model_dir, path, rows=(start, stop), overwrite=True, **kwargs)
     return {}
 
 
@@ -224,13 +256,14 @@ def fan_out_generation(
     threads: int | None = None,
     part_size: int | None = None,
     keep_parts: bool = False,
+    overwrite: bool = False,
     **job: Any,
 ) -> FanOut:
     """:func:`generate` with the arguments ``job`` (``n``, ``energies``, ``like``, ``config``,
     ``seed``, ``batch_size``, ``backend``, ``onnx_path``) run by ``executor`` on parts of
     ``part_size`` rows (rounded up to whole batches; default one batch) with ``threads`` CPU
     threads each (default 1), merged into ``out``: the file a local call writes. Returns how
-    the job was spread."""
+    the job was spread. An existing ``out`` is refused unless ``overwrite``."""
     from caloforge.fanout import fan_out, split_rows
 
     unknown = sorted(set(job) - set(_JOB_KEYS))
@@ -263,4 +296,13 @@ def fan_out_generation(
 
             kwargs["onnx_path"] = export_onnx(model_dir, Path(tmp) / "model.onnx").path
         write = functools.partial(_write_part, model_dir=model_dir, kwargs=kwargs)
-        return fan_out(executor, write, ranges, out, job=doc, attrs=attrs, keep_parts=keep_parts)
+        return fan_out(
+            executor,
+            write,
+            ranges,
+            out,
+            job=doc,
+            attrs=attrs,
+            keep_parts=keep_parts,
+            overwrite=overwrite,
+        )

@@ -196,3 +196,14 @@ class Geometry:
     def same_readout(self, other: Geometry) -> bool:
         """True when both geometries have the same layers and segmentations (cell by cell)."""
         return [ly.segmentation for ly in self.layers] == [ly.segmentation for ly in other.layers]
+
+    def readout_difference(self, other: Geometry) -> str | None:
+        """The first difference between this readout and ``other``'s, e.g. ``layer 1
+        ('middle'): CartesianGrid(...) here, CartesianGrid(...) there``; None when they are the
+        same (:meth:`same_readout`)."""
+        if len(self.layers) != len(other.layers):
+            return f"{len(self.layers)} layers here, {len(other.layers)} there"
+        for i, (a, b) in enumerate(zip(self.layers, other.layers, strict=True)):
+            if a.segmentation != b.segmentation:
+                return f"layer {i} ({a.name!r}): {a.segmentation} here, {b.segmentation} there"
+        return None

@@ -291,6 +291,8 @@ def atomic_path(target: str | Path, *, overwrite: bool = True) -> Iterator[Path]
             # again: writers that replace the file (safetensors' save_file) recreate it as 0600
             os.chmod(tmp_path, 0o666 & ~_umask())
             check_output_path(target, overwrite=overwrite, kind="file")
+            # writers that recreate the file (safetensors does) would leave mkstemp's 0600
+            os.chmod(tmp_path, 0o666 & ~_umask())
             os.replace(tmp_path, target)
         except BaseException:
             tmp_path.unlink(missing_ok=True)

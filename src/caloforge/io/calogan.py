@@ -48,7 +48,7 @@ def read_calogan(path: str | Path, *, particle: str = "photon") -> ShowerSet:
         raise ValueError(str(exc).replace("ShowerSet:", f"{path}:", 1)) from None
 
 
-def write_calogan(path: str | Path, showers: ShowerSet, *, overwrite: bool = True) -> Path:
+def write_calogan(path: str | Path, showers: ShowerSet, *, overwrite: bool = False) -> Path:
     """Write ``showers`` (``calogan`` geometry) in the CaloGAN layout, atomically (float32
     subnormals written as 0; ``overwrite=False`` refuses an existing file)."""
     if showers.geometry.name != "calogan" or not showers.geometry.same_readout(

@@ -281,7 +281,7 @@ class ShowerWriter:
         conditions: Sequence[str] = (),
         attrs: dict[str, Any] | None = None,
         compression: str | None = None,
-        overwrite: bool = True,
+        overwrite: bool = False,
     ) -> None:
         self.path, self.geometry = Path(path), geometry
         self.particle, self.conditions = particle, list(conditions)
@@ -371,7 +371,7 @@ def write_showers(
     showers: ShowerSet,
     *,
     compression: str | None = None,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Write a ShowerSet atomically in the CaloChallenge layout; returns the path."""
     with ShowerWriter(
@@ -393,7 +393,7 @@ def merge_files(
     *,
     chunk_size: int = DEFAULT_CHUNK,
     attrs: dict[str, Any] | None = None,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Concatenate shower files with the same geometry, particle and conditions, atomically.
 

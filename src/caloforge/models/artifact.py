@@ -3,14 +3,18 @@
 ``model.json`` holds everything needed to rebuild and use the generator: ``family``,
 ``hyperparameters``, ``geometry`` (full JSON), ``particle``, ``preprocessing``, ``conditions``
 (the encoding, including the trained energy range in MeV), ``noise`` (dimension and law),
-``seed``, ``provenance`` (versions, time, data file, steps, ...) and ``metrics``.
+``seed``, ``provenance`` (versions, time, data file, steps, ...), ``metrics`` and
+``weights_sha256`` (the SHA-256 of ``weights.safetensors``, checked on load: a flipped byte is
+an error, not garbage showers).
 ``weights.safetensors`` holds the generator's tensors only (critics and encoders are training
 state and live in the checkpoints).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +31,22 @@ from caloforge.models.hparams import from_mapping, to_mapping
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.registry import get_family
 
-__all__ = ["MODEL_JSON", "WEIGHTS", "Artifact", "load_model", "save_model", "tensor_dict"]
+__all__ = [
+    "MAX_PARAMETERS",
+    "MODEL_JSON",
+    "WEIGHTS",
+    "Artifact",
+    "file_sha256",
+    "load_model",
+    "save_model",
+    "tensor_dict",
+]
 
 MODEL_JSON, WEIGHTS = "model.json", "weights.safetensors"
 FORMAT, FORMAT_VERSION = "caloforge-model", 1
+#: most parameters a generator described by model.json may have (1 GiB of float32); counted
+#: on PyTorch's "meta" device before anything is allocated
+MAX_PARAMETERS = 1 << 28
 REQUIRED_KEYS = (
     "format",
     "format_version",
@@ -87,6 +103,7 @@ def save_model(
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / WEIGHTS) as tmp:
         save_file(tensor_dict(generator), str(tmp), metadata={"format": FORMAT})
+        digest = file_sha256(tmp)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -102,9 +119,30 @@ def save_model(
         "seed": seed,
         "provenance": provenance or {},
         "metrics": metrics or {},
+        "weights_sha256": digest,
     }
     atomic_write_text(out / MODEL_JSON, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _count_parameters(build: Any) -> int | None:
+    """Parameters of the module ``build()`` makes, built on the meta device (no memory); None
+    when the family cannot be built there."""
+    try:
+        with torch.device("meta"):
+            module = build()
+    except (RuntimeError, NotImplementedError, TypeError):
+        return None
+    return sum(math.prod(p.shape) for p in module.parameters())
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -174,12 +212,30 @@ def load_model(model_dir: str | Path, *, device: str | torch.device = "cpu") -> 
     except ValueError as exc:
         msg = f"{where} 'geometry': {exc}"
         raise ValueError(msg) from exc
+
+    def build() -> Generator:
+        return family.build_generator(geometry, encoding, preprocessing, hparams)
+
     try:
-        generator = family.build_generator(geometry, encoding, preprocessing, hparams)
+        n_params = _count_parameters(build)
+        if n_params is not None and n_params > MAX_PARAMETERS:
+            msg = f"key 'hyperparameters' describes {n_params:.3g} parameters, more than the {MAX_PARAMETERS:.3g} allowed"
+            raise ValueError(msg)
+        generator = build()
     except ValueError as exc:
         msg = f"{json_path}: cannot build a {family.name!r} generator: {exc}"
         raise ValueError(msg) from exc
-    load_state(generator, read_tensors(folder / WEIGHTS), str(folder / WEIGHTS))
+    weights = folder / WEIGHTS
+    expected = doc.get("weights_sha256")
+    if expected is not None and weights.is_file() and file_sha256(weights) != expected:
+        msg = f"{weights}: SHA-256 differs from key 'weights_sha256' of {json_path}; the weights are corrupted or were replaced"
+        raise ValueError(msg)
+    tensors = read_tensors(weights)
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            msg = f"{weights}: tensor {key!r} holds NaN or inf values"
+            raise ValueError(msg)
+    load_state(generator, tensors, str(weights))
     generator.to(device).eval()
     return Artifact(
         generator=generator,

@@ -31,6 +31,7 @@ from caloforge.models.base import Batch, Trained
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.critic import Critic, gradient_penalty
 from caloforge.models.dense import HeadKind
+from caloforge.models.hparams import check_sizes
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.wgan_gp import CriticGAN, WGANGPConfig
 
@@ -52,6 +53,7 @@ class EnergyCriticGANConfig(WGANGPConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_sizes(energy_critic_hidden=self.energy_critic_hidden)
         if self.mmd_energy_bandwidth < 0:
             msg = f"mmd_energy_bandwidth must be >= 0, got {self.mmd_energy_bandwidth}"
             raise ValueError(msg)

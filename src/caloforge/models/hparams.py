@@ -13,9 +13,28 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-__all__ = ["from_mapping", "to_mapping"]
+__all__ = ["MAX_DEPTH", "MAX_WIDTH", "check_sizes", "from_mapping", "to_mapping"]
 
 T = TypeVar("T")
+
+#: largest layer width, noise or latent dimension a configuration may ask for (units)
+MAX_WIDTH = 16384
+#: most hidden layers a configuration may ask for
+MAX_DEPTH = 64
+
+
+def check_sizes(**sizes: int | tuple[int, ...]) -> None:
+    """Raise ValueError (naming the key) unless each size is in ``1..MAX_WIDTH`` and each tuple
+    of widths has at most ``MAX_DEPTH`` entries; checked before anything is allocated."""
+    for key, value in sizes.items():
+        widths = value if isinstance(value, tuple) else (value,)
+        if len(widths) > MAX_DEPTH:
+            msg = f"{key}: at most {MAX_DEPTH} layers, got {len(widths)}"
+            raise ValueError(msg)
+        for w in widths:
+            if not 1 <= w <= MAX_WIDTH:
+                msg = f"{key}: sizes must be between 1 and {MAX_WIDTH}, got {w}"
+                raise ValueError(msg)
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:

@@ -21,6 +21,7 @@ from caloforge.models.base import Batch, Family, Objective, Trained
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.dense import HeadKind, mlp
 from caloforge.models.generator import DenseGenerator
+from caloforge.models.hparams import check_sizes
 from caloforge.models.preprocessing import Preprocessing
 
 __all__ = ["VAE", "VAEConfig"]
@@ -36,6 +37,11 @@ class VAEConfig:
     energy_weight: float = 1.0
 
     def __post_init__(self) -> None:
+        check_sizes(
+            latent_dim=self.latent_dim,
+            encoder_hidden=self.encoder_hidden,
+            decoder_hidden=self.decoder_hidden,
+        )
         if self.head == "softmax-likelihood":
             # its E_tot/E_inc model reads the first noise component as N(0, 1); the VAE's
             # decoder input during training is the encoder's posterior sample, not prior noise

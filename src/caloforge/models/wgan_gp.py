@@ -24,6 +24,7 @@ from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.critic import Critic, gradient_penalty
 from caloforge.models.dense import EnergyRatioModel, HeadKind
 from caloforge.models.generator import DenseGenerator
+from caloforge.models.hparams import check_sizes
 from caloforge.models.preprocessing import Preprocessing
 
 __all__ = ["WGANGP", "CriticGAN", "WGANGPConfig"]
@@ -56,6 +57,11 @@ class WGANGPConfig:
     energy_lr_factor: float = 2.0
 
     def __post_init__(self) -> None:
+        check_sizes(
+            noise_dim=self.noise_dim,
+            generator_hidden=self.generator_hidden,
+            critic_hidden=self.critic_hidden,
+        )
         if self.n_critic < 1:
             msg = f"n_critic must be >= 1, got {self.n_critic}"
             raise ValueError(msg)

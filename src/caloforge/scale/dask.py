@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from caloforge._optional import require
 from caloforge.fanout import FanOut
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ def dask_client(
     """A Dask client for the job: the given one (left open), one connected to ``scheduler``,
     or a local cluster (``cluster`` ``"local[:N]"``, the default) that is closed afterwards.
     ``processes=False`` runs a local cluster's workers as threads of this process."""
-    from distributed import Client, LocalCluster
+    distributed = require("distributed", "scale", "Dask fan-out (--scheduler, --cluster)")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     if sum(x is not None for x in (client, scheduler, cluster)) > 1:
         msg = "give at most one of a Dask client, --scheduler ADDRESS or --cluster local[:N]"

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from caloforge._optional import require
 from caloforge.io import atomic_path, atomic_write_text
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.registry import get_family
@@ -51,6 +52,12 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = ["Param", "TuneResult", "load_space", "tune"]
+
+
+def _optuna() -> Any:
+    """The optuna module, or :class:`~caloforge._optional.MissingExtraError` naming the extra."""
+    return require("optuna", "scale", "caloforge tune")
+
 
 _SPEC_KEYS = {"low", "high", "log", "step", "choices"}
 _TABLES = ("train", "model", "preprocessing")
@@ -186,7 +193,7 @@ class TuneResult:
 
 
 def _storage(url: str) -> Any:
-    import optuna
+    optuna = _optuna()
 
     if not url.startswith(("sqlite:", "postgresql", "mysql", "oracle", "mssql")):
         return url
@@ -205,18 +212,19 @@ def _storage(url: str) -> Any:
 
 def _redacted(url: str) -> str:
     """The storage URL without its password (it is written to the summary)."""
+    require("sqlalchemy", "scale", "caloforge tune --storage")
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return str(make_url(url).render_as_string(hide_password=True))
     except ArgumentError:
         return url
 
 
 def _importance(study: optuna.Study, out: Path) -> tuple[dict[str, float] | None, str | None]:
     """Parameter importances and ``out`` (a bar chart), or None and why they are missing."""
-    import optuna
+    optuna = _optuna()
 
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(done) < 2:
@@ -253,7 +261,7 @@ def _decoded(param: Param, value: Any) -> Any:
 
 
 def _summary(study: optuna.Study, n_best: int, params: list[Param]) -> dict[str, Any]:
-    import optuna
+    optuna = _optuna()
 
     trials = study.get_trials(deepcopy=False)
     done = [
@@ -302,7 +310,7 @@ def tune(
     several workers share a study, or they propose the same first trials). ``prune_after``:
     finished trials needed before the median pruner stops any.
     """
-    import optuna
+    optuna = _optuna()
 
     if trials < 1 or seeds < 1:
         msg = f"trials and seeds must be >= 1, got trials={trials}, seeds={seeds}"
@@ -339,7 +347,7 @@ def tune(
     )
     per_seed = base.train.steps if base.train.epochs is None else 10**9
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: Any) -> float:  # an optuna.Trial
         values = {p.key: p.suggest(trial) for p in params}
         run = apply_params(base, values, f"{where} (trial {trial.number})")
         trial_dir = out / f"trial_{trial.number:04d}"

@@ -18,10 +18,20 @@ from caloforge.simulation.engine import EngineOutput
 from caloforge.simulation.gun import ParticleGun
 from caloforge.simulation.registry import get_engine
 
-__all__ = ["Batches", "check_job"]
+__all__ = ["BATCH_BYTES", "Batches", "check_job", "default_batch_size"]
 
-#: cells of float64 per batch are kept below this many bytes by the default batch size
-_BATCH_BYTES = 64 << 20
+#: the default batch size keeps one batch's cells, at 8 bytes a cell (a bound on the engines'
+#: per-cell arrays), below this many bytes; it depends on the geometry only, never on the number of showers, so the
+#: memory of a streamed job is the same for any ``n``
+BATCH_BYTES = 16 << 20
+#: the default batch size never falls below this many showers (very fine geometries)
+MIN_BATCH = 16
+
+
+def default_batch_size(geometry: Geometry) -> int:
+    """Showers per batch when none is given: ``BATCH_BYTES // (8 * n_cells)``, at least
+    ``MIN_BATCH`` (e.g. 323 for the 6480 cells of calochallenge-2); independent of ``n``."""
+    return max(MIN_BATCH, BATCH_BYTES // (8 * max(geometry.n_cells, 1)))
 
 
 def check_job(
@@ -57,7 +67,7 @@ def check_job(
 @dataclass
 class Batches:
     """Showers ``[start, stop)`` of the ``n`` that ``gun`` fires with ``seed``, simulated in
-    batches of ``batch_size`` (default: cells of a batch under 64 MiB) on ``workers`` threads
+    batches of ``batch_size`` (default: :func:`default_batch_size`) on ``workers`` threads
     (default: all numba threads). Iterating yields each batch's ShowerSet and engine output;
     ``seconds`` sums the engine calls' wall time."""
 
@@ -76,9 +86,7 @@ class Batches:
     def __iter__(self) -> Iterator[tuple[ShowerSet, EngineOutput]]:
         run: Callable[..., EngineOutput] = get_engine(self.engine)
         sample = self.gun.sample(self.n, self.geometry, self.seed)[self.start : self.stop]
-        size = self.batch_size or int(
-            np.clip(_BATCH_BYTES // (8 * max(self.geometry.n_cells, 1)), 16, 1000)
-        )
+        size = self.batch_size or default_batch_size(self.geometry)
         workers = self.workers
         if workers is None:  # engines get an explicit thread count: all cores
             import numba

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from caloforge.geometry import Geometry, get_geometry
-from caloforge.io import ShowerWriter
+from caloforge.io import ShowerWriter, check_output_path
 from caloforge.progress import progress_bar
 from caloforge.showerset import ShowerSet
 from caloforge.simulation.batching import Batches, check_job
@@ -81,6 +81,7 @@ def simulate_to_file(
     executor: Executor | None = None,
     part_size: int | None = None,
     keep_parts: bool = False,
+    overwrite: bool = False,
 ) -> SimulationResult:
     """Like :func:`simulate`, streaming batches into ``out`` (CaloChallenge HDF5 layout)
     through :class:`~caloforge.io.ShowerWriter`: the file appears only when complete, an error
@@ -94,15 +95,13 @@ def simulate_to_file(
     runs this function on parts of ``part_size`` showers (default: 4 parts per worker, at
     least 10) and merges them (see :mod:`caloforge.fanout`); ``workers`` is then the engine's
     threads in each part (default 1), and the result's ``seconds`` is the job's wall time.
+    An existing ``out`` is refused unless ``overwrite`` (checked before any work).
     """
     start, stop = check_job(
         n, engine=engine, cuts=cuts, batch_size=batch_size, workers=workers, rows=rows
     )
     geometry = get_geometry(geometry) if isinstance(geometry, str) else geometry
-    out = Path(out)
-    if out.is_dir():
-        msg = f"{out}: is a directory; expected a file name such as showers.h5"
-        raise ValueError(msg)
+    out = check_output_path(out, overwrite=overwrite)
     if executor is not None:
         if rows is not None:
             msg = "simulate_to_file: give rows or an executor, not both"
@@ -121,6 +120,7 @@ def simulate_to_file(
             compression=compression,
             part_size=part_size,
             keep_parts=keep_parts,
+            overwrite=overwrite,
         )
     attrs = provenance(geometry, gun, n, seed, engine, cuts, rows)
     conditions = list(gun.sample(1, geometry, seed).conditions)
@@ -133,6 +133,7 @@ def simulate_to_file(
         conditions=conditions,
         attrs=attrs,
         compression=compression,
+        overwrite=overwrite,
     )
     with writer, progress_bar("simulate", stop - start, show=progress) as advance:
         for showers, eng in batches:
@@ -147,7 +148,7 @@ def simulate_to_file(
 
 def _write_part(start: int, stop: int, path: Path, **job: Any) -> dict[str, np.ndarray]:
     """One part of a fanned-out job (module level: pickled to the executor's workers)."""
-    res = simulate_to_file(out=path, rows=(start, stop), progress=False, **job)
+    res = simulate_to_file(out=path, rows=(start, stop), progress=False, overwrite=True, **job)
     return res.arrays()
 
 
@@ -166,6 +167,7 @@ def _fan_out(
     compression: str | None,
     part_size: int | None,
     keep_parts: bool,
+    overwrite: bool,
 ) -> SimulationResult:
     from caloforge.fanout import fan_out, split_rows
 
@@ -190,7 +192,16 @@ def _fan_out(
         a = provenance(geometry, gun, n, seed, engine, cuts)
         return SimulationResult.from_arrays(arrays, 0.0, a).attrs
 
-    fan = fan_out(executor, write, ranges, out, job=job, attrs=attrs, keep_parts=keep_parts)
+    fan = fan_out(
+        executor,
+        write,
+        ranges,
+        out,
+        job=job,
+        attrs=attrs,
+        keep_parts=keep_parts,
+        overwrite=overwrite,
+    )
     res = SimulationResult.from_arrays(fan.arrays, fan.seconds, dict(fan.attrs))
     res.attrs[executor.name] = fan.attrs[executor.name] | {
         "wall_seconds": fan.seconds,

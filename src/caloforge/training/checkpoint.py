@@ -10,11 +10,13 @@ configuration, checked on resume.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -24,10 +26,34 @@ from caloforge.models.artifact import load_state, tensor_dict
 from caloforge.models.base import Family
 from caloforge.training.data import BatchStream
 
-__all__ = ["CheckpointState", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CheckpointState", "data_fingerprint", "load_checkpoint", "save_checkpoint"]
 
 META_KEY = "caloforge_checkpoint"
 FORMAT_VERSION = 1
+#: rows of the training data hashed into its fingerprint (evenly spaced, first and last included)
+FINGERPRINT_ROWS = 256
+
+
+def data_fingerprint(
+    energy_mev: np.ndarray, cells: np.ndarray, config: np.ndarray | None, source: str
+) -> dict[str, Any]:
+    """What identifies a run's data on resume: ``source`` (the file's resolved path), the cells'
+    shape and the SHA-256 of up to :data:`FINGERPRINT_ROWS` evenly spaced rows (energies in
+    MeV, cells, configurations), so other data of the same size are told apart cheaply."""
+    n = len(energy_mev)
+    rows = np.unique(np.linspace(0, n - 1, min(n, FINGERPRINT_ROWS)).round().astype(np.int64))
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(energy_mev[rows], dtype="<f8").tobytes())
+    digest.update(np.ascontiguousarray(cells[rows], dtype="<f4").tobytes())
+    if config is not None:
+        digest.update(np.ascontiguousarray(config[rows], dtype="<i8").tobytes())
+    return {"source": source, "shape": list(cells.shape), "sha256_of_rows": digest.hexdigest()}
+
+
+def _describe_data(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "data not recorded (an older checkpoint)"
+    return f"{d['source']} (shape {d['shape']}, rows sha256 {str(d['sha256_of_rows'])[:12]})"
 
 
 @dataclass
@@ -87,7 +113,8 @@ def load_checkpoint(
 ) -> CheckpointState:
     """Restore everything :func:`save_checkpoint` wrote; errors name the file and key.
 
-    ``fingerprint`` must equal the one saved: resuming with other data or settings is an error.
+    ``fingerprint`` must equal the one saved: resuming with other data (its ``"data"`` entry,
+    :func:`data_fingerprint`) or settings is an error naming what differs.
     """
     if not path.is_file():
         msg = f"{path}: no checkpoint to resume from"
@@ -103,7 +130,14 @@ def load_checkpoint(
         msg = f"{path}: metadata key {META_KEY!r} missing; not a caloforge checkpoint"
         raise ValueError(msg)
     meta = json.loads(meta_text)
-    if meta.get("fingerprint") != fingerprint:
+    saved = meta.get("fingerprint") or {}
+    if saved.get("data") != fingerprint.get("data"):
+        msg = (
+            f"{path}: the checkpoint was trained on other data: {_describe_data(saved.get('data'))}"
+            f", resuming with {_describe_data(fingerprint.get('data'))}; resume with the same file"
+        )
+        raise ValueError(msg)
+    if saved != fingerprint:
         msg = f"{path}: the checkpoint was written by a run with another configuration or data; resume with the same data, family and [train]/[model]/[preprocessing] settings"
         raise ValueError(msg)
     for name, module in family.modules().items():

@@ -28,6 +28,6 @@ class CsvLog:
 
     def write(self, step: int, values: dict[str, float]) -> None:
         with self.path.open("a", newline="") as f:
-            writer = csv.writer(f)
+            writer = csv.writer(f, lineterminator="\n")  # the header's line ending
             for name, value in values.items():
                 writer.writerow([step, name, repr(float(value))])

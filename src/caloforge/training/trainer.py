@@ -32,7 +32,12 @@ from caloforge.progress import TrainingProgress, stderr_console
 from caloforge.provenance import machine_description, versions
 from caloforge.showerset import ShowerSet
 from caloforge.threads import choose_threads
-from caloforge.training.checkpoint import CheckpointState, load_checkpoint, save_checkpoint
+from caloforge.training.checkpoint import (
+    CheckpointState,
+    data_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from caloforge.training.config import RunConfig, load_run_config, save_run_config
 from caloforge.training.data import BatchStream, split
 from caloforge.training.distributed import (
@@ -82,7 +87,8 @@ def _prepare(data: ShowerSet | str | Path, run: RunConfig) -> tuple[ShowerSet, s
             msg = (
                 f"{source}: the data's geometry {showers.geometry.name!r} "
                 f"({showers.geometry.n_cells} cells) differs from the configured geometry "
-                f"{cfg.geometry!r} ({expected.n_cells} cells) (train.geometry)"
+                f"{cfg.geometry!r} ({expected.n_cells} cells) (train.geometry): "
+                f"{showers.geometry.readout_difference(expected)} (here: the data)"
             )
             raise ValueError(msg)
     if (
@@ -132,10 +138,18 @@ def _check_finite(
     return None
 
 
-def _fingerprint(run: RunConfig, n_train: int) -> dict[str, Any]:
+def _fingerprint(run: RunConfig, train_set: ShowerSet, source: str) -> dict[str, Any]:
     d = run.to_dict()
     d["train"] = {k: v for k, v in d["train"].items() if k not in RESUMABLE_CHANGES}
-    return d | {"n_train": n_train}
+    data = data_fingerprint(
+        train_set.incident_energy, train_set.cells, train_set.config, _source_path(source)
+    )
+    return d | {"n_train": len(train_set), "data": data}
+
+
+def _source_path(source: str) -> str:
+    """The data file's resolved path (``<ShowerSet>`` for data given in memory)."""
+    return source if source.startswith("<") else str(Path(source).resolve())
 
 
 def _fit(
@@ -168,7 +182,7 @@ def _fit(
     x, cond = _tensors(train_set, family, device)
     stream = BatchStream(x, cond, cfg.batch_size, torch.Generator().manual_seed(data_seed))
     rngs = {"data": stream.rng, "noise": torch.Generator().manual_seed(noise_seed)}
-    state = CheckpointState(fingerprint=_fingerprint(run, len(train_set)))
+    state = CheckpointState(fingerprint=_fingerprint(run, train_set, source))
     ckpt = out_dir / CHECKPOINT
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
