@@ -32,6 +32,7 @@ _WHERE = {
     "Geometry": "caloforge.geometry",
     "ShowerSet": "caloforge.showerset",
     "evaluate": "caloforge.api",
+    "export": "caloforge.export",  # the subpackage itself (see __getattr__)
     "generate": "caloforge.api",
     "get_geometry": "caloforge.geometry",
     "iter_showers": "caloforge.io",
@@ -66,4 +67,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE, "export"])
+    return sorted([*globals(), *_WHERE])
