@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean cpp
+.PHONY: demo test test-fast lint bench venv clean cpp
 
 venv: $(STAMP)
 
@@ -19,11 +19,17 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# the tests not marked slow (more than ~10 s on 2 cores each): under 2 minutes on 2 cores
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
-import torch
 
+from caloforge.bench import copy_bandwidth, harness, matmul_flops
 from caloforge.bench.harness import BenchConfig, run_bench, write_results
-from caloforge.geometry import get_geometry
-from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, save_model
 
 
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
-    g = get_geometry("atlas-em-barrel")
-    fam = FAMILIES["wgan-gp"]
-    torch.manual_seed(0)
-    gen = fam.build_generator(g, ConditionEncoding(1e3, 1e4, 8), Preprocessing(), fam.Config())
-    return save_model(
-        tmp_path / "m", gen, family="wgan-gp", hparams=fam.Config(), particle="photon", seed=0
-    )
-
-
-def test_harness_rows_and_ratios(model_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # times the cascade MC
+def test_harness_rows_and_ratios(
+    wgan_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the machine probes at their default sizes (2048^2 matmuls, 256 MB copies) take seconds;
+    # test_bench_tools checks them, here they only have to feed the ratios
+    monkeypatch.setattr(harness, "matmul_flops", functools.partial(matmul_flops, n=256, repeats=2))
+    small_copy = functools.partial(copy_bandwidth, n_bytes=1 << 22, repeats=2)
+    monkeypatch.setattr(harness, "copy_bandwidth", small_copy)
     cfg = BenchConfig(
         energy_mev=2000.0,
         batch_sizes=(1, 50),
@@ -34,7 +30,7 @@ def test_harness_rows_and_ratios(model_dir: Path, tmp_path: Path) -> None:
         budget_s=0.05,
         gpu=False,
     )
-    result = run_bench(cfg, [model_dir])
+    result = run_bench(cfg, [wgan_model])
     rows = result["rows"]
     kinds = {(r["what"].split(" ")[0], r["backend"], r["batch"]) for r in rows}
     assert kinds == {

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from _synthetic import atlas_showers, scaled
-from caloforge.cli import app
 from caloforge.io import write_showers
+from synthetic import atlas_showers, scaled
 
-runner = CliRunner()
 
-
+@pytest.mark.slow  # a full report of 3 x 400 showers, per configuration
 @pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
-def test_cli_writes_report_and_metrics(tmp_path: Path) -> None:
+def test_cli_writes_report_and_metrics(tmp_path: Path, cli: Callable) -> None:
     ref = write_showers(tmp_path / "ref.h5", atlas_showers(400, 21))
     a = write_showers(tmp_path / "a.h5", atlas_showers(400, 22))
     b = write_showers(tmp_path / "b.h5", scaled(atlas_showers(400, 22), 1.2))
     out = tmp_path / "report"
-    result = runner.invoke(
-        app,
+    result = cli(
         ["evaluate", "--reference", str(ref), "--candidate", str(a), "--candidate", str(b),
          "--label", "same", "--label", "hot", "--per-config", "--no-classifier",
          "--max-histograms", "2", "--out", str(out)],
@@ -37,10 +34,9 @@ def test_cli_writes_report_and_metrics(tmp_path: Path) -> None:
     assert "flagged: " in result.output
 
 
-def test_cli_bad_input_is_a_clean_error(tmp_path: Path) -> None:
+def test_cli_bad_input_is_a_clean_error(tmp_path: Path, cli: Callable) -> None:
     ref = write_showers(tmp_path / "ref.h5", atlas_showers(20, 21))
-    result = runner.invoke(
-        app,
+    result = cli(
         ["evaluate", "-r", str(ref), "-c", str(tmp_path / "missing.h5"), "-o", str(tmp_path / "r")],
     )
     assert result.exit_code == 2

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from _synthetic import atlas_showers, scaled, strips_shifted
 from caloforge.evaluation import ClassifierConfig, evaluate
 from caloforge.evaluation.flagging import is_flagged
+from synthetic import atlas_showers, scaled, strips_shifted
 
 N_SHOWERS = 5000
 FAST = ClassifierConfig(max_epochs=20, patience=4)
@@ -38,6 +38,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pa
     return metrics, out
 
 
+@pytest.mark.slow  # the report fixture: 4 x 5000 showers, classifiers
 def test_independent_sample_is_indistinguishable(report: tuple[dict[str, Any], Path]) -> None:
     c = report[0]["candidates"]["independent"]
     for kind in ("low_level", "high_level"):
@@ -52,6 +53,7 @@ def test_independent_sample_is_indistinguishable(report: tuple[dict[str, Any], P
     assert report[0]["warnings"] == []
 
 
+@pytest.mark.slow  # the report fixture: 4 x 5000 showers, classifiers
 def test_energy_scale_error_is_detected(report: tuple[dict[str, Any], Path]) -> None:
     c = report[0]["candidates"]["scaled"]
     assert c["classifier"]["low_level"]["auc"] > 0.6
@@ -64,6 +66,7 @@ def test_energy_scale_error_is_detected(report: tuple[dict[str, Any], Path]) -> 
         assert cand / ref == pytest.approx(1.05, rel=1e-4)
 
 
+@pytest.mark.slow  # the report fixture: 4 x 5000 showers, classifiers
 def test_strip_shift_is_detected(report: tuple[dict[str, Any], Path]) -> None:
     c = report[0]["candidates"]["strips"]
     assert c["classifier"]["low_level"]["auc"] > 0.6
@@ -74,6 +77,7 @@ def test_strip_shift_is_detected(report: tuple[dict[str, Any], Path]) -> None:
         assert "dcentroid_eta.strips-middle" in per_config["flagged"]
 
 
+@pytest.mark.slow  # the report fixture: 4 x 5000 showers, classifiers
 def test_report_files(report: tuple[dict[str, Any], Path]) -> None:
     metrics, out = report
     on_disk = json.loads((out / "metrics.json").read_text())

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from _synthetic import atlas_showers
 from caloforge.evaluation import evaluate
 from caloforge.geometry import get_geometry
 from caloforge.io import write_showers
 from caloforge.showerset import ShowerSet
+from synthetic import atlas_showers
 
 
 @pytest.fixture
-def reference_file(tmp_path: Path) -> Path:
-    return write_showers(tmp_path / "ref.h5", atlas_showers(40, 3))
+def reference_file(shower_file: Callable[..., Path]) -> Path:
+    return shower_file(atlas_showers, 40, 3)
 
 
 def test_different_geometry_is_rejected(tmp_path: Path, reference_file: Path) -> None:

@@ -46,7 +46,10 @@ def test_separation_power_of_samples_same_and_disjoint() -> None:
     a = rng.normal(size=2000)
     value, err = separation_power(a, a.copy(), seed=3)
     assert value == 0.0
-    assert err >= 0.0
+    # the bootstrap replicas are two independent samples of one distribution: S ~ chi2(B - 1)
+    # scaled to the mean separation_floor, so its spread is floor x sqrt(2 / (B - 1))
+    floor = separation_floor(40, a.size, a.size)
+    assert err == pytest.approx(floor * np.sqrt(2 / 39), rel=0.5)
     value, _ = separation_power(a, a + 100.0, bins=np.linspace(-5, 105, 111))
     assert value == pytest.approx(1.0)
 
@@ -148,6 +151,7 @@ def test_fpd_1d_gaussians_one_unit_apart_is_exactly_one() -> None:
     assert abs(value - 1.0) < 3 * err
 
 
+@pytest.mark.slow  # FPD of 30-d samples, 10 batches at 5 sizes, twice
 def test_fpd_removes_the_finite_sample_bias() -> None:
     """Two samples of d unit Gaussians: the raw Fréchet distance is d (d + 5) / (2 M) (0.131
     for d = 30, M = 4000), the extrapolated FPD is 0."""
@@ -163,6 +167,7 @@ def test_fpd_removes_the_finite_sample_bias() -> None:
     assert shifted == pytest.approx(d * 0.01, abs=3 * shifted_err)  # |mu1 - mu2|^2 = 0.3
 
 
+@pytest.mark.slow  # FPD floor over 4 splits of 6000 x 24
 def test_fpd_floor_of_one_distribution_and_two_independent_samples() -> None:
     d, m = 24, 6_000
     rng = np.random.default_rng(23)

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _synthetic import atlas_showers
 from caloforge.evaluation.observables import (
     NoConfigWarning,
     compute_observables,
@@ -19,6 +18,7 @@ from caloforge.geometry import get_geometry
 from caloforge.geometry.atlas import config_cell_centres
 from caloforge.io import write_showers
 from caloforge.showerset import ShowerSet
+from synthetic import atlas_showers
 
 
 def _single_cell(geometry_name: str, cells_mev: dict[int, float], n: int = 1, **cond) -> ShowerSet:

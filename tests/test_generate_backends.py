@@ -5,45 +5,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from caloforge.cli import app
 from caloforge.export import export_onnx
 from caloforge.fanout import LocalExecutor
 from caloforge.generation import generate
-from caloforge.geometry import get_geometry
 from caloforge.io import read_showers
-from caloforge.models import FAMILIES, ConditionEncoding, Preprocessing, load_model, save_model
+from caloforge.models import load_model
 
 
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
-    g = get_geometry("atlas-em-barrel")
-    fam = FAMILIES["wgan-gp"]
-    torch.manual_seed(0)
-    gen = fam.build_generator(g, ConditionEncoding(1e4, 1e5, 8), Preprocessing(), fam.Config())
-    with torch.no_grad():
-        for p in gen.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return save_model(
-        tmp_path / "m", gen, family="wgan-gp", hparams=fam.Config(), particle="photon", seed=0
-    )
-
-
-def test_torch_and_onnxruntime_backends_agree(model_dir: Path, tmp_path: Path) -> None:
+def test_torch_and_onnxruntime_backends_agree(wgan_model: Path, tmp_path: Path) -> None:
     kw: dict[str, Any] = {"n": 30, "energies": [2e4, 5e4], "seed": 4, "batch_size": 25}
-    a = generate(model_dir, tmp_path / "t.h5", backend="torch", **kw)
-    onnx = export_onnx(model_dir, tmp_path / "m.onnx").path
+    a = generate(wgan_model, tmp_path / "t.h5", backend="torch", **kw)
+    onnx = export_onnx(wgan_model, tmp_path / "m.onnx").path
     b = generate(
-        model_dir, tmp_path / "o.h5", backend="onnxruntime", onnx_path=onnx, threads=1, **kw
+        wgan_model, tmp_path / "o.h5", backend="onnxruntime", onnx_path=onnx, threads=1, **kw
     )
-    c = generate(model_dir, tmp_path / "o2.h5", backend="onnxruntime", **kw)  # exported on the fly
+    c = generate(wgan_model, tmp_path / "o2.h5", backend="onnxruntime", **kw)  # exported on the fly
     ta, tb, tc = (read_showers(p) for p in (a, b, c))
     assert len(ta) == 60
     assert ta.config is not None
@@ -56,24 +40,24 @@ def test_torch_and_onnxruntime_backends_agree(model_dir: Path, tmp_path: Path) -
 
 
 def test_any_row_range_gives_the_same_rows_as_the_whole_job(
-    model_dir: Path, tmp_path: Path
+    wgan_model: Path, tmp_path: Path
 ) -> None:
     kw: dict[str, Any] = {"n": 50, "energies": [3e4], "seed": 9, "batch_size": 20, "config": 2}
-    whole = read_showers(generate(model_dir, tmp_path / "w.h5", **kw))
+    whole = read_showers(generate(wgan_model, tmp_path / "w.h5", **kw))
     # ranges cutting through batches (batch 0 = rows 0..19, batch 1 = 20..39)
     cuts = ((0, 7), (7, 33), (33, 50))
     parts = [
-        read_showers(generate(model_dir, tmp_path / f"p{k}.h5", rows=r, **kw))
+        read_showers(generate(wgan_model, tmp_path / f"p{k}.h5", rows=r, **kw))
         for k, r in enumerate(cuts)
     ]
     assert [len(p) for p in parts] == [7, 26, 17]
     assert parts[1].attrs["rows"] == [7, 33]
     assert np.array_equal(np.concatenate([p.cells for p in parts]), whole.cells)
     with pytest.raises(ValueError, match="rows must satisfy"):
-        generate(model_dir, tmp_path / "bad.h5", rows=(40, 51), **kw)
+        generate(wgan_model, tmp_path / "bad.h5", rows=(40, 51), **kw)
 
 
-def test_local_executor_fans_out_into_the_same_file(model_dir: Path, tmp_path: Path) -> None:
+def test_local_executor_fans_out_into_the_same_file(wgan_model: Path, tmp_path: Path) -> None:
     kw: dict[str, Any] = {
         "n": 23,
         "energies": [2e4, 5e4],
@@ -81,9 +65,9 @@ def test_local_executor_fans_out_into_the_same_file(model_dir: Path, tmp_path: P
         "batch_size": 10,
         "threads": 1,
     }
-    whole = read_showers(generate(model_dir, tmp_path / "w.h5", **kw))
+    whole = read_showers(generate(wgan_model, tmp_path / "w.h5", **kw))
     out = tmp_path / "f.h5"
-    generate(model_dir, out, executor=LocalExecutor(), part_size=15, **kw)  # 2 batches a part
+    generate(wgan_model, out, executor=LocalExecutor(), part_size=15, **kw)  # 2 batches a part
     fanned = read_showers(out)
     assert np.array_equal(fanned.cells, whole.cells)
     assert fanned.config is not None
@@ -94,8 +78,8 @@ def test_local_executor_fans_out_into_the_same_file(model_dir: Path, tmp_path: P
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".f.h5")] == []
 
 
-def test_onnxruntime_backend_imports_no_torch(model_dir: Path, tmp_path: Path) -> None:
-    onnx = export_onnx(model_dir, tmp_path / "m.onnx").path
+def test_onnxruntime_backend_imports_no_torch(wgan_model: Path, tmp_path: Path) -> None:
+    onnx = export_onnx(wgan_model, tmp_path / "m.onnx").path
     rng = np.random.default_rng(0)
     energy, config = rng.uniform(1e4, 1e5, 9), rng.integers(0, 8, 9)
     np.savez(tmp_path / "in.npz", energy=energy, config=config)
@@ -122,22 +106,21 @@ def test_onnxruntime_backend_imports_no_torch(model_dir: Path, tmp_path: Path) -
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    art = load_model(model_dir)
+    art = load_model(wgan_model)
     ref = art.generator.sample(energy, config, noise=torch.from_numpy(np.load(paths[2])))
     out = np.load(paths[1])
     assert out.shape == (9, art.geometry.n_cells)
     assert np.abs(out - ref.numpy()).max() <= 1e-5 * np.abs(ref.numpy()).max()
 
 
-def test_bad_backend_and_cli(model_dir: Path, tmp_path: Path) -> None:
+def test_bad_backend_and_cli(wgan_model: Path, tmp_path: Path, cli: Callable) -> None:
     with pytest.raises(ValueError, match="unknown backend 'tensorflow'"):
-        generate(model_dir, tmp_path / "x.h5", n=1, energies=[3e4], backend="tensorflow")
-    res = CliRunner().invoke(
-        app,
+        generate(wgan_model, tmp_path / "x.h5", n=1, energies=[3e4], backend="tensorflow")
+    res = cli(
         [
             "generate",
             "--model",
-            str(model_dir),
+            str(wgan_model),
             "--out",
             str(tmp_path / "c.h5"),
             "--seed",

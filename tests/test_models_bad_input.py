@@ -12,22 +12,10 @@ from safetensors.torch import load_file, save_file
 
 from caloforge.geometry import get_geometry
 from caloforge.io import write_showers
-from caloforge.models import ConditionEncoding, Preprocessing, get_family, load_model, save_model
-from caloforge.models.wgan_gp import WGANGPConfig
+from caloforge.models import load_model
 from caloforge.showerset import ShowerSet
 from caloforge.training import load_run_config, train
-from test_models_synthetic import synthetic_showers
-
-HP = WGANGPConfig(noise_dim=4, generator_hidden=(8,), critic_hidden=(8,))
-
-
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
-    g = get_geometry("atlas-em-barrel")
-    gen = get_family("wgan-gp").build_generator(
-        g, ConditionEncoding(1e4, 1e5, 8), Preprocessing(), HP
-    )
-    return save_model(tmp_path / "m", gen, family="wgan-gp", hparams=HP, particle="photon", seed=0)
+from synthetic import synthetic_showers
 
 
 def _edit_json(model_dir: Path, edit) -> None:  # type: ignore[no-untyped-def]
@@ -37,60 +25,62 @@ def _edit_json(model_dir: Path, edit) -> None:  # type: ignore[no-untyped-def]
     path.write_text(json.dumps(doc))
 
 
-def test_missing_folder_and_files(tmp_path: Path, model_dir: Path) -> None:
+def test_missing_folder_and_files(tmp_path: Path, wgan_model_copy: Path) -> None:
     with pytest.raises(ValueError, match="not a model folder"):
         load_model(tmp_path / "nowhere")
-    (model_dir / "weights.safetensors").unlink()
+    (wgan_model_copy / "weights.safetensors").unlink()
     with pytest.raises(ValueError, match=r"weights\.safetensors: no such file"):
-        load_model(model_dir)
-    (model_dir / "model.json").unlink()
+        load_model(wgan_model_copy)
+    (wgan_model_copy / "model.json").unlink()
     with pytest.raises(ValueError, match=r"model\.json: no such file"):
-        load_model(model_dir)
+        load_model(wgan_model_copy)
 
 
 @pytest.mark.parametrize("key", ["family", "hyperparameters", "geometry", "conditions", "seed"])
-def test_missing_model_json_key(model_dir: Path, key: str) -> None:
-    _edit_json(model_dir, lambda d: d.pop(key))
+def test_missing_model_json_key(wgan_model_copy: Path, key: str) -> None:
+    _edit_json(wgan_model_copy, lambda d: d.pop(key))
     with pytest.raises(ValueError, match=rf"model\.json: missing key\(s\) '{key}'"):
-        load_model(model_dir)
+        load_model(wgan_model_copy)
 
 
-def test_wrong_values_in_model_json(model_dir: Path) -> None:
-    _edit_json(model_dir, lambda d: d["hyperparameters"].update(n_critic="five"))
+def test_wrong_values_in_model_json(wgan_model_copy: Path) -> None:
+    _edit_json(wgan_model_copy, lambda d: d["hyperparameters"].update(n_critic="five"))
     with pytest.raises(ValueError, match=r"key 'hyperparameters'.*'n_critic'.*integer"):
-        load_model(model_dir)
-    _edit_json(model_dir, lambda d: d["hyperparameters"].update(n_critic=5, colour="red"))
+        load_model(wgan_model_copy)
+    _edit_json(wgan_model_copy, lambda d: d["hyperparameters"].update(n_critic=5, colour="red"))
     with pytest.raises(ValueError, match=r"unknown key\(s\) 'colour'"):
-        load_model(model_dir)
-    _edit_json(model_dir, lambda d: (d["hyperparameters"].pop("colour"), d.update(family="gpt")))
+        load_model(wgan_model_copy)
+    _edit_json(
+        wgan_model_copy, lambda d: (d["hyperparameters"].pop("colour"), d.update(family="gpt"))
+    )
     with pytest.raises(ValueError, match="unknown model family 'gpt'"):
-        load_model(model_dir)
-    (model_dir / "model.json").write_text("{not json")
+        load_model(wgan_model_copy)
+    (wgan_model_copy / "model.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
-        load_model(model_dir)
+        load_model(wgan_model_copy)
 
 
-def test_wrong_tensor_shapes_and_keys(model_dir: Path) -> None:
+def test_wrong_tensor_shapes_and_keys(wgan_model_copy: Path) -> None:
     # an artifact without the weights' digest (older caloforge): the tensors themselves are
     # checked (with the digest, any edit is refused first: test_reliability_models)
-    doc = json.loads((model_dir / "model.json").read_text())
+    doc = json.loads((wgan_model_copy / "model.json").read_text())
     del doc["weights_sha256"]
-    (model_dir / "model.json").write_text(json.dumps(doc))
-    path = model_dir / "weights.safetensors"
+    (wgan_model_copy / "model.json").write_text(json.dumps(doc))
+    path = wgan_model_copy / "weights.safetensors"
     tensors = load_file(str(path))
     key = next(k for k in tensors if k.endswith("weight"))
     save_file(tensors | {key: torch.zeros(3, 3)}, str(path))
     with pytest.raises(
         ValueError, match=rf"weights\.safetensors: tensor '{key}' has shape \(3, 3\)"
     ):
-        load_model(model_dir)
+        load_model(wgan_model_copy)
     del tensors[key]
     save_file(tensors, str(path))
     with pytest.raises(ValueError, match=rf"missing \['{key}'\]"):
-        load_model(model_dir)
+        load_model(wgan_model_copy)
     path.write_bytes(b"\x00" * 20)
     with pytest.raises(ValueError, match="not a readable safetensors file"):
-        load_model(model_dir)
+        load_model(wgan_model_copy)
 
 
 def test_geometry_mismatch_between_data_and_config(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +21,16 @@ import torch
 from caloforge.geometry import get_geometry
 from caloforge.models import ConditionEncoding, Preprocessing, load_model, save_model
 from caloforge.models.base import Batch, Family
+from caloforge.models.generator import DenseGenerator
 from caloforge.models.registry import REGISTRY, family_names, get_family
 from caloforge.training import RunConfig, TrainConfig, train
 from caloforge.training.checkpoint import META_KEY
-from test_models_synthetic import synthetic_showers
+from synthetic import synthetic_showers
 
 NAMES = family_names()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _family(name: str, **changes: object) -> Family:
@@ -70,17 +70,13 @@ def test_registry_imports_no_torch() -> None:
     assert out.stdout.split() == ["False", *NAMES]
 
 
-def test_cli_family_choices_come_from_the_registry() -> None:
-    from typer.testing import CliRunner
-
-    from caloforge.cli import app
-
+def test_cli_family_choices_come_from_the_registry(cli: Callable) -> None:
     for command in ("train", "tune"):
-        result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        result = cli([command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0
         assert all(name in result.output for name in NAMES)
     args = ["train", "--data", "x.h5", "--family", "gpt", "--out", "m"]
-    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    result = cli(args, env={"COLUMNS": "200"})
     assert result.exit_code == 2
     assert "'gpt' is not one of " + ", ".join(map(repr, NAMES)) in result.output
 
@@ -134,13 +130,23 @@ def test_output_heads(name: str, head: str) -> None:
         with pytest.raises(ValueError, match="softmax-likelihood"):
             _family(name, head=head)
         return
-    gen = _family(name, head=head).generator
+    fam = _family(name, head=head)
+    gen = fam.generator
     noise = gen.make_noise(5, torch.Generator().manual_seed(1))
-    cells = gen(noise, gen.encode_conditions(np.full(5, 3e4), np.arange(5)))
+    cond = gen.encode_conditions(np.full(5, 3e4), np.arange(5))
+    cells = gen(noise, cond)
     assert cells.shape == (5, 266)
-    assert (cells >= 0).all()  # relu cells, or fractions times a non-negative scale
-    if head.startswith("softmax"):  # a non-zero energy scale: some cell is positive
-        assert (cells.sum(1) > 0).all()
+    empty = float((cells == 0).float().mean())
+    if head == "relu":  # relu of a random linear map: about half of the cells exactly zero
+        assert 0.3 < empty < 0.7
+        return
+    assert empty == 0.0  # softmax fractions are never exactly zero
+    # the energy scale (the network-space sum, E_tot/E_inc) starts at the data's
+    assert isinstance(gen, DenseGenerator)  # the generator behind every ``head`` option
+    gen.fit_energy_scale(torch.tensor([0.28, 0.32], dtype=torch.float64))
+    with torch.no_grad():
+        ratio = fam.trained_generator(noise, cond).sum(1)
+    assert float(ratio.mean()) == pytest.approx(0.3, rel=0.1)
 
 
 def _all_parameters(fam: Family) -> list[torch.nn.Parameter]:

@@ -10,10 +10,7 @@ from scipy import stats
 
 from caloforge.models.dense import EnergyRatioModel
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _set(

@@ -20,12 +20,9 @@ from caloforge.models.critic import Critic, gradient_penalty
 from caloforge.models.dense import CellHead
 from caloforge.models.gan_ecritic import mmd
 from caloforge.models.hparams import from_mapping
-from test_models_synthetic import synthetic_showers
+from synthetic import synthetic_showers
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_critic_standardises_on_fitted_data() -> None:
@@ -58,7 +55,21 @@ def test_gradient_penalty_is_blind_to_the_raw_scale() -> None:
         scores.append(critic(z_real, cond))
     assert torch.allclose(values[0], values[1], rtol=1e-4)
     assert torch.allclose(scores[0], scores[1], rtol=1e-4, atol=1e-6)
-    assert float(values[0].detach()) > 0
+
+
+def test_gradient_penalty_of_a_linear_critic() -> None:
+    """A linear critic z.w has gradient w everywhere: the penalty is (|w| - 1)^2."""
+    g = torch.Generator().manual_seed(2)
+    real, fake = torch.randn(32, 4, generator=g), torch.randn(32, 4, generator=g)
+    cond, eps = torch.zeros(32, 1), torch.rand(32, 1, generator=g)
+    for w, expected in (([3.0, 4.0, 0.0, 0.0], 16.0), ([0.6, 0.0, 0.8, 0.0], 0.0)):
+        weight = torch.tensor(w)[:, None]
+
+        def critic(z: torch.Tensor, c: torch.Tensor, weight: torch.Tensor = weight) -> torch.Tensor:
+            return z @ weight
+
+        value = gradient_penalty(critic, real, fake, cond, eps)
+        assert float(value) == pytest.approx(expected, abs=1e-5)
 
 
 def test_log_and_shape_features() -> None:

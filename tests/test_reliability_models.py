@@ -26,7 +26,7 @@ from caloforge.models.wgan_gp import WGANGPConfig
 from caloforge.showerset import ShowerSet
 from caloforge.training import RunConfig, train
 from caloforge.training.checkpoint import data_fingerprint
-from test_models_synthetic import synthetic_showers
+from synthetic import synthetic_showers
 
 HP = WGANGPConfig(noise_dim=4, generator_hidden=(8,), critic_hidden=(8,))
 KW = {"steps": 2, "progress": False, "threads": 1}

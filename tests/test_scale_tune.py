@@ -4,16 +4,14 @@ search space."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import pytest
-from typer.testing import CliRunner
 
-from caloforge.cli import app
-from caloforge.io import write_showers
 from caloforge.scale.tune import load_space, tune
-from test_models_synthetic import synthetic_showers
+from synthetic import synthetic_showers
 
 BASE = """
 family = "vae"
@@ -37,12 +35,14 @@ decoder_hidden = {choices = [[16], [32, 16]]}
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def files(
+    tmp_path_factory: pytest.TempPathFactory, shower_file: Callable[..., Path]
+) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("tune")
-    write_showers(d / "data.h5", synthetic_showers(120, 0))
     (d / "base.toml").write_text(BASE)
     (d / "space.toml").write_text(SPACE)
-    return {"data": d / "data.h5", "base": d / "base.toml", "space": d / "space.toml"}
+    data = shower_file(synthetic_showers, 120, 0)
+    return {"data": data, "base": d / "base.toml", "space": d / "space.toml"}
 
 
 def _study(out: Path) -> optuna.Study:
@@ -110,16 +110,16 @@ def test_space_file_checks(tmp_path: Path) -> None:
     assert params["train.lr"].choices == (1e-4,)
 
 
-def test_cli_prints_the_best_trials(files: dict[str, Path], tmp_path: Path) -> None:
+def test_cli_prints_the_best_trials(files: dict[str, Path], tmp_path: Path, cli: Callable) -> None:
     args = ["tune", "--data", str(files["data"]), "--family", "vae", "--space"]
     args += [str(files["space"]), "--trials", "2", "--out", str(tmp_path / "t"), "--steps", "2"]
     args += ["--config", str(files["base"]), "--threads", "1"]
-    result = CliRunner().invoke(app, args)
+    result = cli(args)
     assert result.exit_code == 0, result.output
     assert "best trials" in result.output
     bad = tmp_path / "bad.toml"
     bad.write_text('"train.nope" = {low = 1, high = 2}\n')
     args[args.index(str(files["space"]))] = str(bad)
-    result = CliRunner().invoke(app, args)
+    result = cli(args)
     assert result.exit_code == 2
     assert "unknown key 'train.nope'" in result.output

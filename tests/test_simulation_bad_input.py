@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from caloforge.cli import app
 from caloforge.geometry import get_geometry
 from caloforge.io import read_showers
 from caloforge.simulation import Cuts, provenance, simulate, simulate_to_file
 from caloforge.simulation.cascade import run_cascade
 from caloforge.simulation.gun import GunSample, ParticleGun
 
-runner = CliRunner()
 GUN = ParticleGun("photon", energies_mev=(1000.0,))
 
 
@@ -89,6 +87,7 @@ def test_unwritable_output(tmp_path: Path) -> None:
         locked.chmod(0o700)
 
 
+@pytest.mark.slow  # the cascade MC
 def test_failure_mid_run_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> None:
     import caloforge.simulation as sim
 
@@ -120,15 +119,15 @@ def test_failure_mid_run_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> 
         (["--energy", "1GeV", "--n", "0"], "number of showers must be between 1 and"),
     ],
 )
-def test_cli_bad_input(args: list[str], message: str, tmp_path: Path) -> None:
+def test_cli_bad_input(args: list[str], message: str, tmp_path: Path, cli: Callable) -> None:
     out = tmp_path / "x.h5"
-    result = runner.invoke(app, ["simulate", "--geometry", "calogan", "--out", str(out), *args])
+    result = cli(["simulate", "--geometry", "calogan", "--out", str(out), *args])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert not out.exists()
 
 
-def test_cli_unknown_particle_and_engine(tmp_path: Path) -> None:
+def test_cli_unknown_particle_and_engine(tmp_path: Path, cli: Callable) -> None:
     base = [
         "simulate",
         "--geometry",
@@ -138,18 +137,18 @@ def test_cli_unknown_particle_and_engine(tmp_path: Path) -> None:
         "--out",
         str(tmp_path / "x.h5"),
     ]
-    result = runner.invoke(app, [*base, "--particle", "pion"])
+    result = cli([*base, "--particle", "pion"])
     assert result.exit_code == 2
     assert "pion" in result.output
-    result = runner.invoke(app, [*base, "--engine", "geant5"])
+    result = cli([*base, "--engine", "geant5"])
     assert result.exit_code == 2
     _no_leftovers(tmp_path)
 
 
-def test_cli_writes_a_file_with_a_summary(tmp_path: Path) -> None:
+@pytest.mark.slow  # the cascade MC
+def test_cli_writes_a_file_with_a_summary(tmp_path: Path, cli: Callable) -> None:
     out = tmp_path / "x.h5"
-    result = runner.invoke(
-        app,
+    result = cli(
         ["simulate", "--geometry", "atlas-em-barrel", "--particle", "electron", "--energy-range",
          "500MeV:2GeV", "--log-uniform", "--n", "4", "--seed", "3", "--workers", "1", "--out", str(out),
          "--no-progress"],
@@ -161,6 +160,7 @@ def test_cli_writes_a_file_with_a_summary(tmp_path: Path) -> None:
     assert out.is_file()
 
 
+@pytest.mark.slow  # the cascade MC
 def test_file_records_the_provenance_of_its_job(tmp_path: Path) -> None:
     out = tmp_path / "p.h5"
     simulate_to_file("calogan", GUN, 3, out, seed=11, progress=False, workers=1)

@@ -14,6 +14,9 @@ from caloforge.simulation import simulate, simulate_to_file
 from caloforge.simulation.cascade import ELECTRON_MASS_MEV, Cuts, run_cascade
 from caloforge.simulation.gun import ParticleGun
 
+# runs the cascade MC: its numba kernel compiles for ~1.5 min on first use in a fresh checkout
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     ("geometry", "particle", "energy_mev"),

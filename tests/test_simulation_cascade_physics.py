@@ -23,6 +23,9 @@ from caloforge.simulation.cascade.textbook import (
 )
 from caloforge.simulation.gun import ParticleGun
 
+# runs the cascade MC: its numba kernel compiles for ~1.5 min on first use in a fresh checkout
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     ("material", "particle", "energy_mev", "n"),

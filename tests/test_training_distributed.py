@@ -7,6 +7,7 @@ import csv
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,10 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
-from caloforge.io import write_showers
 from caloforge.models.base import Batch, optimise
 from caloforge.training import train
 from caloforge.training.distributed import SINGLE, ShardedStream, init_distributed
-from test_models_synthetic import synthetic_showers
+from synthetic import synthetic_showers
 
 COMMON = """
 [train]
@@ -57,11 +57,9 @@ n_critic = 2
 ECRITIC = WGAN.replace('"wgan-gp"', '"gan-ecritic"') + "energy_critic_hidden = [16]\n"
 
 
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ddp") / "showers.h5"
-    write_showers(path, synthetic_showers(300, 0))
-    return path
+@pytest.fixture
+def data_file(shower_file: Callable[..., Path]) -> Path:
+    return shower_file(synthetic_showers, 300, 0)
 
 
 def _torchrun(data: Path, config: Path, family: str, out: Path) -> None:
@@ -86,6 +84,7 @@ def _losses(log: dict[tuple[int, str], float]) -> dict[tuple[int, str], float]:
     return {k: v for k, v in log.items() if not k[1].startswith("val_")}
 
 
+@pytest.mark.slow  # torchrun: two training processes
 def test_torchrun_two_processes_match_one_process(data_file: Path, tmp_path: Path) -> None:
     """VAE: every random draw goes through the shared noise hook, so two ranks reproduce the
     single-process loss curve to float rounding (different summation order only)."""
@@ -121,6 +120,7 @@ def _single_and_torchrun(
     return _losses(_log(tmp_path / "single/log.csv")), _losses(_log(tmp_path / "ddp/log.csv"))
 
 
+@pytest.mark.slow  # torchrun: two training processes
 def test_torchrun_gan_agrees_statistically(data_file: Path, tmp_path: Path) -> None:
     """WGAN-GP: same data and latent noise, but the penalty's interpolation weights are drawn
     per rank, so the curves agree within the batch-to-batch fluctuation, not bit for bit."""
@@ -133,6 +133,7 @@ def test_torchrun_gan_agrees_statistically(data_file: Path, tmp_path: Path) -> N
         assert np.abs(a - b).max() <= 0.15 * scale, (name, a, b)
 
 
+@pytest.mark.slow  # torchrun: two training processes
 def test_torchrun_likelihood_head_stays_in_step(data_file: Path, tmp_path: Path) -> None:
     """gan-ecritic's E_tot/E_inc likelihood model trains outside DDP's forward passes; its
     gradients are averaged by hand, so with the same data it follows the single-process fit
@@ -184,6 +185,7 @@ def _sync_worker(rank: int, init_file: str, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # spawns two processes that import torch
 def test_optimise_sync_averages_gradients_over_processes(tmp_path: Path) -> None:
     """``optimise(..., sync=True)`` (the likelihood head's step) leaves every rank with the
     parameters of one step on the mean gradient: grad of sum(w.x + b) over 4 rows is 4 x

@@ -13,7 +13,7 @@ from caloforge.models import get_family, load_model
 from caloforge.models.vae import VAEConfig
 from caloforge.training import RunConfig, TrainConfig, TrainingDivergedError, train
 from caloforge.training.checkpoint import META_KEY
-from test_models_synthetic import synthetic_showers
+from synthetic import synthetic_showers
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(

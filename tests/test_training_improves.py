@@ -1,7 +1,7 @@
 """Training improves the validation score, for every registered family.
 
 A short run (fixed seed, the family's default hyper-parameters, learning rate 2e-3) on the
-synthetic ``atlas-em-barrel`` photons of ``tests/_synthetic.py``, scored on the same held-out
+synthetic ``atlas-em-barrel`` photons of ``tests/synthetic.py``, scored on the same held-out
 showers the same way as two baselines:
 
 - the untrained model (the trainer logs its validation metrics at step 0);
@@ -20,11 +20,10 @@ import csv
 from pathlib import Path
 
 import pytest
-import torch
 
-from _synthetic import atlas_showers
 from caloforge.models.registry import family_names
 from caloforge.training import RunConfig, TrainConfig, train
+from synthetic import atlas_showers
 
 STEPS = 60
 MARGIN = 0.15
@@ -55,9 +54,9 @@ def _scores(name: str, lr: float, out: Path) -> dict[int, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("name", family_names())
 def test_training_improves_the_validation_score(name: str, tmp_path: Path) -> None:
-    torch.set_num_threads(1)
     trained = _scores(name, 2e-3, tmp_path / "trained")
     frozen = _scores(name, 1e-12, tmp_path / "frozen")
     assert trained[0] == frozen[0]  # the same untrained model, scored the same way

@@ -68,6 +68,15 @@ def simulate_cmd(
         int | None, typer.Option(help="showers per batch (default: by memory)")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    step_scale: Annotated[
+        float,
+        typer.Option(
+            "--step-scale",
+            min=0.01,
+            max=1.0,
+            help="cascade only: every e± step limit times this factor (convergence checks)",
+        ),
+    ] = 1.0,
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", help="spread the showers over this Dask scheduler's workers"),
@@ -89,7 +98,7 @@ def simulate_cmd(
     from caloforge.geometry import get_geometry
     from caloforge.io import check_output_path
     from caloforge.scale.dask import open_executor
-    from caloforge.simulation import simulate_to_file
+    from caloforge.simulation import Cuts, simulate_to_file
     from caloforge.simulation.gun import ParticleGun, check_shower_count
 
     given = [
@@ -113,6 +122,9 @@ def simulate_cmd(
         gun = ParticleGun(
             particle.value, energy_range_mev=_energy_range(energy_range), log_uniform=log_uniform
         )
+    if step_scale != 1.0 and engine.value != "cascade":
+        msg = f"--step-scale {step_scale:g} applies to the cascade engine only, not {engine.value}"
+        raise ValueError(msg)
     geo = get_geometry(geometry)
     gun.check_engine(engine.value)
     check_shower_count(n, geo, out)
@@ -126,6 +138,7 @@ def simulate_cmd(
             seed=seed,
             workers=workers,
             engine=engine.value,
+            cuts=Cuts(step_scale=step_scale) if engine.value == "cascade" else None,
             batch_size=batch_size,
             progress=progress,
             executor=executor,

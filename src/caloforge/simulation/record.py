@@ -7,7 +7,7 @@ from typing import Any
 
 from caloforge.geometry import Geometry
 from caloforge.provenance import versions
-from caloforge.simulation.cascade import Cuts
+from caloforge.simulation.cascade import TRANSPORT_VERSION, Cuts
 from caloforge.simulation.gun import ParticleGun
 
 __all__ = ["provenance"]
@@ -42,4 +42,5 @@ def provenance(
         attrs["rows"] = [int(rows[0]), int(rows[1])]
     if engine == "cascade":
         attrs["cuts"] = (cuts or Cuts()).to_dict()
+        attrs["transport_version"] = TRANSPORT_VERSION
     return attrs

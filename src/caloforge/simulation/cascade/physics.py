@@ -84,6 +84,7 @@ class Cuts:
     range_fraction: float = 0.2
     final_range_mm: float = 0.2
     boundary_step_mm: float = 0.05
+    step_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -102,6 +103,11 @@ class Cuts:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+    def step_limits(self) -> tuple[float, float, float]:
+        """(range fraction, final range mm, boundary step mm) with ``step_scale`` applied."""
+        f = self.step_scale
+        return min(self.range_fraction * f, 1.0), self.final_range_mm * f, self.boundary_step_mm * f
 
 
 def energy_grid() -> np.ndarray:

@@ -1,6 +1,10 @@
-"""A fast synthetic shower generator for the evaluation tests (not a simulator).
+"""Synthetic photon showers on ``atlas-em-barrel`` for the tests (not simulators).
 
-Physically shaped photon showers on ``atlas-em-barrel``, with alignment configurations:
+Two generators, both deterministic per ``(n, seed)`` and cached (treat the returned
+:class:`~caloforge.showerset.ShowerSet` as read-only):
+
+:func:`atlas_showers` -- physically shaped showers with alignment configurations, for the
+evaluation tests (observables, metrics, classifier, report); 10, 20 and 40 GeV:
 
 - impact points uniform in 0.20 < eta < 0.25 and 0 < phi < 0.5 rad give each shower its
   configuration and its offset from the hit middle-cell centre (``geometry.atlas.alignment``);
@@ -11,6 +15,16 @@ Physically shaped photon showers on ``atlas-em-barrel``, with alignment configur
 - lateral: energy spots of ~100 MeV drawn from a core + halo ``2 r R^2 / (r^2 + R^2)^2`` radial
   profile around the impact point, binned with each configuration's own cell grid
   (``EtaPhiGrid.locate_mm`` with ``config_layer_offsets``).
+
+:func:`synthetic_showers` -- a few milliseconds per hundred showers, for the model, training
+and scaling tests; 20 and 50 GeV by default, with a known response:
+
+- visible energy ``E_tot = 0.9 E_inc (1 + N(0, 10%/sqrt(E/GeV)))``;
+- layer fractions from a Dirichlet around :data:`LAYER_MEANS` (presampler 5%, strips 30%,
+  middle 58%, back 7%);
+- per layer a Gaussian lateral profile (:data:`LAYER_WIDTHS`) around the impact point (uniform
+  inside the hit middle cell), evaluated at each configuration's own cell centres, times
+  per-cell Gamma fluctuations; configurations uniform in 0..7.
 """
 
 from __future__ import annotations
@@ -20,10 +34,27 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import gammainc
 
-from caloforge.geometry import get_geometry
-from caloforge.geometry.atlas import alignment, config_layer_offsets
+from caloforge.geometry import EtaPhiGrid, get_geometry
+from caloforge.geometry.atlas import (
+    MIDDLE_DETA,
+    MIDDLE_DPHI,
+    alignment,
+    config_cell_centres,
+    config_layer_offsets,
+)
 from caloforge.showerset import ShowerSet
 
+__all__ = [
+    "ENERGIES_MEV",
+    "LAYER_MEANS",
+    "LAYER_WIDTHS",
+    "atlas_showers",
+    "scaled",
+    "strips_shifted",
+    "synthetic_showers",
+]
+
+#: incident energies of :func:`atlas_showers` (MeV)
 ENERGIES_MEV = (10_000.0, 20_000.0, 40_000.0)
 _EC_MEV, _B = 7.4, 0.5
 _SPOT_MEV = 100.0
@@ -58,6 +89,7 @@ def atlas_showers(n: int, seed: int) -> ShowerSet:
     cells = np.zeros(n * geo.n_cells)
     for i, layer in enumerate(geo.layers):
         seg = layer.segmentation
+        assert isinstance(seg, EtaPhiGrid)  # atlas-em-barrel reads out in eta x phi
         n_spots = np.clip(np.round(e_layer[:, i] / _SPOT_MEV), 1, None).astype(np.int64)
         owner = np.repeat(np.arange(n), n_spots)
         r, angle = _radii(rng, owner.size, i), rng.uniform(0.0, 2 * np.pi, owner.size)
@@ -78,8 +110,43 @@ def atlas_showers(n: int, seed: int) -> ShowerSet:
         geo,
         "photon",
         {"config": config.astype(np.int64)},
-        {"engine": "tests._synthetic", "seed": seed},
+        {"engine": "tests.synthetic.atlas_showers", "seed": seed},
     )
+
+
+#: mean layer fractions of :func:`synthetic_showers` (presampler, strips, middle, back)
+LAYER_MEANS = np.array([0.05, 0.30, 0.58, 0.07])
+#: lateral Gaussian width per layer of :func:`synthetic_showers`, in middle-cell units
+LAYER_WIDTHS = np.array([1.0, 0.6, 0.5, 1.2])
+
+
+@lru_cache(maxsize=8)
+def synthetic_showers(
+    n: int, seed: int, energies_gev: tuple[float, ...] = (20.0, 50.0)
+) -> ShowerSet:
+    """``n`` photon showers on ``atlas-em-barrel`` at ``energies_gev`` (drawn uniformly), with
+    per-shower ``config``; E_tot/E_inc = 0.9 with a 10%/sqrt(E/GeV) resolution."""
+    geo = get_geometry("atlas-em-barrel")
+    rng = np.random.default_rng(seed)
+    e_inc = rng.choice(np.asarray(energies_gev) * 1e3, size=n)
+    config = rng.integers(0, geo.alignment_configs, size=n)
+    resolution = 0.10 / np.sqrt(e_inc / 1e3)
+    e_tot = 0.9 * e_inc * np.clip(1 + resolution * rng.standard_normal(n), 0.5, 1.5)
+    fractions = rng.dirichlet(LAYER_MEANS * 200, size=n)
+    centres = np.stack([config_cell_centres(geo, c) for c in range(geo.alignment_configs)])
+    units = np.array([MIDDLE_DETA, MIDDLE_DPHI])
+    impact = (rng.uniform(-0.5, 0.5, size=(n, 2))) * units
+    offset = (centres[config] - impact[:, None, :]) / units  # (n, 266, 2) in middle cells
+    width = LAYER_WIDTHS[geo.cell_layer]
+    weight = np.exp(-0.5 * (offset**2).sum(axis=2) / width**2)
+    weight *= geo.cell_sizes().prod(axis=1) / (MIDDLE_DETA * MIDDLE_DPHI)
+    weight *= rng.gamma(20.0, 1 / 20.0, size=weight.shape)
+    cells = np.zeros_like(weight)
+    for i in range(geo.n_layers):
+        sl = geo.layer_slice(i)
+        w = weight[:, sl]
+        cells[:, sl] = w / w.sum(axis=1, keepdims=True) * (e_tot * fractions[:, i])[:, None]
+    return ShowerSet(e_inc, cells.astype(np.float32), geo, "photon", {"config": config})
 
 
 def scaled(showers: ShowerSet, factor: float) -> ShowerSet:

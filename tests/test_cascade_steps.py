@@ -1,0 +1,55 @@
+"""Cascade step limits: the step-scale knob of :class:`Cuts`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import Result
+
+from caloforge.geometry import get_geometry
+from caloforge.simulation.cascade import Cuts, run_cascade
+from caloforge.simulation.gun import ParticleGun
+
+
+def test_step_scale_multiplies_every_step_limit() -> None:
+    cuts = Cuts(range_fraction=0.2, final_range_mm=0.2, boundary_step_mm=0.05, step_scale=0.5)
+    assert cuts.step_limits() == pytest.approx((0.1, 0.1, 0.025))
+    # the range fraction is a fraction: capped at 1
+    assert Cuts(range_fraction=0.8, step_scale=2.0).step_limits()[0] == 1.0
+    with pytest.raises(ValueError, match="step_scale"):
+        Cuts(step_scale=0.0)
+
+
+@pytest.mark.slow
+def test_step_scale_reaches_the_kernel() -> None:
+    g = get_geometry("calochallenge-2")
+    sample = ParticleGun("electron", energies_mev=(500.0,)).sample(3, g, seed=5)
+    a = run_cascade(g, sample, workers=1, cuts=Cuts()).cells
+    b = run_cascade(g, sample, workers=1, cuts=Cuts(step_scale=0.5)).cells
+    assert not np.array_equal(a, b)
+    np.testing.assert_allclose(a.sum(axis=1), b.sum(axis=1), rtol=0.3)
+
+
+def test_step_scale_is_recorded_with_the_transport_version() -> None:
+    from caloforge.simulation import provenance
+    from caloforge.simulation.cascade import TRANSPORT_VERSION
+
+    g = get_geometry("calochallenge-2")
+    gun = ParticleGun("electron", energies_mev=(500.0,))
+    attrs = provenance(g, gun, 3, 5, "cascade", Cuts(step_scale=0.25))
+    assert attrs["cuts"]["step_scale"] == 0.25
+    assert attrs["transport_version"] == TRANSPORT_VERSION
+    assert "transport_version" not in provenance(g, gun, 3, 5, "gflash", None)
+
+
+def test_cli_step_scale_is_for_the_cascade_only(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    args = ["simulate", "-g", "calochallenge-2", "--energy", "5GeV", "-n", "2"]
+    res = cli([*args, "--engine", "gflash", "--step-scale", "0.5", "-o", str(tmp_path / "a.h5")])
+    assert res.exit_code == 2
+    assert "applies to the cascade engine only" in res.output
+    res = cli([*args, "--step-scale", "0", "-o", str(tmp_path / "b.h5")])
+    assert res.exit_code == 2
+    assert not (tmp_path / "a.h5").exists()
