@@ -13,7 +13,6 @@ import pytest
 from matplotlib.text import Text
 from typer.testing import CliRunner
 
-from _synthetic import atlas_showers, scaled
 from caloforge.cli import app
 from caloforge.evaluation import evaluate
 from caloforge.evaluation.gate import gate_failures
@@ -34,6 +33,7 @@ from caloforge.evaluation.plots import (
 from caloforge.evaluation.report import format_value_error, read_training_log
 from caloforge.geometry import get_geometry
 from caloforge.io import write_showers
+from synthetic import atlas_showers, scaled
 
 runner = CliRunner()
 SPEC = ObservableSpec("x", "x", "MeV")
