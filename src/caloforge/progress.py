@@ -50,7 +50,8 @@ def _postfix(values: dict[str, float]) -> str:
 
 class StageProgress:
     """Units ``initial..total`` of one stage (``unit``: ``"step"`` for training, ``"shower"``
-    for simulation and generation); ``enabled=False`` prints nothing.
+    for simulation and generation, ``"epoch"`` for the evaluation classifiers);
+    ``enabled=False`` prints nothing.
 
     ``console``: where to write (default stderr); ``every``: units between plain lines."""
 
@@ -60,7 +61,7 @@ class StageProgress:
         *,
         initial: int = 0,
         description: str = "training",
-        unit: Literal["step", "shower"] = "step",
+        unit: Literal["step", "shower", "epoch"] = "step",
         enabled: bool = True,
         console: Console | None = None,
         every: int | None = None,
