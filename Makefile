@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# a CUDA build of PyTorch: `make venv CUDA=cu126` (any tag of download.pytorch.org/whl)
+CUDA        ?=
+TORCH_INDEX ?= $(if $(CUDA),https://download.pytorch.org/whl/$(CUDA))
 
 .PHONY: demo test test-fast lint bench venv clean cpp
 
@@ -13,7 +16,7 @@ $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# PyTorch is pinned to the CPU wheel on disk; an unpinned torch pulls several GB.
-	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e ".[all]"
 	@touch $(STAMP)
 

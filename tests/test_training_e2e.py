@@ -46,7 +46,7 @@ def test_cli_train_generate(tmp_path: Path, data_file: Path, cli: Callable) -> N
     cfg.write_text(CONFIG)
     out = tmp_path / "model"
     args = ["train", "--data", str(data_file), "--family", "gan-ecritic", "--config", str(cfg)]
-    result = cli([*args, "--steps", "20", "--out", str(out)])
+    result = cli([*args, "--steps", "20", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary[0]["steps"] == 20

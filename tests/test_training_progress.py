@@ -1,4 +1,5 @@
-"""Training progress: plain periodic lines outside a terminal, a rich bar in one, or nothing."""
+"""Training progress (caloforge.progress): plain periodic lines outside a terminal, a rich bar in one,
+or nothing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from caloforge.training.progress import TrainingProgress
+from caloforge.progress import TrainingProgress
 
 
 def _console(terminal: bool) -> tuple[Console, io.StringIO]:

@@ -27,7 +27,7 @@ PARTICLES: dict[str, int] = {
 }
 
 
-@dataclass
+@dataclass(repr=False)
 class ShowerSet:
     incident_energy: np.ndarray
     cells: np.ndarray
@@ -69,6 +69,20 @@ class ShowerSet:
             ):
                 msg = f"{source}: key 'config' must be integers in 0..{n_cfg - 1}"
                 raise ValueError(msg)
+
+    def __repr__(self) -> str:
+        """One line: counts, geometry, particle, energy range and condition keys (no arrays)."""
+        e = self.incident_energy
+        energies = (
+            f", E_inc {e.min() / 1000:.4g}-{e.max() / 1000:.4g} GeV"
+            if len(e) and e.min() != e.max()
+            else (f", E_inc {e[0] / 1000:.4g} GeV" if len(e) else "")
+        )
+        conditions = f", conditions: {', '.join(self.conditions)}" if self.conditions else ""
+        return (
+            f"ShowerSet({len(self)} {self.particle} shower{'' if len(self) == 1 else 's'}, geometry {self.geometry.name!r} "
+            f"({self.geometry.n_cells} cells){energies}{conditions})"
+        )
 
     # ---- sequence behaviour --------------------------------------------------------------------
     def __len__(self) -> int:

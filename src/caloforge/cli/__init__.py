@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
 __all__ = ["app", "main"]
 
@@ -21,6 +23,44 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _no_flag_type(cls: type) -> None:
+    """Typer's help shows a ``<bool>`` type column for on/off flags (``--help``, ``--per-config``),
+    which take no value; show no type for them, as click does."""
+    shown = getattr(cls, "display_type_rich", None)
+    if shown is None or getattr(shown, "_caloforge", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich._caloforge = True  # type: ignore[attr-defined]
+    cls.display_type_rich = display_type_rich  # type: ignore[attr-defined]
+
+
+_no_flag_type(typer.core.TyperOption)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from caloforge._version import __version__
+
+        typer.echo(f"caloforge {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print the version and exit", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Generative surrogates for calorimeter showers: simulate, train, generate, evaluate,
+    export, bench."""
 
 
 def _register_all() -> None:

@@ -12,15 +12,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-import warnings
 from collections.abc import Callable
-from typing import Any, ParamSpec, TextIO, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from caloforge._optional import MissingExtraError
+from caloforge.progress import stderr_console, warnings_as_lines
 
 __all__ = [
     "check_device",
@@ -32,7 +31,7 @@ __all__ = [
     "user_errors",
 ]
 
-console = Console(stderr=True)
+console = stderr_console()  # the progress system's: stderr, long paths never wrapped
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -57,25 +56,13 @@ def print_text(message: object) -> None:
     console.print(Text(str(message)), highlight=False, soft_wrap=True)
 
 
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    print_warning(message)
-
-
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Report ValueError/FileNotFoundError/MissingExtraError as ``error: ...`` and exit 2 (no traceback); warnings
     raised meanwhile print as ``warning: ...`` lines. Messages are plain text."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+        with warnings_as_lines(console):
             try:
                 return func(*args, **kwargs)
             except (ValueError, FileNotFoundError, MissingExtraError) as exc:

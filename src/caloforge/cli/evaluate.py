@@ -93,14 +93,31 @@ def evaluate(
     cls_hidden: Annotated[
         int, typer.Option(help="(calochallenge) classifier hidden width (the challenge's: 2048)")
     ] = 2048,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="the candidate's model folder: its training curve (log.csv) in the report"
+        ),
+    ] = None,
+    fail_on_flag: Annotated[
+        bool, typer.Option("--fail-on-flag", help="exit with status 1 if any observable is flagged")
+    ] = False,
+    max_auc: Annotated[
+        float | None,
+        typer.Option(help="exit with status 1 if any classifier AUC is above this bound"),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace the folder --out if it exists")
     ] = False,
 ) -> None:
     """Compare candidates with a reference: metrics.json and a self-contained report.html
-    (calochallenge: metrics.json and calochallenge.md)."""
+    (calochallenge: metrics.json and calochallenge.md).
+
+    For CI: --fail-on-flag and/or --max-auc make the exit status 1 when the check fails."""
+    from caloforge.evaluation.gate import check_max_auc, gate_failures
     from caloforge.io import check_output_path, lock_output
 
+    check_max_auc(max_auc)
     check_output_path(out, overwrite=overwrite, kind="folder")
     if protocol is Protocol.calochallenge:
         from caloforge.evaluation.calochallenge.classifier import ChallengeClassifierConfig
@@ -136,6 +153,7 @@ def evaluate(
             max_histograms=max_histograms,
             progress=True,
             geometry=geometry,
+            model_dir=model,
         )
     for name, c in metrics["candidates"].items():
         cls = c.get("classifier")
@@ -149,6 +167,11 @@ def evaluate(
             f"flagged: {', '.join(c['flagged']) or 'none'}"
         )
     _say(f"report: {out / 'report.html'}")
+    failures = gate_failures(metrics, fail_on_flag=fail_on_flag, max_auc=max_auc)
+    for line in failures:
+        _say(f"FAIL {line}")
+    if failures:
+        raise typer.Exit(1)
 
 
 def _calochallenge(

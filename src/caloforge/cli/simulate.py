@@ -48,7 +48,14 @@ def simulate_cmd(
     log_uniform: Annotated[
         bool, typer.Option("--log-uniform", help="draw the range log-uniformly")
     ] = False,
-    n: Annotated[int, typer.Option("--n", "-n", help="number of showers")] = 1000,
+    n: Annotated[
+        int,
+        typer.Option(
+            "--n",
+            "-n",
+            help="total number of showers, --energies cycled (450 with 3 energies: 150 each)",
+        ),
+    ] = 1000,
     seed: Annotated[int, typer.Option(min=0, help="random seed (same seed, same file)")] = 0,
     workers: Annotated[
         int | None,

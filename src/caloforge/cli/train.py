@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from caloforge.cli._common import check_device, print_error, print_json, user_errors
+from caloforge.cli._common import check_device, print_error, print_json, print_text, user_errors
 from caloforge.models.registry import family_help, family_names
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ def train(
             help="preset or binning .xml for data files that name no geometry (the CaloChallenge's own)",
         ),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the summary as JSON on stdout")
+    ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace the folder --out if it exists")
     ] = False,
@@ -79,13 +83,48 @@ def train(
     except TrainingDivergedError as exc:
         print_error(exc)
         raise typer.Exit(3) from None
-    summary = [
-        {"out_dir": str(r.out_dir), "seed": r.seed, "steps": r.steps, "wall_s": r.wall_seconds}
-        | {"best_step": r.best_step, "final_score": r.metrics["final"].get("score")}
-        for r in results
-    ]
-    if rank0:  # under torchrun only rank 0 reports
-        print_json(summary if seeds == 1 else {"runs": summary, "spread": ensemble_spread(out)})
+    if not rank0:  # under torchrun only rank 0 reports
+        return
+    spread = ensemble_spread(out) if seeds > 1 else None
+    if as_json:
+        summary = [
+            {"out_dir": str(r.out_dir), "seed": r.seed, "steps": r.steps, "wall_s": r.wall_seconds}
+            | {"best_step": r.best_step, "best_score": r.metrics["best"].get("score")}
+            | {"final_score": r.metrics["final"].get("score")}
+            for r in results
+        ]
+        print_json(summary if spread is None else {"runs": summary, "spread": spread})
+    else:
+        for line in summary_lines(results, spread):
+            print_text(line)
+
+
+SCORE_MEANING = (
+    "validation score = separation power of E_tot/E_inc + mean separation power of the layer "
+    "energy fractions, on held-out showers (0: identical to the data; lower is better)"
+)
+
+
+def summary_lines(results: Sequence[Any], spread: dict[str, Any] | None) -> list[str]:
+    """The end-of-training summary: per run its folder, steps, time, the best and the final
+    validation score, and where the best model is; the score's meaning; the seeds' spread."""
+    lines = []
+    for r in results:
+        best, final = r.metrics.get("best", {}), r.metrics.get("final", {})
+        use = Path(r.out_dir) / "best" if (Path(r.out_dir) / "best").is_dir() else r.out_dir
+        text = f"trained {r.out_dir} (seed {r.seed}): {r.steps} steps in {r.wall_seconds:.0f} s"
+        if best.get("score") is not None:
+            text += f"; best validation score {best['score']:.3f} at step {best['step']}"
+        if final.get("score") is not None:
+            text += f", final {final['score']:.3f}"
+        lines += [text, f"  use the model in {use}"]
+    lines.append(SCORE_MEANING)
+    if spread is not None:
+        lines.append(
+            f"final score over {len(results)} seeds: {spread['mean']:.3f} ± {spread['std']:.3f} "
+            f"(min {spread['min']:.3f}, max {spread['max']:.3f})"
+        )
+    return lines
 
 
 def register(app: typer.Typer) -> None:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from rich.progress import Progress
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from caloforge.evaluation.metrics import SmallSampleWarning
+from caloforge.progress import StageProgress
 
 __all__ = ["ClassifierConfig", "classifier_auc", "hanley_mcneil_error"]
 
@@ -173,8 +173,9 @@ def _train_and_test(
         loss_fn = nn.BCEWithLogitsLoss()
         best_loss, best_state, stale = math.inf, None, 0
         train_t, val_t = torch.from_numpy(train), torch.from_numpy(val)
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(description, total=cfg.max_epochs)
+        with StageProgress(
+            cfg.max_epochs, description=description, unit="epoch", enabled=progress
+        ) as bar:
             for _epoch in range(cfg.max_epochs):
                 # train one epoch on shuffled mini-batches
                 net.train()
@@ -187,7 +188,7 @@ def _train_and_test(
                     opt.step()
                 # validate, keep the best state, stop early
                 val_loss = float(loss_fn(_logits(net, tx[val_t]), ty[val_t]))
-                bar.update(task, advance=1, description=f"{description} val loss {val_loss:.4f}")
+                bar.advance({"val loss": val_loss})
                 if val_loss < best_loss - 1e-5:
                     best_loss, stale = val_loss, 0
                     best_state = {k: v.clone() for k, v in net.state_dict().items()}

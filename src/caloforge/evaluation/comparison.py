@@ -129,6 +129,7 @@ def evaluate(
     max_histograms: int = 60,
     progress: bool = False,
     geometry: Geometry | str | None = None,
+    model_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Compare ``reference`` with ``candidates`` (ShowerSets or shower files).
 
@@ -140,6 +141,7 @@ def evaluate(
     Small samples emit :class:`~caloforge.evaluation.metrics.SmallSampleWarning`s, which are
     also listed under ``"warnings"``. ``geometry`` (a Geometry, preset name or binning XML)
     reads every file with that geometry (files that name none, e.g. the CaloChallenge's own).
+    ``model_dir``: the candidate's model folder, whose training log the report draws.
     """
     cand_list = (
         [candidates]
@@ -174,7 +176,15 @@ def evaluate(
     unique = {(str(w.message), w.category): None for w in caught}
     result["warnings"] = [f"{cat.__name__}: {message}" for message, cat in unique]
     if out_dir is not None:
-        write_report(result, ref_obs, cand_obs, Path(out_dir), max_histograms=max_histograms)
+        write_report(
+            result,
+            ref_obs,
+            cand_obs,
+            Path(out_dir),
+            max_histograms=max_histograms,
+            examples=[_first_showers(s) for s in [reference, *cand_list]],
+            model_dir=None if model_dir is None else Path(model_dir),
+        )
     for message, category in unique:
         warnings.warn(message, category, stacklevel=2)
     return result
@@ -190,6 +200,15 @@ def default_lowlevel_rows(n_cells: int) -> int:
     that one sample's float32 inputs stay under 256 MiB (10 354 rows for 6480 cells; the copies
     made for training keep a 100k x 6480 evaluation under 4 GB)."""
     return max(1000, min(MAX_LOWLEVEL_ROWS, LOWLEVEL_BYTES_PER_SAMPLE // (4 * (n_cells + 1))))
+
+
+def _first_showers(source: Source, n: int = 3) -> ShowerSet:
+    """The first ``n`` showers of a sample (the report's single-shower displays)."""
+    if isinstance(source, ShowerSet):
+        return source[:n]
+    if isinstance(source, GeometryFile):
+        return read_showers(source.path, source.geometry, stop=n)
+    return read_showers(source, stop=n)
 
 
 def _n_cells(source: Source) -> int:
@@ -263,9 +282,11 @@ def _evaluate(
         floor = separation_floor(n_bins, len(ref), len(cand))
         if floor > SEPARATION_THRESHOLD / 2:
             warnings.warn(
-                f"{label}: with {len(ref)} reference and {len(cand)} candidate showers the "
-                f"separation power of identical distributions is already ~{floor:.3f}, close "
-                f"to the flag threshold {SEPARATION_THRESHOLD}",
+                f"{label}: with {len(ref)} reference and {len(cand)} candidate showers in "
+                f"{n_bins} bins, two samples of one distribution already differ by a separation "
+                f"power of ~{floor:.3f}; observables are flagged only above that by more than "
+                f"{SEPARATION_THRESHOLD}, so smaller differences go unseen (more showers or "
+                "fewer bins resolve them)",
                 SmallSampleWarning,
                 stacklevel=3,
             )

@@ -2,52 +2,102 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global
 figure registry, no interactive backend: PNGs are rendered with the Agg canvas), inside
-:func:`hep_style`, which applies the mplhep ROOT style only for the duration of the call.
-All plotting arguments after the data are keyword-only.
+:func:`hep_style`, which applies the mplhep ROOT style at one font scale (:data:`FONT_SIZE`)
+only for the duration of the call; PNGs are written at :data:`DPI`. All plotting arguments
+after the data are keyword-only.
+
+Conventions shared by every figure:
+
+- ratio panels (candidate / reference) take their range from the points they show
+  (:func:`ratio_limits`); a point outside it is drawn as an arrow at the panel's edge;
+- a y axis is logarithmic when the drawn values span more than :data:`LOG_Y_DECADES` decades
+  (:func:`needs_log_y`);
+- images are drawn on their cells' real edges: η×φ layers with Δη horizontal and Δφ [rad]
+  vertical, Cartesian layers as x/y [mm], polar layers as r [mm] × α [rad].
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib as mpl
 import matplotlib.style
 import mplhep
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import QuadMesh
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from caloforge.evaluation.observables import ObservableSpec
+from caloforge.geometry import Geometry
 
 __all__ = [
+    "DPI",
+    "FONT_SIZE",
+    "LOG_Y_DECADES",
+    "LayerAxes",
     "average_images_figure",
     "correlation_figure",
     "figure_png",
     "hep_style",
     "histogram_figure",
+    "layer_axes",
+    "needs_log_y",
+    "ratio_limits",
     "response_figure",
+    "response_histograms_figure",
+    "shower_displays_figure",
     "spectrum_figure",
+    "training_curve_figure",
 ]
 
 REFERENCE_COLOUR = "0.6"
+#: base font size (pt) of every text in every figure; tick labels and legends one step smaller
+FONT_SIZE = 13
+#: resolution of the report's PNGs
+DPI = 110
+#: a y axis spanning more decades than this is drawn logarithmic
+LOG_Y_DECADES = 2.0
+#: the ratio panel never extends beyond this range (points outside become edge arrows)
+RATIO_BOUNDS = (0.0, 3.0)
 
 
 @contextlib.contextmanager
 def hep_style() -> Iterator[None]:
-    """mplhep's ROOT style, scoped; matplotlib's font and layout chatter silenced inside."""
+    """mplhep's ROOT style at one font scale, scoped; matplotlib's chatter silenced inside."""
+    small = FONT_SIZE - 2
     with mpl.rc_context(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", module="matplotlib")
         warnings.filterwarnings("ignore", module="mplhep")
         matplotlib.style.use(mplhep.style.ROOT)
-        mpl.rcParams["figure.dpi"] = 72
+        mpl.rcParams.update(
+            {
+                "figure.dpi": DPI,
+                "font.size": FONT_SIZE,
+                "axes.labelsize": FONT_SIZE,
+                "axes.titlesize": FONT_SIZE,
+                "figure.titlesize": FONT_SIZE,
+                "xtick.labelsize": small,
+                "ytick.labelsize": small,
+                "legend.fontsize": small,
+                "legend.title_fontsize": small,
+                "axes.labelpad": 4.0,
+                "xaxis.labellocation": "right",
+                "yaxis.labellocation": "top",
+            }
+        )
         yield
 
 
-def figure_png(fig: Figure, *, dpi: int = 72) -> bytes:
+def figure_png(fig: Figure, *, dpi: int = DPI) -> bytes:
     """Render ``fig`` to PNG bytes with the Agg canvas."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
@@ -56,11 +106,27 @@ def figure_png(fig: Figure, *, dpi: int = 72) -> bytes:
     return buf.getvalue()
 
 
-def _axis_label(spec: ObservableSpec) -> str:
-    return f"{spec.label} [{spec.unit}]" if spec.unit else spec.label
+# ---- shared helpers ----------------------------------------------------------------------------
+def ratio_limits(ratios: Sequence[np.ndarray], *, pad: float = 0.1) -> tuple[float, float]:
+    """y range of a ratio panel: the finite ratios' range padded by ``pad`` of its span, always
+    holding 1 ± 0.2 and never beyond :data:`RATIO_BOUNDS`."""
+    values = np.concatenate([np.asarray(r, dtype=float).ravel() for r in ratios] or [np.empty(0)])
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (1.0, 1.0)
+    lo, hi = min(lo, 0.8), max(hi, 1.2)
+    span = hi - lo
+    return max(lo - pad * span, RATIO_BOUNDS[0]), min(hi + pad * span, RATIO_BOUNDS[1])
+
+
+def needs_log_y(values: Sequence[np.ndarray], decades: float = LOG_Y_DECADES) -> bool:
+    """True when the positive values span more than ``decades`` decades."""
+    pooled = np.concatenate([np.asarray(v, dtype=float).ravel() for v in values] or [np.empty(0)])
+    positive = pooled[np.isfinite(pooled) & (pooled > 0)]
+    return bool(positive.size) and math.log10(positive.max() / positive.min()) > decades
 
 
 def _density(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised density and its Poisson error; under/overflow folded into the edge bins."""
     inner = np.nextafter(edges[-1], edges[0])
     counts = np.histogram(np.clip(values, edges[0], inner), bins=edges)[0].astype(float)
     norm = max(counts.sum(), 1.0) * np.diff(edges)
@@ -68,19 +134,67 @@ def _density(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _ratio_panel(
-    ax: object, edges: np.ndarray, ref: tuple[np.ndarray, np.ndarray], cands: list, labels: list
+    ax: Axes,
+    edges: np.ndarray,
+    ref: tuple[np.ndarray, np.ndarray],
+    cands: Sequence[tuple[np.ndarray, np.ndarray]],
+    colours: Sequence[str],
 ) -> None:
+    """candidate / reference with errors; points outside the range as arrows at its edge."""
     centres = 0.5 * (edges[1:] + edges[:-1])
-    ax.axhline(1.0, color=REFERENCE_COLOUR, lw=1)  # type: ignore[attr-defined]
-    ref_d, _ = ref
-    safe = np.where(ref_d > 0, ref_d, np.nan)
-    for (d, e), lab in zip(cands, labels, strict=True):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ax.errorbar(centres, d / safe, yerr=e / safe, fmt="o", ms=3, label=lab)  # type: ignore[attr-defined]
-    ax.set_ylim(0.5, 1.5)  # type: ignore[attr-defined]
-    ax.set_ylabel("cand. / ref.")  # type: ignore[attr-defined]
+    ax.axhline(1.0, color=REFERENCE_COLOUR, lw=1)
+    safe = np.where(ref[0] > 0, ref[0], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = [(d / safe, e / safe) for d, e in cands]
+    lo, hi = ratio_limits([r for r, _ in ratios])
+    edge_pad = 0.06 * (hi - lo)
+    for (r, e), colour in zip(ratios, colours, strict=True):
+        inside = np.isfinite(r) & (r >= lo) & (r <= hi)
+        ax.errorbar(centres[inside], r[inside], yerr=e[inside], fmt="o", ms=3, color=colour)
+        above, below = np.isfinite(r) & (r > hi), np.isfinite(r) & (r < lo)
+        ax.plot(centres[above], np.full(above.sum(), hi - edge_pad), "^", ms=7, color=colour)
+        ax.plot(centres[below], np.full(below.sum(), lo + edge_pad), "v", ms=7, color=colour)
+    ax.set_ylim(lo, hi)
+    ax.set_ylabel("cand. / ref.")
 
 
+def _colours(n: int) -> list[str]:
+    cycle = mpl.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    return [cycle[k % len(cycle)] for k in range(n)]
+
+
+def _axis_label(spec: ObservableSpec) -> str:
+    return f"{spec.label} [{spec.unit}]" if spec.unit else spec.label
+
+
+def _hist_with_ratio(
+    edges: np.ndarray,
+    ref: tuple[np.ndarray, np.ndarray],
+    cands: Sequence[tuple[np.ndarray, np.ndarray]],
+    legend: Sequence[str],
+    *,
+    xlabel: str,
+    ylabel: str,
+    log_y: bool | None = None,
+) -> Figure:
+    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    colours = _colours(len(cands))
+    mplhep.histplot(
+        ref[0], edges, ax=top, histtype="fill", color=REFERENCE_COLOUR, label="reference"
+    )
+    for (d, e), text, colour in zip(cands, legend, colours, strict=True):
+        mplhep.histplot(d, edges, yerr=e, ax=top, histtype="step", label=text, color=colour)
+    if log_y if log_y is not None else needs_log_y([ref[0], *(d for d, _ in cands)]):
+        top.set_yscale("log")
+    top.set_ylabel(ylabel)
+    top.legend()
+    _ratio_panel(bottom, edges, ref, cands, colours)
+    bottom.set_xlabel(xlabel)
+    return fig
+
+
+# ---- 1-d distributions -------------------------------------------------------------------------
 def histogram_figure(
     spec: ObservableSpec,
     reference: np.ndarray,
@@ -91,23 +205,18 @@ def histogram_figure(
     separations: Sequence[float] = (),
 ) -> Figure:
     """Normalised histogram of one observable: reference filled, candidates as lines, with a
-    candidate/reference ratio panel; separation powers in the legend when given."""
+    candidate/reference ratio panel; separation powers in the legend when given. Values
+    outside ``edges`` are counted in the first/last bin."""
     with hep_style():
-        fig = Figure(figsize=(6, 5.5), layout="constrained")
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
         ref = _density(reference, edges)
-        mplhep.histplot(
-            ref[0], edges, ax=top, histtype="fill", color=REFERENCE_COLOUR, label="reference"
-        )
         cands = [_density(c, edges) for c in candidates]
-        for k, ((d, e), lab) in enumerate(zip(cands, labels, strict=True)):
-            text = f"{lab} (S={separations[k]:.3f})" if k < len(separations) else lab
-            mplhep.histplot(d, edges, yerr=e, ax=top, histtype="step", label=text)
-        top.set_ylabel("normalised")
-        top.legend(fontsize=9)
-        _ratio_panel(bottom, edges, ref, cands, list(labels))
-        bottom.set_xlabel(_axis_label(spec), fontsize=11)
-    return fig
+        legend = [
+            f"{lab} (S={separations[k]:.3f})" if k < len(separations) else lab
+            for k, lab in enumerate(labels)
+        ]
+        return _hist_with_ratio(
+            edges, ref, cands, legend, xlabel=_axis_label(spec), ylabel="normalised"
+        )
 
 
 def spectrum_figure(
@@ -128,99 +237,322 @@ def spectrum_figure(
         return c / s, np.sqrt(c) / s
 
     with hep_style():
-        fig = Figure(figsize=(6, 5.5), layout="constrained")
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-        ref = norm(reference)
-        mplhep.histplot(
-            ref[0], edges, ax=top, histtype="fill", color=REFERENCE_COLOUR, label="reference"
+        return _hist_with_ratio(
+            edges,
+            norm(reference),
+            [norm(c) for c in candidates],
+            list(labels),
+            xlabel="log10(cell energy / MeV)",
+            ylabel="cells (normalised)",
+            log_y=True,
         )
-        cands = [norm(c) for c in candidates]
-        for (d, e), lab in zip(cands, labels, strict=True):
-            mplhep.histplot(d, edges, yerr=e, ax=top, histtype="step", label=lab)
-        top.set_yscale("log")
-        top.set_ylabel("cells (normalised)")
-        top.legend(fontsize=9)
-        _ratio_panel(bottom, edges, ref, cands, list(labels))
-        bottom.set_xlabel("log10(cell energy / MeV)", fontsize=11)
+
+
+def response_histograms_figure(
+    points: Sequence[str],
+    reference: Sequence[np.ndarray],
+    candidates: Sequence[Sequence[np.ndarray]],
+    *,
+    labels: Sequence[str],
+    n_bins: int = 30,
+) -> Figure:
+    """E_tot / E_inc per incident-energy point: one panel per point (titles ``points``),
+    reference filled, candidates as lines, 1-99.8% quantile range of the pooled values.
+    ``reference[k]`` and ``candidates[i][k]`` hold the ratios of point ``k``."""
+    from caloforge.evaluation.metrics import shared_bins
+
+    n = len(points)
+    n_cols = min(n, 3)
+    n_rows = max(1, math.ceil(n / n_cols))
+    with hep_style():
+        fig = Figure(figsize=(4.4 * n_cols, 3.8 * n_rows), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False).ravel())
+        colours = _colours(len(candidates))
+        for k, ax in enumerate(axes):
+            if k >= n:
+                ax.set_visible(False)
+                continue
+            samples = [reference[k], *(c[k] for c in candidates)]
+            edges = shared_bins(*samples, n_bins=n_bins, quantile=0.002)
+            ref = _density(reference[k], edges)
+            mplhep.histplot(
+                ref[0], edges, ax=ax, histtype="fill", color=REFERENCE_COLOUR, label="reference"
+            )
+            for i, (cand, lab) in enumerate(zip(candidates, labels, strict=True)):
+                d, e = _density(cand[k], edges)
+                mplhep.histplot(
+                    d, edges, yerr=e, ax=ax, histtype="step", label=lab, color=colours[i]
+                )
+            ax.set_title(points[k])
+            ax.set_xlabel("E_tot / E_inc")
+            ax.set_ylabel("normalised")
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4))
+            if k == 0:
+                ax.legend()
     return fig
 
 
+def response_figure(
+    reference: Mapping[str, Sequence[float]],
+    candidates: Sequence[Mapping[str, Sequence[float]]],
+    *,
+    labels: Sequence[str],
+) -> Figure:
+    """Linearity ``<E_tot>/E_inc`` and resolution ``sigma/mu`` versus incident energy (log x,
+    ticks at the energy points only, so labels never overlap)."""
+    with hep_style():
+        fig = Figure(figsize=(11, 4.6), layout="constrained")
+        lin, res = fig.subplots(1, 2)
+        colours = _colours(len(candidates))
+        for resp, lab, style in [
+            (reference, "reference", {"color": "k", "marker": "s"}),
+            *[
+                (c, lab, {"marker": "o", "color": col})
+                for c, lab, col in zip(candidates, labels, colours, strict=True)
+            ],
+        ]:
+            e_gev = np.asarray(resp["e_inc_mev"]) / 1000.0
+            lin.errorbar(e_gev, resp["linearity"], yerr=resp["linearity_err"], label=lab, **style)
+            res.errorbar(e_gev, resp["resolution"], yerr=resp["resolution_err"], label=lab, **style)
+        ticks = np.asarray(reference["e_inc_mev"], dtype=float) / 1000.0
+        for ax, name in [(lin, "<E_tot> / E_inc"), (res, "σ(E_tot) / <E_tot>")]:
+            ax.set_xscale("log")
+            _energy_ticks(ax, ticks)
+            ax.set_xlabel("E_inc [GeV]")
+            ax.set_ylabel(name)
+            ax.legend()
+    return fig
+
+
+def _energy_ticks(ax: Axes, energies_gev: np.ndarray, max_ticks: int = 6) -> None:
+    """Major ticks at (at most ``max_ticks`` of) the energy points, no minor tick labels."""
+    e = np.unique(energies_gev[energies_gev > 0])
+    if e.size == 0:
+        return
+    if e.size > max_ticks:
+        e = e[np.unique(np.round(np.linspace(0, e.size - 1, max_ticks)).astype(int))]
+    ax.xaxis.set_major_locator(FixedLocator(e.tolist()))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.3g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    lo, hi = float(e.min()), float(e.max())
+    ax.set_xlim(lo / 1.3, hi * 1.3)
+
+
+# ---- images --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LayerAxes:
+    """How one layer's image is drawn: cell edges along the horizontal (``x_edges``) and
+    vertical (``y_edges``) axes, their labels with units, and whether the layer's
+    ``segmentation.shape`` image is transposed to (vertical, horizontal)."""
+
+    name: str
+    x_edges: np.ndarray
+    y_edges: np.ndarray
+    x_label: str
+    y_label: str
+    transpose: bool
+
+    def oriented(self, image: np.ndarray) -> np.ndarray:
+        """(len(y_edges) - 1, len(x_edges) - 1) array for ``pcolormesh``."""
+        return np.asarray(image, dtype=float).T if self.transpose else np.asarray(image, float)
+
+
+def _centred_edges(n: int, pitch: float) -> np.ndarray:
+    return (np.arange(n + 1) - n / 2) * pitch
+
+
+def layer_axes(geometry: Geometry, index: int) -> LayerAxes:
+    """Drawing axes of layer ``index``: Δη × Δφ [rad] (η horizontal), x × y [mm] or
+    r [mm] × α [rad]."""
+    layer = geometry.layers[index]
+    seg = layer.segmentation
+    if seg.kind == "etaphi":
+        return LayerAxes(
+            layer.name,
+            _centred_edges(seg.n_eta, seg.d_eta),  # type: ignore[union-attr]
+            _centred_edges(seg.n_phi, seg.d_phi),  # type: ignore[union-attr]
+            "Δη",
+            "Δφ [rad]",
+            transpose=True,  # (n_eta, n_phi) -> phi vertical, eta horizontal
+        )
+    if seg.kind == "cartesian":
+        return LayerAxes(
+            layer.name,
+            seg.x_edges_mm(),  # type: ignore[union-attr]
+            seg.y_edges_mm(),  # type: ignore[union-attr]
+            "x [mm]",
+            "y [mm]",
+            transpose=False,  # (ny, nx)
+        )
+    return LayerAxes(
+        layer.name,
+        np.asarray(seg.r_edges_mm, dtype=float),  # type: ignore[union-attr]
+        seg.alpha_edges(),  # type: ignore[union-attr]
+        "r [mm]",
+        "α [rad]",
+        transpose=False,  # (n_alpha, n_r)
+    )
+
+
+def shown_layers(geometry: Geometry, max_layers: int = 8) -> list[int]:
+    """Indices of the layers with cells that the image figures draw: all of them, or
+    ``max_layers`` evenly spread over the depth for deep calorimeters."""
+    filled = [i for i, ly in enumerate(geometry.layers) if ly.n_cells > 0]
+    if len(filled) <= max_layers:
+        return filled
+    pick = np.unique(np.round(np.linspace(0, len(filled) - 1, max_layers)).astype(int))
+    return [filled[k] for k in pick]
+
+
+def _log_norm(images: Sequence[np.ndarray]) -> LogNorm:
+    positive = [np.asarray(im)[np.asarray(im) > 0] for im in images]
+    values = np.concatenate(positive) if positive else np.array([])
+    vmax = float(values.max()) if values.size else 1.0
+    vmin = float(values.min()) if values.size else 1e-3
+    return LogNorm(vmin=max(vmin, vmax * 1e-5), vmax=max(vmax, vmin * 10))
+
+
+def _draw_layer(ax: Axes, axes: LayerAxes, image: np.ndarray, norm: LogNorm) -> QuadMesh:
+    shown = axes.oriented(image)
+    mesh = ax.pcolormesh(
+        axes.x_edges, axes.y_edges, np.where(shown > 0, shown, np.nan), norm=norm, cmap="viridis"
+    )
+    ax.set_xlabel(axes.x_label)
+    ax.set_ylabel(axes.y_label)
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4))
+    ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(4))
+    ax.minorticks_off()
+    return mesh
+
+
 def average_images_figure(
-    layer_names: Sequence[str],
+    geometry: Geometry,
     images: Sequence[Sequence[np.ndarray]],
     *,
     labels: Sequence[str],
     title: str = "",
 ) -> Figure:
-    """Average image per layer (columns) for each sample (rows: reference first), log colour."""
-    n_rows, n_cols = len(images), len(layer_names)
+    """Average cell energy per layer: columns are layers (:func:`shown_layers`), rows are
+    samples (reference first); ``images[i]`` holds sample ``i``'s images of *every* layer with
+    cells, each of ``segmentation.shape``. One log colour scale per layer [MeV]."""
+    filled = [i for i, ly in enumerate(geometry.layers) if ly.n_cells > 0]
+    columns = shown_layers(geometry)
+    n_rows, n_cols = len(images), len(columns)
     with hep_style():
-        fig = Figure(figsize=(2.6 * n_cols + 1, 2.4 * n_rows + 0.6), layout="constrained")
-        axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
-        for j in range(n_cols):
-            positive = [im[j][im[j] > 0] for im in images]
-            values = np.concatenate(positive) if positive else np.array([])
-            vmin = float(values.min()) if values.size else 1e-3
-            vmax = float(values.max()) if values.size else 1.0
-            norm = LogNorm(vmin=max(vmin, vmax * 1e-6), vmax=max(vmax, vmin * 10))
+        fig = Figure(figsize=(3.9 * n_cols + 0.8, 3.3 * n_rows + 0.5), layout="constrained")
+        axes = fig.subplots(n_rows, n_cols, squeeze=False)
+        for j, layer in enumerate(columns):
+            k = filled.index(layer)
+            spec = layer_axes(geometry, layer)
+            norm = _log_norm([im[k] for im in images])
+            meshes = [_draw_layer(axes[i, j], spec, images[i][k], norm) for i in range(n_rows)]
             for i in range(n_rows):
-                ax = axes[i, j]
-                img = np.asarray(images[i][j], dtype=float)
-                shown = img if img.shape[0] >= img.shape[1] else img.T
-                mesh = ax.imshow(
-                    np.where(shown > 0, shown, np.nan), norm=norm, aspect="auto", cmap="viridis"
-                )
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if i == 0:
-                    ax.set_title(layer_names[j], fontsize=10)
-                if j == 0:
-                    ax.set_ylabel(labels[i], fontsize=9)
-            fig.colorbar(mesh, ax=axes[:, j], shrink=0.8, label="MeV")
+                axes[i, j].set_title(f"{labels[i]}: {spec.name}")
+            fig.colorbar(meshes[0], ax=axes[:, j], shrink=0.9, label="mean cell energy [MeV]")
         if title:
-            fig.suptitle(title, fontsize=11)
+            fig.suptitle(title)
     return fig
 
 
-def response_figure(
-    reference: dict[str, list[float]],
-    candidates: Sequence[dict[str, list[float]]],
+def shower_displays_figure(
+    geometry: Geometry,
+    samples: Sequence[tuple[str, np.ndarray, np.ndarray]],
     *,
-    labels: Sequence[str],
+    max_layers: int = 3,
 ) -> Figure:
-    """Linearity ``<E_tot>/E_inc`` and resolution ``sigma/mu`` versus incident energy."""
+    """Single showers side by side: ``samples`` are (label, cells (k, n_cells) MeV,
+    incident_energy (k,) MeV), reference first; row i shows shower i of every sample. Columns:
+    for each sample, the ``max_layers`` layers holding most of the first sample's energy, in
+    depth order. One log colour scale [MeV] per layer, shared by all samples and rows."""
+    filled = [i for i, ly in enumerate(geometry.layers) if ly.n_cells > 0]
+    first = np.atleast_2d(np.asarray(samples[0][1], dtype=float))
+    energy = [float(first[:, geometry.layer_slice(i)].sum()) for i in filled]
+    keep = sorted(filled[k] for k in np.argsort(energy)[::-1][:max_layers])
+    n_rows = max(len(np.atleast_2d(c)) for _, c, _ in samples)
+    n_cols = len(keep) * len(samples)
     with hep_style():
-        fig = Figure(figsize=(10, 4.5), layout="constrained")
-        lin, res = fig.subplots(1, 2)
-        for resp, lab, style in [
-            (reference, "reference", {"color": "k", "marker": "s"}),
-            *[(c, lab, {"marker": "o"}) for c, lab in zip(candidates, labels, strict=True)],
-        ]:
-            e_gev = np.asarray(resp["e_inc_mev"]) / 1000.0
-            lin.errorbar(e_gev, resp["linearity"], yerr=resp["linearity_err"], label=lab, **style)
-            res.errorbar(e_gev, resp["resolution"], yerr=resp["resolution_err"], label=lab, **style)
-        for ax, name in [(lin, "<E_tot> / E_inc"), (res, "σ(E_tot) / <E_tot>")]:
-            ax.set_xscale("log")
-            ax.set_xlabel("E_inc [GeV]", fontsize=11)
-            ax.set_ylabel(name, fontsize=11)
-            ax.legend(fontsize=9)
+        fig = Figure(figsize=(2.9 * n_cols + 1.2, 2.7 * n_rows + 0.5), layout="constrained")
+        axes = fig.subplots(n_rows, n_cols, squeeze=False)
+        for j, layer in enumerate(keep):
+            spec = layer_axes(geometry, layer)
+            images = [
+                [geometry.layer_images(row[None, :], layer)[0] for row in np.atleast_2d(c)]
+                for _, c, _ in samples
+            ]
+            norm = _log_norm([im for per_sample in images for im in per_sample])
+            meshes = []
+            for s_idx, (label, _, energies) in enumerate(samples):
+                col = s_idx * len(keep) + j
+                for i in range(n_rows):
+                    ax = axes[i, col]
+                    if i >= len(images[s_idx]):
+                        ax.set_visible(False)
+                        continue
+                    meshes.append(_draw_layer(ax, spec, images[s_idx][i], norm))
+                    ax.set_title(
+                        f"{label}: {spec.name}, {energies[i] / 1000:.3g} GeV"
+                        if j == 0
+                        else spec.name
+                    )
+            fig.colorbar(meshes[-1], ax=axes[:, n_cols - len(keep) + j], label="cell energy [MeV]")
     return fig
 
 
+# ---- correlations, training ----------------------------------------------------------------
 def correlation_figure(
     names: Sequence[str], differences: Sequence[np.ndarray], *, labels: Sequence[str]
 ) -> Figure:
-    """Candidate minus reference correlation matrix of the summary observables."""
+    """Candidate minus reference correlation matrix of the summary observables; the colour
+    scale spans the largest |Δ| of all candidates (rounded up to 0.1), so nothing is clipped."""
     n = len(differences)
-    size = min(4 + 0.18 * len(names), 12)
+    largest = max((float(np.abs(d).max()) for d in differences if np.size(d)), default=0.0)
+    vmax = max(math.ceil(largest * 10 - 1e-9) / 10, 0.1)
+    tick_size = max(7.0, min(FONT_SIZE - 2.0, 260.0 / max(len(names), 1)))
+    size = min(5 + 0.3 * len(names), 13)
     with hep_style():
-        fig = Figure(figsize=(size * n + 1, size), layout="constrained")
+        fig = Figure(figsize=(size * n + 1.2, size), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
+        meshes = []
         for ax, diff, lab in zip(axes, differences, labels, strict=True):
-            mesh = ax.imshow(diff, cmap="RdBu_r", vmin=-0.5, vmax=0.5)
-            ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
-            ax.set_yticks(range(len(names)), names, fontsize=6)
+            mesh = ax.imshow(diff, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            ax.set_xticks(range(len(names)), names, rotation=90, fontsize=tick_size)
+            ax.set_yticks(range(len(names)), names, fontsize=tick_size)
             ax.minorticks_off()
-            ax.set_title(f"{lab} − reference", fontsize=10)
-        fig.colorbar(mesh, ax=axes, shrink=0.8, label="Δ correlation")
+            ax.set_title(f"{lab} − reference (max |Δ| {float(np.abs(diff).max()):.2f})")
+            meshes.append(mesh)
+        fig.colorbar(meshes[0], ax=axes, shrink=0.8, label="Δ correlation")
+    return fig
+
+
+def training_curve_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """Training log (``log.csv`` rows step,name,value): losses (every name not starting with
+    ``val_``) on the left, validation separations (``val_*``) on the right, versus step."""
+    losses = {k: v for k, v in curves.items() if not k.startswith("val_")}
+    val = {k: v for k, v in curves.items() if k.startswith("val_")}
+    with hep_style():
+        fig = Figure(figsize=(12, 4.6), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        for name, (step, value) in losses.items():
+            left.plot(step, value, label=name, lw=1.2)
+        left.set_xlabel("step")
+        left.set_ylabel("loss")
+        if losses:
+            left.legend()
+        for name, (step, value) in val.items():
+            bold = name == "val_score"
+            right.plot(
+                step,
+                value,
+                "o-" if bold else "-",
+                lw=2.0 if bold else 1.0,
+                ms=3,
+                label=name.removeprefix("val_"),
+                color="k" if bold else None,
+            )
+        if needs_log_y([v for _, v in val.values()], decades=1.0):
+            right.set_yscale("log")
+        right.set_xlabel("step")
+        right.set_ylabel("validation metric")
+        if val:
+            right.legend(ncols=2)
     return fig

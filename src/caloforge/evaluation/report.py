@@ -4,19 +4,26 @@
 Page order: samples and warnings; the metric table (classifier AUCs, FPD, KPD, correlation
 differences, number of flagged observables per candidate); the per-observable table
 (separation power and Wasserstein-1, flagged rows — see ``flagging.is_flagged`` — in red,
-worst first); then figures: response curves, cell-energy
-spectrum, average images per layer (per configuration when evaluated per configuration),
-correlation differences, and histograms with ratio panels for at most ``max_histograms``
-observables, those with the largest separation power first.
+worst first); then figures: response curves and E_tot/E_inc per incident-energy point,
+cell-energy spectrum, average images per layer (per configuration when evaluated per
+configuration), single-shower displays (when example showers are given), correlation
+differences, the training curve (when the model folder's ``log.csv`` is given), and histograms
+with ratio panels for at most ``max_histograms`` observables, those with the largest separation
+power first. Every label and name on the page is HTML-escaped.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import json
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from caloforge.evaluation.flagging import SEPARATION_THRESHOLD
 from caloforge.evaluation.metrics import shared_bins
@@ -31,11 +38,16 @@ from caloforge.evaluation.plots import (
     figure_png,
     histogram_figure,
     response_figure,
+    response_histograms_figure,
+    shower_displays_figure,
     spectrum_figure,
+    training_curve_figure,
 )
+from caloforge.evaluation.response import energy_binning
 from caloforge.io import atomic_write_text
+from caloforge.showerset import ShowerSet
 
-__all__ = ["write_metrics_json", "write_report"]
+__all__ = ["format_value_error", "read_training_log", "write_metrics_json", "write_report"]
 
 _CSS = """
 body { font-family: sans-serif; margin: 1.5em; max-width: 1400px; }
@@ -45,6 +57,7 @@ th { background: #eee; } td.name { text-align: left; font-family: monospace; }
 tr.flagged td { background: #fdd; }
 .warn { color: #a60; } img { max-width: 100%; margin: 0.3em; }
 .figs img { width: 32%; min-width: 380px; }
+.wide img { max-width: 100%; }
 """
 
 
@@ -63,6 +76,20 @@ def _pm(value: float, error: float, digits: int = 3) -> str:
     return f"{value:.{digits}f} ± {error:.{digits}f}"
 
 
+def format_value_error(value: float, error: float) -> str:
+    """``value ± error`` with the error to two significant digits and the value rounded to the
+    same decimal place (27.21, 183.4 -> "30 ± 180"; 0.01234, 0.00056 -> "0.01234 ± 0.00056")."""
+    if not math.isfinite(error):
+        return f"{value:.4g} ± {error}"
+    if not error > 0:
+        return f"{value:.4g}"
+    decimals = 1 - math.floor(math.log10(error))
+    if decimals <= 0:
+        step = 10.0 ** (-decimals)
+        return f"{round(value / step) * step:.0f} ± {round(error / step) * step:.0f}"
+    return f"{value:.{decimals}f} ± {error:.{decimals}f}"
+
+
 def _summary_table(metrics: dict[str, Any]) -> str:
     rows = []
     for label, c in metrics["candidates"].items():
@@ -74,9 +101,9 @@ def _summary_table(metrics: dict[str, Any]) -> str:
             f"<td class='name'>{html.escape(label)}</td><td>{c['n_showers']}</td>"
             f"<td>{_pm(low['auc'], low['error']) if low else '-'}</td>"
             f"<td>{_pm(high['auc'], high['error']) if high else '-'}</td>"
-            f"<td>{_pm(c['fpd']['value'], c['fpd']['error'], 4)}</td>"
-            f"<td>{_pm(c['fpd']['floor'], c['fpd']['floor_error'], 4) if 'floor' in c['fpd'] else '-'}</td>"
-            f"<td>{_pm(c['kpd']['value'], c['kpd']['error'], 5)}</td>"
+            f"<td>{format_value_error(c['fpd']['value'], c['fpd']['error'])}</td>"
+            f"<td>{format_value_error(c['fpd']['floor'], c['fpd']['floor_error']) if 'floor' in c['fpd'] else '-'}</td>"
+            f"<td>{format_value_error(c['kpd']['value'], c['kpd']['error'])}</td>"
             f"<td>{c['correlation']['max_abs_difference']:.3f}</td>"
             f"<td>{len(c['flagged'])}</td>"
             "</tr>"
@@ -107,7 +134,7 @@ def _observable_table(metrics: dict[str, Any], ref: Observables) -> str:
         flagged = any(c["flagged"] for c in cells)
         body = "".join(
             f"<td>{_pm(c['separation'], c['separation_err'], 4)}</td>"
-            f"<td>{c['wasserstein']:.4g} ± {c['wasserstein_err']:.2g}</td>"
+            f"<td>{format_value_error(c['wasserstein'], c['wasserstein_err'])}</td>"
             for c in cells
         )
         cls = " class='flagged'" if flagged else ""
@@ -145,31 +172,95 @@ def _per_config_table(metrics: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _png(fig: Any, alt: str) -> str:
+    return _img(figure_png(fig), alt)
+
+
+def _energy_point_titles(e_inc_mev: Sequence[float], ranges: bool) -> list[str]:
+    word = "around" if ranges else "E_inc ="
+    return [f"{word} {e / 1000:.3g} GeV" for e in e_inc_mev]
+
+
+def _response_histograms(
+    metrics: dict[str, Any], ref: Observables, cands: list[Observables]
+) -> str:
+    """E_tot/E_inc per incident-energy point (the reference's binning applied to all)."""
+    binning = energy_binning(ref.incident_energy)
+    n_points = len(binning.points) if binning.points is not None else len(binning.edges) - 1  # type: ignore[arg-type]
+    idx_ref = binning.assign(ref.incident_energy)
+    idx_cands = [binning.assign(c.incident_energy) for c in cands]
+    ratio_ref = ref.column("e_ratio")
+    keep = [
+        k
+        for k in range(n_points)
+        if (idx_ref == k).sum() >= 2 and all((ic == k).sum() >= 2 for ic in idx_cands)
+    ]
+    if not keep:
+        return ""
+    centres = [float(ref.incident_energy[idx_ref == k].mean()) for k in keep]
+    fig = response_histograms_figure(
+        _energy_point_titles(centres, ranges=binning.points is None),
+        [ratio_ref[idx_ref == k] for k in keep],
+        [
+            [c.column("e_ratio")[ic == k] for k in keep]
+            for c, ic in zip(cands, idx_cands, strict=True)
+        ],
+        labels=list(metrics["candidates"]),
+    )
+    return _png(fig, "E_tot / E_inc per incident energy")
+
+
+def read_training_log(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``log.csv`` of a training run (rows ``step,name,value``) as name -> (steps, values)."""
+    rows: dict[str, tuple[list[float], list[float]]] = {}
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or not {"step", "name", "value"} <= set(reader.fieldnames):
+            msg = f"{path}: expected the columns step,name,value of a caloforge training log"
+            raise ValueError(msg)
+        for row in reader:
+            steps, values = rows.setdefault(row["name"], ([], []))
+            steps.append(float(row["step"]))
+            values.append(float(row["value"]))
+    return {k: (np.asarray(s), np.asarray(v)) for k, (s, v) in rows.items()}
+
+
+def training_log_path(model_dir: Path) -> Path | None:
+    """The ``log.csv`` of a model folder (a training output folder or its ``best/``)."""
+    for folder in (model_dir, model_dir.parent):
+        if (folder / "log.csv").is_file():
+            return folder / "log.csv"
+    return None
+
+
 def _figures(
-    metrics: dict[str, Any], ref: Observables, cands: list[Observables], max_histograms: int
-) -> list[str]:
+    metrics: dict[str, Any],
+    ref: Observables,
+    cands: list[Observables],
+    max_histograms: int,
+    examples: Sequence[ShowerSet],
+    model_dir: Path | None,
+) -> dict[str, list[str]]:
+    """The report's figures by section (embedded ``<img>`` tags)."""
     labels = list(metrics["candidates"])
     geo = ref.geometry
-    layer_names = [ly.name for ly in geo.layers if ly.n_cells > 0]
-    out = [
-        _img(
-            figure_png(
-                response_figure(
-                    metrics["reference"]["response"],
-                    [metrics["candidates"][lab]["response"] for lab in labels],
-                    labels=labels,
-                )
+    sections: dict[str, list[str]] = {}
+    sections["response"] = [
+        _png(
+            response_figure(
+                metrics["reference"]["response"],
+                [metrics["candidates"][lab]["response"] for lab in labels],
+                labels=labels,
             ),
             "response",
         ),
-        _img(
-            figure_png(
-                spectrum_figure(
-                    SPECTRUM_EDGES_LOG10_MEV,
-                    ref.spectrum(),
-                    [c.spectrum() for c in cands],
-                    labels=labels,
-                )
+        _response_histograms(metrics, ref, cands),
+        _png(
+            spectrum_figure(
+                SPECTRUM_EDGES_LOG10_MEV,
+                ref.spectrum(),
+                [c.spectrum() for c in cands],
+                labels=labels,
             ),
             "cell spectrum",
         ),
@@ -177,23 +268,44 @@ def _figures(
     configs: list[int | None] = [None]
     if metrics["settings"]["per_config"]:
         configs += [g for g in ref.groups if g is not None]
+    images = []
     for config in configs:
         title = "all showers" if config is None else f"alignment configuration {config}"
-        images = [ref.average_images(config)] + [c.average_images(config) for c in cands]
-        out.append(
-            _img(
-                figure_png(
-                    average_images_figure(
-                        layer_names, images, labels=["reference", *labels], title=title
-                    )
+        avg = [ref.average_images(config)] + [c.average_images(config) for c in cands]
+        fig = average_images_figure(geo, avg, labels=["reference", *labels], title=title)
+        images.append(_png(fig, f"average images {title}"))
+    sections["images"] = images
+    sections["showers"] = (
+        [
+            _png(
+                shower_displays_figure(
+                    geo,
+                    [
+                        (lab, ex.cells, ex.incident_energy)
+                        for lab, ex in [("reference", examples[0]), (cand, cand_ex)]
+                    ],
                 ),
-                f"average images {title}",
+                f"single showers reference and {cand}",
             )
-        )
+            for cand, cand_ex in zip(labels, examples[1:], strict=False)
+            if len(examples[0]) and len(cand_ex)
+        ]
+        if examples
+        else []
+    )
     names = metrics["summary_observables"]
     ref_corr = summary_correlation(ref, names)
     diffs = [summary_correlation(c, names) - ref_corr for c in cands]
-    out.append(_img(figure_png(correlation_figure(names, diffs, labels=labels)), "correlations"))
+    sections["correlations"] = [
+        _png(correlation_figure(names, diffs, labels=labels), "correlations")
+    ]
+    log = training_log_path(model_dir) if model_dir is not None else None
+    sections["training"] = (
+        [_png(training_curve_figure(read_training_log(log)), f"training curve {log}")]
+        if log is not None
+        else []
+    )
+    hists = []
     for name in _ranked(metrics, ref.names)[:max_histograms]:
         j = ref.names.index(name)
         edges = shared_bins(
@@ -208,8 +320,9 @@ def _figures(
             edges=edges,
             separations=seps,
         )
-        out.append(_img(figure_png(fig), name))
-    return out
+        hists.append(_png(fig, name))
+    sections["histograms"] = hists
+    return sections
 
 
 def write_report(
@@ -219,8 +332,14 @@ def write_report(
     out_dir: Path,
     *,
     max_histograms: int = 60,
+    examples: Sequence[ShowerSet] = (),
+    model_dir: Path | None = None,
 ) -> Path:
-    """Write ``metrics.json`` and ``report.html`` into ``out_dir`` (created if needed)."""
+    """Write ``metrics.json`` and ``report.html`` into ``out_dir`` (created if needed).
+
+    ``examples``: a few showers of the reference and of each candidate, in that order, drawn as
+    single-shower displays; ``model_dir``: the candidate's model folder, whose ``log.csv`` is
+    drawn as the training curve."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_metrics_json(metrics, out_dir)
     ref = metrics["reference"]
@@ -229,7 +348,21 @@ def write_report(
         f"<li><b>{html.escape(lab)}</b>: {html.escape(', '.join(c['flagged']) or 'none')}</li>"
         for lab, c in metrics["candidates"].items()
     )
-    figures = _figures(metrics, reference, candidates, max_histograms)
+    figures = _figures(metrics, reference, candidates, max_histograms, examples, model_dir)
+    showers = (
+        "<h3>Single showers</h3><p>The first showers of the reference (left) and of each "
+        "candidate (right; with <code>--like</code> generation, the same incident energies and "
+        "configurations), in the layers holding most energy.</p><div class='wide'>"
+        + "".join(figures["showers"])
+        + "</div>"
+        if figures["showers"]
+        else ""
+    )
+    training = (
+        "<h3>Training</h3><div class='wide'>" + "".join(figures["training"]) + "</div>"
+        if figures["training"]
+        else ""
+    )
     shown = min(max_histograms, len(reference.names))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>caloforge evaluation</title>
@@ -253,9 +386,20 @@ observable's unit), worst first. Expected S for two samples of one distribution:
 {_observable_table(metrics, reference)}
 {_per_config_table(metrics)}
 <h2>Figures</h2>
+<h3>Response</h3>
+<p>Linearity and resolution versus incident energy; E_tot/E_inc at each energy point; the
+cell-energy spectrum.</p>
+<div class="wide">{"".join(figures["response"][:2])}</div>
+<div class="figs">{"".join(figures["response"][2:])}</div>
+<h3>Average images</h3><div class="wide">{"".join(figures["images"])}</div>
+{showers}
+<h3>Correlations</h3><div class="wide">{"".join(figures["correlations"])}</div>
+{training}
+<h3>Histograms</h3>
 <p>Histograms are shown for the {shown} observables with the largest separation power, of
-{len(reference.names)}.</p>
-<div class="figs">{"".join(figures)}</div>
+{len(reference.names)}. Ratio panels: points outside the drawn range are arrows at its edge;
+values outside the histogram range are counted in the first or last bin.</p>
+<div class="figs">{"".join(figures["histograms"])}</div>
 </body></html>
 """
     path = out_dir / "report.html"

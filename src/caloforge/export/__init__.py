@@ -3,11 +3,15 @@
 (:mod:`caloforge.export.metadata`, readable without torch). Generation from an exported file is
 the ``onnxruntime`` back-end of :mod:`caloforge.generation`. Submodules are imported when a name
 is first used, so reading metadata does not load torch.
+
+The package is callable: ``caloforge.export(model, out)`` is :func:`caloforge.api.export`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 from caloforge.lazy import lazy_attributes
 
@@ -26,3 +30,15 @@ _WHERE = {
 
 
 __getattr__ = lazy_attributes(__name__, _WHERE)
+
+
+class _CallablePackage(types.ModuleType):
+    """``caloforge.export(...)``: the export stage of :mod:`caloforge.api`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from caloforge.api import export
+
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -288,6 +288,8 @@ def atomic_path(target: str | Path, *, overwrite: bool = True) -> Iterator[Path]
         try:
             os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; the usual permissions
             yield tmp_path
+            # again: writers that replace the file (safetensors' save_file) recreate it as 0600
+            os.chmod(tmp_path, 0o666 & ~_umask())
             check_output_path(target, overwrite=overwrite, kind="file")
             # writers that recreate the file (safetensors does) would leave mkstemp's 0600
             os.chmod(tmp_path, 0o666 & ~_umask())

@@ -28,8 +28,10 @@ from caloforge.models.artifact import save_model
 from caloforge.models.base import Family
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.registry import family_names, get_family
+from caloforge.progress import TrainingProgress, stderr_console
 from caloforge.provenance import machine_description, versions
 from caloforge.showerset import ShowerSet
+from caloforge.threads import choose_threads
 from caloforge.training.checkpoint import (
     CheckpointState,
     data_fingerprint,
@@ -48,7 +50,6 @@ from caloforge.training.distributed import (
     wrap_family,
 )
 from caloforge.training.log import CsvLog
-from caloforge.training.progress import TrainingProgress
 from caloforge.training.validation import validation_metrics
 
 __all__ = ["TrainResult", "TrainingDivergedError", "train"]
@@ -342,8 +343,11 @@ def train(
     showers, source = _prepare(data, run)
     ctx = init_distributed(run.train.device)
     old_threads = torch.get_num_threads()
-    if run.train.threads is not None:
-        torch.set_num_threads(run.train.threads)
+    # the idle cores unless told (torch's one-thread-per-core default stalls a busy machine)
+    chosen = choose_threads(run.train.threads)
+    torch.set_num_threads(chosen.threads)
+    if run.train.progress and ctx.rank == 0 and not run.train.device.startswith("cuda"):
+        stderr_console().print(f"{run.family}: torch uses {chosen}", markup=False, highlight=False)
     kw: dict[str, Any] = {"resume": resume, "ctx": ctx, "on_validation": on_validation}
     try:
         out = Path(out_dir)
