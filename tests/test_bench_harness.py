@@ -16,9 +16,13 @@ from caloforge.bench.harness import BenchConfig, run_bench, write_results
 def test_harness_rows_and_ratios(
     wgan_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the machine probes at their default sizes (2048^2 matmuls, 256 MB copies) take seconds;
+    # the machine probes at their default sizes (matmuls up to 1024^2, 256 MB copies) take seconds;
     # test_bench_tools checks them, here they only have to feed the ratios
-    monkeypatch.setattr(harness, "matmul_flops", functools.partial(matmul_flops, n=256, repeats=2))
+    monkeypatch.setattr(
+        harness,
+        "matmul_flops",
+        functools.partial(matmul_flops, sizes=(128, 256), repeats=2, budget_s=0.02),
+    )
     small_copy = functools.partial(copy_bandwidth, n_bytes=1 << 22, repeats=2)
     monkeypatch.setattr(harness, "copy_bandwidth", small_copy)
     cfg = BenchConfig(
