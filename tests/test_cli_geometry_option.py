@@ -56,7 +56,7 @@ def test_plain_file_train_generate_evaluate_with_geometry_only(tmp_path: Path) -
     model = tmp_path / "model"
     geo = ["--geometry", GEOMETRY]
     train = ["train", "--data", str(plain), "--family", "gan-ecritic", "--config", str(cfg)]
-    result = runner.invoke(app, [*train, *geo, "--steps", "5", "--out", str(model)])
+    result = runner.invoke(app, [*train, *geo, "--steps", "5", "--out", str(model), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["steps"] == 5
 
