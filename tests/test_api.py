@@ -58,6 +58,7 @@ def _mode(path: Path) -> int:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.slow  # > 10 s on 2 cores (a whole evaluate / simulate-train-evaluate run)
 def test_flat_api_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     old = os.umask(0o022)

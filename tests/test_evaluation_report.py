@@ -170,6 +170,7 @@ def test_training_log_is_read_and_drawn(tmp_path: Path) -> None:
 
 # ---- the page ----------------------------------------------------------------------------------
 @pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
+@pytest.mark.slow  # > 10 s on 2 cores (a whole evaluate / simulate-train-evaluate run)
 def test_report_sections_and_escaping(tmp_path: Path) -> None:
     model = tmp_path / "model"
     (model / "best").mkdir(parents=True)
@@ -230,6 +231,7 @@ def test_gate_failures() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
+@pytest.mark.slow  # > 10 s on 2 cores (a whole evaluate / simulate-train-evaluate run)
 def test_cli_fail_on_flag_exit_status(tmp_path: Path) -> None:
     ref = write_showers(tmp_path / "ref.h5", atlas_showers(300, 41))
     hot = write_showers(tmp_path / "hot.h5", scaled(atlas_showers(300, 42), 1.2))
