@@ -49,6 +49,7 @@ def _plain_file(path: Path, n: int = 200, seed: int = 0) -> Path:
 
 
 @pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
+@pytest.mark.slow  # train, generate and evaluate from the CLI: ~50 s on 2 cores
 def test_plain_file_train_generate_evaluate_with_geometry_only(tmp_path: Path) -> None:
     plain = _plain_file(tmp_path / "plain.h5")
     cfg = tmp_path / "cfg.toml"
