@@ -173,3 +173,11 @@ def test_cli_export(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "unknown export format" in bad.output
+
+
+def test_require_parity_refuses_beyond_the_relative_tolerance(tmp_path: Path) -> None:
+    from caloforge.export.onnx import PARITY_RTOL, require_parity
+
+    require_parity(tmp_path / "m.onnx", "ONNX Runtime", 0.9 * PARITY_RTOL * 100.0, 100.0)
+    with pytest.raises(ValueError, match=r"m\.onnx: ONNX Runtime differs from PyTorch"):
+        require_parity(tmp_path / "m.onnx", "ONNX Runtime", 1.1 * PARITY_RTOL * 100.0, 100.0)

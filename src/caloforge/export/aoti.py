@@ -19,7 +19,6 @@ Compiling needs a C++ compiler (Inductor calls ``g++``, or ``$CXX``); it takes t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -32,8 +31,13 @@ import numpy as np
 import torch
 
 from caloforge.export.metadata import build_metadata, to_onnx_props
-from caloforge.export.onnx import PARITY_RTOL, ExportResult, check_inputs
-from caloforge.io import atomic_path, atomic_write_text, check_output_path
+from caloforge.export.onnx import (
+    ExportResult,
+    check_inputs,
+    require_parity,
+    write_sidecar,
+)
+from caloforge.io import atomic_path, check_output_path
 from caloforge.models.artifact import Artifact, load_model
 
 __all__ = ["AOTI_FORMAT", "FLAT_KEYS", "export_aoti", "package_metadata", "parity_check_aoti"]
@@ -164,12 +168,7 @@ def export_aoti(
             raise ValueError(msg) from exc
         if check:
             diff, scale = parity_check_aoti(artifact, staged, n=n_check)
-            if diff > PARITY_RTOL * max(scale, 1e-30):
-                msg = (
-                    f"{out}: the AOTInductor package differs from PyTorch by {diff:.3g} MeV on "
-                    f"showers of scale {scale:.3g} MeV (> {PARITY_RTOL:g} relative); not written"
-                )
-                raise ValueError(msg)
+            require_parity(out, "the AOTInductor package", diff, scale)
     sidecar = out.with_name(out.name + ".json")
     meta["package"] = {
         "format": "AOTInductor .pt2 (torch.export + torch._inductor.aoti_compile_and_package)",
@@ -178,15 +177,15 @@ def export_aoti(
         "inputs_in_order": ["noise", "conditions"],
         "flat_keys": dict(sorted(_flat(artifact).items())),
     }
-    meta["parity"] = {
-        "checked": check,
-        "n_showers": n_check if check else 0,
-        "max_abs_diff_mev": diff,
-        "max_abs_cells_mev": scale,
-        "criterion": f"max|aoti - torch| <= {PARITY_RTOL:g} * max|torch|",
-    }
-    meta["source_model"] = str(Path(model_dir).resolve())
-    atomic_write_text(
-        sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n", overwrite=overwrite
+    return write_sidecar(
+        out,
+        sidecar,
+        meta,
+        runtime="aoti",
+        model_dir=model_dir,
+        check=check,
+        n_check=n_check,
+        diff=diff,
+        scale=scale,
+        overwrite=overwrite,
     )
-    return ExportResult(out, sidecar, diff, scale, n_check if check else 0)

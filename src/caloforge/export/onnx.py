@@ -13,6 +13,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from caloforge.export.metadata import build_metadata, to_onnx_props
 from caloforge.io import atomic_path, atomic_write_text, check_output_path
 from caloforge.models.artifact import Artifact, load_model
 
-__all__ = ["ExportResult", "export_onnx", "parity_check"]
+__all__ = ["ExportResult", "export_onnx", "parity_check", "require_parity", "write_sidecar"]
 
 DEFAULT_OPSET = 17
 PARITY_RTOL = 1e-5
@@ -124,18 +125,53 @@ def export_onnx(
         diff, scale = (0.0, 0.0)
         if check:
             diff, scale = parity_check(artifact, tmp, n=n_check)
-            if diff > PARITY_RTOL * max(scale, 1e-30):
-                msg = (
-                    f"{out}: ONNX Runtime differs from PyTorch by {diff:.3g} MeV on showers of "
-                    f"scale {scale:.3g} MeV (> {PARITY_RTOL:g} relative); not written"
-                )
-                raise ValueError(msg)
+            require_parity(out, "ONNX Runtime", diff, scale)
+    return write_sidecar(
+        out,
+        sidecar,
+        meta,
+        runtime="ort",
+        model_dir=model_dir,
+        check=check,
+        n_check=n_check,
+        diff=diff,
+        scale=scale,
+        overwrite=overwrite,
+    )
+
+
+def require_parity(out: Path, what: str, diff: float, scale: float) -> None:
+    """Refuse an export whose largest difference from PyTorch, ``diff`` (MeV), exceeds
+    ``PARITY_RTOL`` of the largest cell ``scale`` (MeV); ``what`` names the exported runtime."""
+    if diff > PARITY_RTOL * max(scale, 1e-30):
+        msg = (
+            f"{out}: {what} differs from PyTorch by {diff:.3g} MeV on showers of "
+            f"scale {scale:.3g} MeV (> {PARITY_RTOL:g} relative); not written"
+        )
+        raise ValueError(msg)
+
+
+def write_sidecar(
+    out: Path,
+    sidecar: Path,
+    meta: dict[str, Any],
+    *,
+    runtime: str,
+    model_dir: str | Path,
+    check: bool,
+    n_check: int,
+    diff: float,
+    scale: float,
+    overwrite: bool,
+) -> ExportResult:
+    """Add the parity record and the source model to ``meta``, write it atomically as the JSON
+    ``sidecar`` of ``out`` and return the export's result (``runtime`` names the compared one)."""
     meta["parity"] = {
         "checked": check,
         "n_showers": n_check if check else 0,
         "max_abs_diff_mev": diff,
         "max_abs_cells_mev": scale,
-        "criterion": f"max|ort - torch| <= {PARITY_RTOL:g} * max|torch|",
+        "criterion": f"max|{runtime} - torch| <= {PARITY_RTOL:g} * max|torch|",
     }
     meta["source_model"] = str(Path(model_dir).resolve())
     atomic_write_text(
