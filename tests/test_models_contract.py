@@ -120,6 +120,21 @@ def test_shapes(name: str) -> None:
     assert torch.equal(fam.preprocessing.inverse(x, energy), cells.detach())
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_checks_the_noise_and_restores_the_training_mode(name: str) -> None:
+    gen = _family(name).generator
+    gen.train()
+    with pytest.raises(ValueError, match=rf"noise has shape \(4, {gen.noise_dim}\); expected \(5,"):
+        gen.sample(np.full(5, 3e4), 0, noise=torch.zeros(4, gen.noise_dim))
+    seen: list[bool] = []
+    out = gen.run_eval(
+        lambda a, b: (seen.append(gen.training), a + b)[1], torch.ones(2), torch.ones(2)
+    )
+    assert seen == [False]
+    assert gen.training
+    assert torch.equal(out, torch.full((2,), 2.0))
+
+
 @pytest.mark.parametrize("head", ["relu", "softmax", "softmax-likelihood"])
 @pytest.mark.parametrize(
     "name",

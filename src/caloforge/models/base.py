@@ -97,15 +97,31 @@ class Generator(nn.Module, ABC):
         noise: torch.Tensor,
     ) -> torch.Tensor:
         """Cells in MeV, (N, n_cells), for (N,) energies, configs and explicit (N, noise_dim) noise."""
+        return self.run_eval(self, *self.sampling_inputs(energy_mev, config, noise))
+
+    def sampling_inputs(
+        self,
+        energy_mev: np.ndarray | torch.Tensor,
+        config: np.ndarray | int | None,
+        noise: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(noise, conditions) on the generator's device, the noise's shape checked against the
+        (N, noise_dim) that the energies ask for."""
         cond = self.encode_conditions(energy_mev, config)
         if noise.shape != (cond.shape[0], self.noise_dim):
             msg = f"noise has shape {tuple(noise.shape)}; expected ({cond.shape[0]}, {self.noise_dim})"
             raise ValueError(msg)
         device = next(self.parameters()).device
+        return noise.to(device), cond.to(device)
+
+    def run_eval(
+        self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *inputs: torch.Tensor
+    ) -> torch.Tensor:
+        """``fn(*inputs)`` with the generator in eval mode, its training mode restored after."""
         was_training = self.training
         self.eval()
         try:
-            return self(noise.to(device), cond.to(device))
+            return fn(*inputs)
         finally:
             self.train(was_training)
 

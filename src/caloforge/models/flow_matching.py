@@ -199,15 +199,10 @@ class FlowMatchingGenerator(Generator):
     ) -> torch.Tensor:
         """Like :meth:`sample` (cells in MeV), with both ODEs solved by torchdiffeq's adaptive
         ``method`` to tolerances ``rtol``/``atol`` (offline teacher samples; not exportable)."""
-        # optional dependency: only the offline teacher path needs it
+        # imported here: only the offline teacher path needs it
         from torchdiffeq import odeint  # type: ignore[import-untyped]
 
-        cond = self.encode_conditions(energy_mev, config)
-        if noise.shape != (cond.shape[0], self.noise_dim):
-            msg = f"noise has shape {tuple(noise.shape)}; expected ({cond.shape[0]}, {self.noise_dim})"
-            raise ValueError(msg)
-        device = next(self.parameters()).device
-        cond, noise = cond.to(device), noise.to(device)
+        noise, cond = self.sampling_inputs(energy_mev, config, noise)
 
         def adaptive(field: Field, x0: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
             def rhs(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -217,12 +212,7 @@ class FlowMatchingGenerator(Generator):
             out: torch.Tensor = odeint(rhs, x0, times, rtol=rtol, atol=atol, method=method)[-1]
             return out
 
-        was_training = self.training
-        self.eval()
-        try:
-            f = self.fractions(noise, cond, adaptive)
-        finally:
-            self.train(was_training)
+        f = self.run_eval(lambda z, c: self.fractions(z, c, adaptive), noise, cond)
         return f * self.encoding.decode_energy(cond)
 
 
