@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed
 CUDA        ?=
 TORCH_INDEX ?= $(if $(CUDA),https://download.pytorch.org/whl/$(CUDA))
 
+# two pytest-xdist workers, a test file each at a time, one thread each (see tests/conftest.py)
+PYTEST_WORKERS ?= -n 2 --dist loadfile
+
 .PHONY: demo test test-fast lint bench venv clean cpp
 
 venv: $(STAMP)
@@ -23,11 +26,11 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 # the tests not marked slow (more than ~10 s on 2 cores each): under 2 minutes on 2 cores
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

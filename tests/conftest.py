@@ -7,9 +7,20 @@ by a test: ask for the ``..._copy`` variant to edit one.
 
 ``slow``: a test that takes more than ~10 s on 2 cores (end-to-end runs, training, physics
 samples). ``make test-fast`` (``pytest -m "not slow"``) leaves them out; ``make test`` runs all.
+Both run on two pytest-xdist workers, a test file per worker at a time (``--dist loadfile``, so
+module fixtures are built once), one thread each.
 """
 
 from __future__ import annotations
+
+import os
+
+# Under pytest-xdist (``make test`` runs two workers) every worker and the processes it starts
+# get one thread each, so the two workers do not oversubscribe the two cores; a value the
+# caller set wins.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
