@@ -351,3 +351,7 @@ def test_cli_protocol_calochallenge(tmp_path: Path) -> None:
     assert metrics["protocol"] == "calochallenge"
     assert metrics["candidates"]["mine"]["separation"]["etot_einc"] >= 0.0
     assert "| GEANT4 |" in (out / "calochallenge.md").read_text()
+    page = (out / "report.html").read_text()
+    assert "mine (this evaluation)" in page
+    assert "Not comparable" in page
+    assert "<td class='name'>CaloDREAM</td>" in page

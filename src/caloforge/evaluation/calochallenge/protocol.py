@@ -11,7 +11,8 @@ dataset's read-out threshold are zeroed, and then, per candidate:
 - the AUC (and JSD) of the low-level (voxel) and high-level classifiers (:mod:`.classifier`);
 - FPD and KPD on the high-level inputs (:mod:`.distances`), quoted x1e3 like the published ones;
 - the published results of the dataset beside them (:mod:`.published`), with a warning when the
-  reference is not the challenge's Geant4 sample.
+  reference is not the challenge's Geant4 sample: in ``calochallenge.md`` and in the
+  self-contained ``report.html`` (:mod:`.report`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from caloforge.evaluation.calochallenge.published import (
     published_results,
     published_source,
 )
+from caloforge.evaluation.calochallenge.report import write_challenge_report
 from caloforge.evaluation.metrics import separation_floor
 from caloforge.geometry import Geometry, get_geometry
 from caloforge.io import iter_showers, read_showers
@@ -185,8 +187,8 @@ def evaluate_calochallenge(
     kpd_settings: dict[str, int] | None = None,
     reference_is_geant4: bool = False,
 ) -> dict[str, Any]:
-    """Run the protocol (see the module); returns the metrics (and writes ``metrics.json`` and
-    ``calochallenge.md`` to ``out_dir`` when given). ``reference_is_geant4``: the reference is
+    """Run the protocol (see the module); returns the metrics (and writes ``metrics.json``,
+    ``calochallenge.md`` and ``report.html`` to ``out_dir`` when given). ``reference_is_geant4``: the reference is
     the challenge's own Geant4 file, so the published numbers are comparable."""
     ref_path = Path(reference)
     cand_paths = [Path(c) for c in candidates]
@@ -294,6 +296,7 @@ def evaluate_calochallenge(
             ]
         )
         (out / "calochallenge.md").write_text(text + "\n")
+        write_challenge_report(result, out)
     return result
 
 
