@@ -310,7 +310,7 @@ def test_files_without_the_attribute_follow_the_geometry_convention() -> None:
     from caloforge.data.energy_scale import calibration_factor, file_energy_scale
 
     assert calibration_factor("calochallenge-3") == pytest.approx(1 / 0.033)
-    assert calibration_factor("calochallenge-1-photons") == 1.0
+    assert calibration_factor("calogan") == 1.0
     assert file_energy_scale({}, "calochallenge-2") == (
         pytest.approx(1 / 0.033),
         "no 'energy_scale' attribute; assumed the calochallenge-2 convention",

@@ -26,7 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from caloforge.data.energy_scale import describe_scale, read_file_energy_scale
+from caloforge.data.energy_scale import (
+    EnergyScale,
+    cell_scale,
+    describe_scale,
+    read_file_energy_scale,
+)
 from caloforge.evaluation.calochallenge.binning import (
     DS1_ENERGIES_MEV,
     centre_edges,
@@ -76,7 +81,7 @@ class ChallengeSample:
     features: ChallengeFeatures
     lowlevel: np.ndarray | None
     cell_max: float
-    energy_scale: float
+    energy_scale: EnergyScale
     scale_found: str
 
 
@@ -98,7 +103,7 @@ def load_sample(
     scale of the dataset, then thresholded)."""
     path = Path(path)
     scale, found = read_file_energy_scale(path, dataset.preset)
-    to_calibrated = dataset.geometry_scale / scale
+    to_calibrated = _to_calibrated(dataset, geometry, scale)
     parts, low, cell_max, kept = [], [], 0.0, 0
     for chunk in iter_showers(path, geometry, chunk_size=chunk_size):
         cells = apply_threshold(
@@ -123,8 +128,13 @@ def load_sample(
     )
 
 
+def _to_calibrated(dataset: ChallengeDataset, geometry: Geometry, scale: EnergyScale) -> np.ndarray:
+    """(n_cells,) factors from a file's scale to the dataset's calibrated one."""
+    return cell_scale(dataset.geometry_scale, geometry) / cell_scale(scale, geometry)
+
+
 def _cell_counts(
-    path: Path, dataset: ChallengeDataset, geometry: Geometry, edges: np.ndarray, scale: float
+    path: Path, dataset: ChallengeDataset, geometry: Geometry, edges: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:
     counts = np.zeros(len(edges) - 1)
     for chunk in iter_showers(path, geometry):
@@ -203,7 +213,7 @@ def evaluate_calochallenge(
     rows = lowlevel_rows if classifier else 0
     ref = load_sample(ref_path, dataset, geo, lowlevel_rows=rows)
     cell_edges = log_edges(dataset.threshold_mev, ref.cell_max, 50)
-    ref_to_cal = dataset.geometry_scale / ref.energy_scale
+    ref_to_cal = _to_calibrated(dataset, geo, ref.energy_scale)
     ref_cells = _cell_counts(ref_path, dataset, geo, cell_edges, ref_to_cal)
     ref_hl = high_level_inputs(ref.features)
     result: dict[str, Any] = {
@@ -238,7 +248,7 @@ def evaluate_calochallenge(
         seps = {n: density_separation(*h) for n, h in hists.items()}
         floors = {n: separation_floor_on(*h) for n, h in hists.items()}
         cand_cells = _cell_counts(
-            path, dataset, geo, cell_edges, dataset.geometry_scale / cand.energy_scale
+            path, dataset, geo, cell_edges, _to_calibrated(dataset, geo, cand.energy_scale)
         )
         seps["cells"] = counts_separation(ref_cells, cand_cells)
         floors["cells"] = separation_floor(
