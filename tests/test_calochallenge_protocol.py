@@ -310,7 +310,7 @@ def test_files_without_the_attribute_follow_the_geometry_convention() -> None:
     from caloforge.data.energy_scale import calibration_factor, file_energy_scale
 
     assert calibration_factor("calochallenge-3") == pytest.approx(1 / 0.033)
-    assert calibration_factor("calochallenge-1-photons") == 1.0
+    assert calibration_factor("calogan") == 1.0
     assert file_energy_scale({}, "calochallenge-2") == (
         pytest.approx(1 / 0.033),
         "no 'energy_scale' attribute; assumed the calochallenge-2 convention",
@@ -351,3 +351,7 @@ def test_cli_protocol_calochallenge(tmp_path: Path) -> None:
     assert metrics["protocol"] == "calochallenge"
     assert metrics["candidates"]["mine"]["separation"]["etot_einc"] >= 0.0
     assert "| GEANT4 |" in (out / "calochallenge.md").read_text()
+    page = (out / "report.html").read_text()
+    assert "mine (this evaluation)" in page
+    assert "Not comparable" in page
+    assert "<td class='name'>CaloDREAM</td>" in page

@@ -18,6 +18,7 @@ from caloforge.evaluation.metrics import (
     separation_floor,
     separation_power,
     shared_bins,
+    stratified_resample,
     wasserstein,
 )
 
@@ -226,3 +227,63 @@ def test_normal_scores_tame_heavy_tails() -> None:
     value, err = fpd(x, y, normal_scores=True, **opts)
     assert abs(value) < 3 * err
     assert err < raw_err / 3
+
+
+# ---- stratified bootstrap of W1 ------------------------------------------------------------------
+def test_stratified_resample_keeps_every_stratum_count() -> None:
+    labels = np.array([2, 0, 2, 1, 0, 2])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        idx = stratified_resample(labels, labels.size, rng)
+        np.testing.assert_array_equal(np.sort(labels[idx]), np.sort(labels))
+    with pytest.raises(ValueError, match="3 labels for 6 values"):
+        stratified_resample(labels[:3], 6, rng)
+
+
+def test_wasserstein_error_within_energy_points_is_exact_for_constant_strata() -> None:
+    # E_tot constant at each of two incident energies, the candidate 100 MeV higher: W1 is 100
+    # and no replica that keeps the mixture can change it; resampling the mixture can
+    e = np.repeat([1e3, 1e5], 50)
+    strata = (np.repeat([0, 1], 50), np.repeat([0, 1], 50))
+    assert wasserstein(e, e + 100.0, strata=strata) == (pytest.approx(100.0), 0.0)
+    assert wasserstein(e, e + 100.0)[1] > 1000.0
+
+
+def test_stratified_wasserstein_error_is_the_spread_over_repeated_samples() -> None:
+    # three energy points of 200 showers each, E_tot/E_inc ~ N(1, 0.05), candidate 2% high:
+    # the error must be the spread of W1 over independent pairs with this fixed mixture
+    e = np.repeat([1e3, 1e4, 1e5], 200)
+    labels = np.repeat([0, 1, 2], 200)
+    values, stratified, pooled = [], [], []
+    for k in range(60):
+        rng = np.random.default_rng(k)
+        a = e * (1 + 0.05 * rng.normal(size=e.size))
+        b = 1.02 * e * (1 + 0.05 * rng.normal(size=e.size))
+        v, err = wasserstein(a, b, n_bootstrap=20, seed=k, strata=(labels, labels))
+        values.append(v)
+        stratified.append(err)
+        pooled.append(wasserstein(a, b, n_bootstrap=20, seed=k)[1])
+    spread = float(np.std(values, ddof=1))
+    assert 0.7 < np.mean(stratified) / spread < 1.4
+    assert np.mean(pooled) / spread > 4.0  # the mixed-energy bootstrap: several times too large
+
+
+def test_report_w1_of_e_tot_is_stratified_by_incident_energy() -> None:
+    from caloforge.evaluation.comparison import _observable_metrics
+    from caloforge.evaluation.observables import compute_observables
+    from caloforge.geometry import get_geometry
+    from caloforge.showerset import ShowerSet
+
+    geo = get_geometry("ild-ecal")
+    e = np.repeat([1e3, 1e5], 20)
+
+    def one_cell(extra: float) -> ShowerSet:
+        cells = np.zeros((e.size, geo.n_cells), dtype=np.float32)
+        cells[:, 0] = e + extra
+        return ShowerSet(e, cells, geo)
+
+    ref, cand = compute_observables(one_cell(0.0)), compute_observables(one_cell(100.0))
+    rows_r, rows_c = ref.rows(), cand.rows()
+    out = _observable_metrics(ref, cand, rows_r, rows_c, n_bins=10, n_bootstrap=10, seed=0)
+    assert out["e_tot"]["wasserstein"] == pytest.approx(100.0)
+    assert out["e_tot"]["wasserstein_err"] == 0.0

@@ -111,7 +111,7 @@ def evaluate(
     ] = False,
 ) -> None:
     """Compare candidates with a reference: metrics.json and a self-contained report.html
-    (calochallenge: metrics.json and calochallenge.md).
+    (calochallenge: metrics.json, report.html and calochallenge.md beside the published results).
 
     For CI: --fail-on-flag and/or --max-auc make the exit status 1 when the check fails."""
     from caloforge.evaluation.gate import check_max_auc, gate_failures
@@ -227,7 +227,8 @@ def _calochallenge(
     for w in result["warnings"]:
         _say(f"warning: {w}")
     _say(
-        f"metrics: {out / 'metrics.json'}; beside the published results: {out / 'calochallenge.md'}"
+        f"metrics: {out / 'metrics.json'}; beside the published results: {out / 'report.html'}, "
+        f"{out / 'calochallenge.md'}"
     )
 
 

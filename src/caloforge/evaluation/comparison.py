@@ -80,10 +80,16 @@ def _observable_metrics(
 ) -> dict[str, dict[str, Any]]:
     out = {}
     floor = separation_floor(n_bins, int(ref_rows.sum()), int(cand_rows.sum()))
+    # W1's bootstrap resamples within each incident-energy point: the energy mixture is fixed
+    binning = energy_binning(ref.incident_energy)
+    strata = (
+        binning.assign(ref.incident_energy[ref_rows]),
+        binning.assign(cand.incident_energy[cand_rows]),
+    )
     for j, spec in enumerate(ref.specs):
         a, b = ref.values[ref_rows, j], cand.values[cand_rows, j]
         sep, sep_err = separation_power(a, b, bins=n_bins, n_bootstrap=n_bootstrap, seed=seed)
-        w1, w1_err = wasserstein(a, b, n_bootstrap=n_bootstrap, seed=seed)
+        w1, w1_err = wasserstein(a, b, n_bootstrap=n_bootstrap, seed=seed, strata=strata)
         out[spec.name] = {
             "separation": sep,
             "separation_err": sep_err,

@@ -9,7 +9,8 @@ Every metric is a pure function of arrays with an explicit ``seed`` that returns
   histograms. Two finite samples of the *same* distribution give ``S`` of order
   :func:`separation_floor` (``(B - 1)(1/N + 1/M) / 4`` for ``B`` filled bins), not 0.
 - **Wasserstein-1** per observable (:func:`scipy.stats.wasserstein_distance`), in the
-  observable's unit; uncertainty from bootstrap resampling of both samples.
+  observable's unit; uncertainty from bootstrap resampling of both samples, within each
+  incident-energy point when given the points (stratified: the energy mixture is fixed).
 - **FPD** (Fréchet physics distance, arXiv:2211.10295): the Fréchet distance
   ``|mu_1 - mu_2|^2 + tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2))`` of Gaussians fitted to batches of
   ``N`` showers, averaged over batches, for several ``N``, and extrapolated linearly in ``1/N``
@@ -46,6 +47,7 @@ __all__ = [
     "separation_floor",
     "separation_power",
     "shared_bins",
+    "stratified_resample",
     "wasserstein",
 ]
 
@@ -159,17 +161,49 @@ def separation_power(
 
 
 # ---- Wasserstein-1 -----------------------------------------------------------------------------
+def stratified_resample(
+    strata: np.ndarray | None, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices of one bootstrap replica of ``size`` values: drawn with replacement from all of
+    them (``strata`` None), or within each stratum (rows with the same label) so that every
+    stratum keeps its count (a stratified bootstrap)."""
+    if strata is None:
+        return rng.integers(0, size, size)
+    labels = np.asarray(strata).reshape(-1)
+    if labels.size != size:
+        msg = f"strata: {labels.size} labels for {size} values"
+        raise ValueError(msg)
+    order = np.argsort(labels, kind="stable")
+    _, start, count = np.unique(labels[order], return_index=True, return_counts=True)
+    first = np.repeat(start, count)
+    return order[first + (rng.random(size) * np.repeat(count, count)).astype(np.int64)]
+
+
 def wasserstein(
-    reference: np.ndarray, candidate: np.ndarray, *, n_bootstrap: int = 10, seed: int = 0
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    n_bootstrap: int = 10,
+    seed: int = 0,
+    strata: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, float]:
-    """Wasserstein-1 distance of two 1-d samples, in their unit; error from bootstrap replicas."""
+    """Wasserstein-1 distance of two 1-d samples, in their unit; error from bootstrap replicas.
+
+    ``strata``: a label per value of each sample (the incident-energy point of each shower).
+    The replicas then resample within each label, keeping every label's count: a sample whose
+    energy mixture is fixed by design (discrete energies, ``generate --like``) would otherwise
+    have that mixture fluctuate in the replicas, which for an energy-like observable (E_tot)
+    inflates the error by the spread between the energy points rather than within them."""
     a, b = _as_1d(reference, "reference"), _as_1d(candidate, "candidate")
     value = float(wasserstein_distance(a, b))
     if n_bootstrap < 2:
         return value, 0.0
     rng = np.random.default_rng(seed)
+    sa, sb = strata if strata is not None else (None, None)
     reps = [
-        wasserstein_distance(a[rng.integers(0, a.size, a.size)], b[rng.integers(0, b.size, b.size)])
+        wasserstein_distance(
+            a[stratified_resample(sa, a.size, rng)], b[stratified_resample(sb, b.size, rng)]
+        )
         for _ in range(n_bootstrap)
     ]
     return value, float(np.std(reps, ddof=1))

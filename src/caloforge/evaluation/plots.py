@@ -47,6 +47,8 @@ __all__ = [
     "average_images_figure",
     "correlation_figure",
     "figure_png",
+    "flow_fractions",
+    "flow_note",
     "hep_style",
     "histogram_figure",
     "layer_axes",
@@ -133,6 +135,27 @@ def _density(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndar
     return counts / norm, np.sqrt(counts) / norm
 
 
+def flow_fractions(values: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
+    """Fractions of ``values`` below the first edge and at or above the last one (the
+    underflow and overflow that the figures fold into the end bins)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 0:
+        return 0.0, 0.0
+    return float((v < edges[0]).mean()), float((v >= edges[-1]).mean())
+
+
+def flow_note(labels: Sequence[str], samples: Sequence[np.ndarray], edges: np.ndarray) -> str:
+    """The legend title saying how much of each sample lies outside the drawn range (counted in
+    the end bins); empty when nothing does."""
+    flows = [flow_fractions(v, edges) for v in samples]
+    if not any(u or o for u, o in flows):
+        return ""
+    parts = [
+        f"{lab} {100 * u:.3g}% / {100 * o:.3g}%" for lab, (u, o) in zip(labels, flows, strict=True)
+    ]
+    return "under / overflow, in the end bins:\n" + "\n".join(parts)
+
+
 def _ratio_panel(
     ax: Axes,
     edges: np.ndarray,
@@ -176,6 +199,7 @@ def _hist_with_ratio(
     xlabel: str,
     ylabel: str,
     log_y: bool | None = None,
+    legend_title: str = "",
 ) -> Figure:
     fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
@@ -188,7 +212,7 @@ def _hist_with_ratio(
     if log_y if log_y is not None else needs_log_y([ref[0], *(d for d, _ in cands)]):
         top.set_yscale("log")
     top.set_ylabel(ylabel)
-    top.legend()
+    top.legend(title=legend_title or None)
     _ratio_panel(bottom, edges, ref, cands, colours)
     bottom.set_xlabel(xlabel)
     return fig
@@ -206,7 +230,8 @@ def histogram_figure(
 ) -> Figure:
     """Normalised histogram of one observable: reference filled, candidates as lines, with a
     candidate/reference ratio panel; separation powers in the legend when given. Values
-    outside ``edges`` are counted in the first/last bin."""
+    outside ``edges`` are counted in the first/last bin, and the legend's title gives each
+    sample's fraction below and above the range (:func:`flow_note`) when there are any."""
     with hep_style():
         ref = _density(reference, edges)
         cands = [_density(c, edges) for c in candidates]
@@ -215,7 +240,13 @@ def histogram_figure(
             for k, lab in enumerate(labels)
         ]
         return _hist_with_ratio(
-            edges, ref, cands, legend, xlabel=_axis_label(spec), ylabel="normalised"
+            edges,
+            ref,
+            cands,
+            legend,
+            xlabel=_axis_label(spec),
+            ylabel="normalised",
+            legend_title=flow_note(["reference", *labels], [reference, *candidates], edges),
         )
 
 
@@ -257,7 +288,8 @@ def response_histograms_figure(
     n_bins: int = 30,
 ) -> Figure:
     """E_tot / E_inc per incident-energy point: one panel per point (titles ``points``),
-    reference filled, candidates as lines, 1-99.8% quantile range of the pooled values.
+    reference filled, candidates as lines, 0.2-99.8% quantile range of the pooled values
+    (values outside in the end bins, their fractions in the panel's legend title).
     ``reference[k]`` and ``candidates[i][k]`` hold the ratios of point ``k``."""
     from caloforge.evaluation.metrics import shared_bins
 
@@ -287,8 +319,9 @@ def response_histograms_figure(
             ax.set_xlabel("E_tot / E_inc")
             ax.set_ylabel("normalised")
             ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4))
-            if k == 0:
-                ax.legend()
+            note = flow_note(["reference", *labels], samples, edges)
+            if k == 0 or note:
+                ax.legend(title=note or None)
     return fig
 
 

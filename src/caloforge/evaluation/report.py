@@ -398,7 +398,8 @@ cell-energy spectrum.</p>
 <h3>Histograms</h3>
 <p>Histograms are shown for the {shown} observables with the largest separation power, of
 {len(reference.names)}. Ratio panels: points outside the drawn range are arrows at its edge;
-values outside the histogram range are counted in the first or last bin.</p>
+values outside the histogram range are counted in the first or last bin, and the legend's
+title gives each sample's fraction below / above the range when there are any.</p>
 <div class="figs">{"".join(figures["histograms"])}</div>
 </body></html>
 """

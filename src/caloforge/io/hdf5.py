@@ -21,6 +21,7 @@ import numpy as np
 from caloforge.data.energy_scale import (
     ENERGY_SCALE_ATTR,
     calibration_factor,
+    cell_scale,
     describe_scale,
     file_energy_scale,
 )
@@ -164,8 +165,9 @@ class _Layout:
                 raise ValueError(msg)
         self.n, self.condition_names = n, list(names)
         self.attrs = json.loads(f.attrs["caloforge_attrs"]) if "caloforge_attrs" in f.attrs else {}
-        if ENERGY_SCALE_ATTR in f.attrs:
-            self.attrs[ENERGY_SCALE_ATTR] = float(f.attrs[ENERGY_SCALE_ATTR])
+        if ENERGY_SCALE_ATTR in f.attrs:  # a number, or a list of one per layer
+            scale = np.asarray(f.attrs[ENERGY_SCALE_ATTR], dtype=np.float64)
+            self.attrs[ENERGY_SCALE_ATTR] = float(scale) if scale.ndim == 0 else scale.tolist()
 
 
 def read_showers(
@@ -337,7 +339,7 @@ class ShowerWriter:
         overwrite: bool = False,
         expected_rows: int | None = None,
         from_visible: bool = False,
-        energy_scale: float | None = None,
+        energy_scale: float | Sequence[float] | None = None,
     ) -> None:
         self.path, self.geometry = Path(path), geometry
         self.particle, self.conditions = particle, list(conditions)
@@ -365,10 +367,18 @@ class ShowerWriter:
         self._f.attrs["particle"] = particle
         self._f.attrs["pid"] = PARTICLES.get(particle, 0)
         self._f.attrs["conditions"] = json.dumps(self.conditions)
-        self._visible_factor = calibration_factor(geometry.name) if from_visible else None
-        scale = self._visible_factor or energy_scale or (attrs or {}).get(ENERGY_SCALE_ATTR)
-        if scale is not None:
-            self._f.attrs[ENERGY_SCALE_ATTR] = float(scale)
+        scale: Any = (
+            calibration_factor(geometry)
+            if from_visible
+            else energy_scale
+            if energy_scale is not None
+            else (attrs or {}).get(ENERGY_SCALE_ATTR)
+        )
+        per_cell = None if scale is None else cell_scale(scale, geometry)  # checks the size
+        self._visible_factor = per_cell if from_visible else None
+        if scale is not None:  # one number, or one per layer
+            value = np.asarray(scale, dtype=np.float64)
+            self._f.attrs[ENERGY_SCALE_ATTR] = float(value) if value.ndim == 0 else value
         self._attrs: dict[str, Any] = dict(attrs or {})
         self._write_attrs()
 

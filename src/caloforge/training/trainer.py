@@ -78,9 +78,11 @@ class TrainResult:
 
 
 def _prepare(data: ShowerSet | str | Path, run: RunConfig) -> tuple[ShowerSet, str]:
-    showers = data if isinstance(data, ShowerSet) else read_showers(data)
-    source = "<ShowerSet>" if isinstance(data, ShowerSet) else str(data)
     cfg = run.train
+    # train.geometry reads a file as --geometry does: a file naming no geometry (the
+    # CaloChallenge's own) is read with it, one naming another readout is refused
+    showers = data if isinstance(data, ShowerSet) else read_showers(data, cfg.geometry)
+    source = "<ShowerSet>" if isinstance(data, ShowerSet) else str(data)
     if cfg.geometry is not None:
         expected = get_geometry(cfg.geometry)
         if not showers.geometry.same_readout(expected):

@@ -2,16 +2,22 @@
 
 Energies in the challenge's files are calibrated, not visible, energies: for datasets 2 and 3
 the silicon deposit divided by the sampling fraction 0.033 (E_tot/E_inc ~ 1), for dataset 1 the
-ATLAS cell energies, also calibrated so that E_tot/E_inc ~ 1 for photons. The read-out threshold
-below which a voxel counts as empty is applied to both samples before any feature: 1 MeV for
-dataset 1, 0.5 keV of silicon deposit (0.5e-3 / 0.033 MeV calibrated) for datasets 2 and 3.
+ATLAS cell energies at the electromagnetic scale (each calorimeter's deposit divided by its
+sampling fraction for electromagnetic showers; per layer in our stack, see
+:mod:`caloforge.data.energy_scale`). The read-out threshold below which a voxel counts as empty
+is applied to both samples before any feature: 1 MeV for dataset 1, 0.5 keV of silicon deposit
+(0.5e-3 / 0.033 MeV calibrated) for datasets 2 and 3.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from caloforge.data.energy_scale import PAR04_SAMPLING_FRACTION, calibration_factor
+from caloforge.data.energy_scale import (
+    PAR04_SAMPLING_FRACTION,
+    EnergyScale,
+    calibration_factor,
+)
 from caloforge.geometry import Geometry, get_geometry
 
 __all__ = ["DATASETS", "ChallengeDataset", "dataset_for_geometry", "get_dataset"]
@@ -36,9 +42,10 @@ class ChallengeDataset:
         return get_geometry(self.preset)
 
     @property
-    def geometry_scale(self) -> float:
+    def geometry_scale(self) -> EnergyScale:
         """Energy scale (stored / visible) of the challenge's files for this dataset, as our
-        convention writes them (1 for dataset 1: see :mod:`caloforge.data.energy_scale`)."""
+        convention writes them: 1/0.033 for datasets 2 and 3, the EM scale of each layer for
+        dataset 1 (see :mod:`caloforge.data.energy_scale`)."""
         return calibration_factor(self.preset)
 
     @property

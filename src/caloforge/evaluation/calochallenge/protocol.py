@@ -11,7 +11,8 @@ dataset's read-out threshold are zeroed, and then, per candidate:
 - the AUC (and JSD) of the low-level (voxel) and high-level classifiers (:mod:`.classifier`);
 - FPD and KPD on the high-level inputs (:mod:`.distances`), quoted x1e3 like the published ones;
 - the published results of the dataset beside them (:mod:`.published`), with a warning when the
-  reference is not the challenge's Geant4 sample.
+  reference is not the challenge's Geant4 sample: in ``calochallenge.md`` and in the
+  self-contained ``report.html`` (:mod:`.report`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from caloforge.data.energy_scale import describe_scale, read_file_energy_scale
+from caloforge.data.energy_scale import (
+    EnergyScale,
+    cell_scale,
+    describe_scale,
+    read_file_energy_scale,
+)
 from caloforge.evaluation.calochallenge.binning import (
     DS1_ENERGIES_MEV,
     centre_edges,
@@ -56,6 +62,7 @@ from caloforge.evaluation.calochallenge.published import (
     published_results,
     published_source,
 )
+from caloforge.evaluation.calochallenge.report import write_challenge_report
 from caloforge.evaluation.metrics import separation_floor
 from caloforge.geometry import Geometry, get_geometry
 from caloforge.io import iter_showers, read_showers
@@ -74,7 +81,7 @@ class ChallengeSample:
     features: ChallengeFeatures
     lowlevel: np.ndarray | None
     cell_max: float
-    energy_scale: float
+    energy_scale: EnergyScale
     scale_found: str
 
 
@@ -96,7 +103,7 @@ def load_sample(
     scale of the dataset, then thresholded)."""
     path = Path(path)
     scale, found = read_file_energy_scale(path, dataset.preset)
-    to_calibrated = dataset.geometry_scale / scale
+    to_calibrated = _to_calibrated(dataset, geometry, scale)
     parts, low, cell_max, kept = [], [], 0.0, 0
     for chunk in iter_showers(path, geometry, chunk_size=chunk_size):
         cells = apply_threshold(
@@ -121,8 +128,13 @@ def load_sample(
     )
 
 
+def _to_calibrated(dataset: ChallengeDataset, geometry: Geometry, scale: EnergyScale) -> np.ndarray:
+    """(n_cells,) factors from a file's scale to the dataset's calibrated one."""
+    return cell_scale(dataset.geometry_scale, geometry) / cell_scale(scale, geometry)
+
+
 def _cell_counts(
-    path: Path, dataset: ChallengeDataset, geometry: Geometry, edges: np.ndarray, scale: float
+    path: Path, dataset: ChallengeDataset, geometry: Geometry, edges: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:
     counts = np.zeros(len(edges) - 1)
     for chunk in iter_showers(path, geometry):
@@ -185,8 +197,8 @@ def evaluate_calochallenge(
     kpd_settings: dict[str, int] | None = None,
     reference_is_geant4: bool = False,
 ) -> dict[str, Any]:
-    """Run the protocol (see the module); returns the metrics (and writes ``metrics.json`` and
-    ``calochallenge.md`` to ``out_dir`` when given). ``reference_is_geant4``: the reference is
+    """Run the protocol (see the module); returns the metrics (and writes ``metrics.json``,
+    ``calochallenge.md`` and ``report.html`` to ``out_dir`` when given). ``reference_is_geant4``: the reference is
     the challenge's own Geant4 file, so the published numbers are comparable."""
     ref_path = Path(reference)
     cand_paths = [Path(c) for c in candidates]
@@ -201,7 +213,7 @@ def evaluate_calochallenge(
     rows = lowlevel_rows if classifier else 0
     ref = load_sample(ref_path, dataset, geo, lowlevel_rows=rows)
     cell_edges = log_edges(dataset.threshold_mev, ref.cell_max, 50)
-    ref_to_cal = dataset.geometry_scale / ref.energy_scale
+    ref_to_cal = _to_calibrated(dataset, geo, ref.energy_scale)
     ref_cells = _cell_counts(ref_path, dataset, geo, cell_edges, ref_to_cal)
     ref_hl = high_level_inputs(ref.features)
     result: dict[str, Any] = {
@@ -236,7 +248,7 @@ def evaluate_calochallenge(
         seps = {n: density_separation(*h) for n, h in hists.items()}
         floors = {n: separation_floor_on(*h) for n, h in hists.items()}
         cand_cells = _cell_counts(
-            path, dataset, geo, cell_edges, dataset.geometry_scale / cand.energy_scale
+            path, dataset, geo, cell_edges, _to_calibrated(dataset, geo, cand.energy_scale)
         )
         seps["cells"] = counts_separation(ref_cells, cand_cells)
         floors["cells"] = separation_floor(
@@ -294,6 +306,7 @@ def evaluate_calochallenge(
             ]
         )
         (out / "calochallenge.md").write_text(text + "\n")
+        write_challenge_report(result, out)
     return result
 
 

@@ -16,7 +16,14 @@ from typing import Any
 
 from caloforge.evaluation.calochallenge.datasets import get_dataset
 
-__all__ = ["GEANT4_WARNING", "leaderboard_table", "published_results", "published_source"]
+__all__ = [
+    "GEANT4_WARNING",
+    "LEADERBOARD_COLUMNS",
+    "leaderboard_rows",
+    "leaderboard_table",
+    "published_results",
+    "published_source",
+]
 
 #: shown whenever the reference of an evaluation is not the challenge's Geant4 sample
 GEANT4_WARNING = (
@@ -50,30 +57,57 @@ def _fmt(value: float | None, error: float | None, digits: int) -> str:
     return f"{value:.{digits}f}" if error is None else f"{value:.{digits}f} ± {error:.{digits}f}"
 
 
+#: the columns of the leaderboard: key, heading
+LEADERBOARD_COLUMNS = (
+    ("model", "model"),
+    ("auc_low", "AUC low"),
+    ("auc_high", "AUC high"),
+    ("fpd", "FPD x1e3"),
+    ("kpd", "KPD x1e3"),
+    ("time_cpu", "CPU time/shower (batch 1/100/10000)"),
+    ("time_gpu", "GPU time/shower (batch 1/100/10000)"),
+)
+_BATCHES = ("1", "100", "10000")
+
+
+def _times(times: dict[str, Any] | None) -> str:
+    if not times:
+        return ""
+    return " / ".join(_fmt(times.get(b, [None])[0], None, 1) or "-" for b in _BATCHES)
+
+
+def leaderboard_rows(dataset: str, candidates: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The leaderboard as rows of formatted text (keys of :data:`LEADERBOARD_COLUMNS` and
+    ``ours``: True for this evaluation's candidates, which come first, then the published rows,
+    GEANT4 first). ``candidates`` maps a label to ``{"auc_low", "auc_low_err", "auc_high",
+    "auc_high_err", "fpd_x1e3", "fpd_x1e3_err", "kpd_x1e3", "kpd_x1e3_err"}`` and optionally
+    ``"time_cpu"`` / ``"time_gpu"`` (batch size -> [time, error]); missing keys print empty."""
+
+    def row(name: str, r: dict[str, Any], ours: bool) -> dict[str, Any]:
+        return {
+            "model": name,
+            "ours": ours,
+            "auc_low": _fmt(r.get("auc_low"), r.get("auc_low_err"), 4),
+            "auc_high": _fmt(r.get("auc_high"), r.get("auc_high_err"), 4),
+            "fpd": _fmt(r.get("fpd_x1e3"), r.get("fpd_x1e3_err"), 3),
+            "kpd": _fmt(r.get("kpd_x1e3"), r.get("kpd_x1e3_err"), 4),
+            "time_cpu": _times(r.get("time_cpu")),
+            "time_gpu": _times(r.get("time_gpu")),
+        }
+
+    rows = [row(name, r, True) for name, r in candidates.items()]
+    return rows + [row(r["model"], r, False) for r in published_results(dataset)]
+
+
 def leaderboard_table(dataset: str, candidates: dict[str, dict[str, Any]]) -> str:
-    """Markdown table: the candidates' AUC low/high, FPD, KPD (x1e3) beside the published rows.
-
-    ``candidates`` maps a label to ``{"auc_low", "auc_low_err", "auc_high", "auc_high_err",
-    "fpd_x1e3", "fpd_x1e3_err", "kpd_x1e3", "kpd_x1e3_err"}`` (missing keys print empty)."""
-    head = (
-        "| model | AUC low | AUC high | FPD x1e3 | KPD x1e3 | CPU time/shower (batch 1/100/10000) |"
-    )
-    lines = [head, "|" + "---|" * 6]
-
-    def row(name: str, r: dict[str, Any], times: str) -> str:
-        return (
-            f"| {name} | {_fmt(r.get('auc_low'), r.get('auc_low_err'), 4)} "
-            f"| {_fmt(r.get('auc_high'), r.get('auc_high_err'), 4)} "
-            f"| {_fmt(r.get('fpd_x1e3'), r.get('fpd_x1e3_err'), 3)} "
-            f"| {_fmt(r.get('kpd_x1e3'), r.get('kpd_x1e3_err'), 4)} | {times} |"
-        )
-
-    for name, r in candidates.items():
-        lines.append(row(f"**{name}** (this evaluation)", r, ""))
-    for r in published_results(dataset):
-        cpu = r.get("time_cpu", {})
-        times = " / ".join(
-            _fmt(cpu.get(b, [None])[0], None, 1) or "-" for b in ("1", "100", "10000")
-        )
-        lines.append(row(r["model"], r, times))
+    """Markdown table of :func:`leaderboard_rows`: the candidates' AUC low/high, FPD, KPD (x1e3)
+    beside the published rows (candidates in bold, marked "this evaluation")."""
+    lines = [
+        "| " + " | ".join(h for _, h in LEADERBOARD_COLUMNS) + " |",
+        "|" + "---|" * len(LEADERBOARD_COLUMNS),
+    ]
+    for r in leaderboard_rows(dataset, candidates):
+        name = f"**{r['model']}** (this evaluation)" if r["ours"] else r["model"]
+        cells = [name, *(r[k] for k, _ in LEADERBOARD_COLUMNS[1:])]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
