@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,43 @@ def test_refuses_non_grids_and_stays_a_light_leaf() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
+def test_evaluate_reports_grid_observables_for_grid_geometries(tmp_path: Path) -> None:
+    from caloforge.evaluation import evaluate
+
+    geo = _small()
+    rng = np.random.default_rng(1)
+    energy = np.repeat([1e3, 4e3], 100)
+    ref = ShowerSet(energy, rng.gamma(2.0, SI_MIP_MEV / 2, size=(200, 27)), geo)
+    cand = ShowerSet(energy, 1.1 * rng.gamma(2.0, SI_MIP_MEV / 2, size=(200, 27)), geo)
+    out = evaluate(
+        ref, cand, labels=["c"], out_dir=tmp_path, classifier=False, n_bootstrap=0, max_histograms=1
+    )
+    g = out["grid"]["candidates"]["c"]
+    assert g["response_ratio"]["e_inc_mev"] == [1e3, 4e3]
+    assert all(abs(r - 1.1) < 0.05 for r in g["response_ratio"]["linearity"])
+    page = (tmp_path / "report.html").read_text()
+    assert "<h2>Grid observables</h2>" in page
+    assert page.count("<img") >= 3
+    assert '"grid"' in (tmp_path / "metrics.json").read_text()
+    # not a grid: no section
+    atlas = get_geometry("atlas-em-barrel")
+    assert "grid" not in evaluate(
+        ShowerSet(
+            np.full(50, 5e4),
+            rng.random((50, atlas.n_cells)),
+            atlas,
+            conditions={"config": np.zeros(50, dtype=np.int64)},
+        ),
+        ShowerSet(
+            np.full(50, 5e4),
+            rng.random((50, atlas.n_cells)),
+            atlas,
+            conditions={"config": np.zeros(50, dtype=np.int64)},
+        ),
+        classifier=False,
+        n_bootstrap=0,
+    )

@@ -47,6 +47,7 @@ __all__ = [
     "GridObservables",
     "compare_grid",
     "compute_grid_observables",
+    "has_grid_observables",
     "is_grid",
     "mip_energy_mev",
     "mip_peak",
@@ -72,6 +73,12 @@ def is_grid(geometry: Geometry) -> bool:
     """True when every layer with cells is a Cartesian or polar grid (and some layer has)."""
     kinds = {ly.segmentation.kind for ly in geometry.layers if ly.n_cells > 0}
     return bool(kinds) and kinds <= {"cartesian", "polar"}
+
+
+def has_grid_observables(geometry: Geometry) -> bool:
+    """True when :func:`compute_grid_observables` applies: a grid whose every layer has an
+    active slab (a MIP scale); readout-only geometries (a binning XML alone) have none."""
+    return is_grid(geometry) and all(any(s.active for s in ly.slabs) for ly in geometry.layers)
 
 
 def mip_energy_mev(geometry: Geometry) -> np.ndarray:
@@ -246,14 +253,19 @@ def compute_grid_observables(
 def _profile_ratio(
     ref: np.ndarray, ref_err: np.ndarray, cand: np.ndarray, cand_err: np.ndarray
 ) -> dict[str, list[float]]:
-    """candidate / reference per bin with the propagated error (bins empty in the reference:
-    NaN, written as null by the JSON writer)."""
+    """candidate / reference per bin with the propagated error (None where the reference or
+    the candidate bin is empty)."""
     safe = np.where(ref > 0, ref, np.nan)
     ratio = cand / safe
     err = np.abs(ratio) * np.sqrt(
         (cand_err / np.where(cand > 0, cand, np.nan)) ** 2 + (ref_err / safe) ** 2
     )
-    return {"ratio": ratio.tolist(), "error": err.tolist()}
+    return {"ratio": _finite(ratio), "error": _finite(err)}
+
+
+def _finite(values: np.ndarray) -> list[float | None]:
+    """JSON-ready list: non-finite values as None (null)."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=np.float64)]
 
 
 def _summary(g: GridObservables, binning: EnergyBinning) -> dict[str, Any]:
