@@ -252,7 +252,7 @@ def compute_grid_observables(
 
 def _profile_ratio(
     ref: np.ndarray, ref_err: np.ndarray, cand: np.ndarray, cand_err: np.ndarray
-) -> dict[str, list[float]]:
+) -> dict[str, list[float | None]]:
     """candidate / reference per bin with the propagated error (None where the reference or
     the candidate bin is empty)."""
     safe = np.where(ref > 0, ref, np.nan)
