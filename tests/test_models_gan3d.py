@@ -110,3 +110,23 @@ def test_configuration_is_checked() -> None:
             Preprocessing("log"),
             GAN3DConfig(),
         )
+
+
+def test_builds_on_the_ild_volume() -> None:
+    fam = _family("ild-ecal")
+    gen = fam.generator
+    assert gen.volume.shape == (30, 30, 30)
+    assert gen.body.sizes == [(8, 8, 8), (15, 15, 15), (30, 30, 30)]
+    cells = gen.sample(
+        np.array([1e4, 1e5]), noise=gen.make_noise(2, torch.Generator().manual_seed(0))
+    )
+    assert cells.shape == (2, 27_000)
+    # the cells share out exactly the E_tot/E_inc drawn by the likelihood head
+    assert torch.all(cells >= 0)
+    noise = gen.make_noise(2, torch.Generator().manual_seed(0))
+    cond = gen.encode_conditions(np.array([1e4, 1e5]))
+    with torch.no_grad():
+        ratio = gen.energy.sample(noise[:, 0], noise[:, 1], cond)
+    torch.testing.assert_close(
+        cells.sum(dim=1) / torch.tensor([1e4, 1e5]), ratio, rtol=1e-4, atol=0
+    )
