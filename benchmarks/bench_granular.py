@@ -11,6 +11,7 @@ observables (hit spectrum in MIP units and its MIP peak, hits above 0.5 MIP, cen
 gravity, profiles). Every number in the output is measured here.
 
     python benchmarks/bench_granular.py train --train T.h5 --work W --seed 0 --steps 300
+    python benchmarks/bench_granular.py generate --reference R.h5 --work W --seed 0  # optional
     python benchmarks/bench_granular.py evaluate --reference R.h5 --floor F.h5 --work W \\
         --seeds 0 1 --label clic-ecal-electrons
 
@@ -111,16 +112,35 @@ def _ratios(cand: dict[str, list[float]], ref: dict[str, list[float]]) -> dict[s
     }
 
 
+def _generate(work: Path, reference: str, seed: int) -> Path:
+    """Generate seed ``seed``'s model with the reference's conditions (once: the file and its
+    timing are kept in ``work``)."""
+    out = work / f"generated_seed_{seed}.h5"
+    timing = work / f"generated_seed_{seed}.json"
+    if not (out.exists() and timing.exists()):
+        start = time.perf_counter()
+        generate(
+            work / f"seed_{seed}", out, like=reference, seed=1000 + seed, overwrite=True, threads=1
+        )
+        wall = time.perf_counter() - start
+        timing.write_text(json.dumps({"generate_wall_seconds": wall}) + "\n")
+    return out
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    print(_generate(Path(args.work), args.reference, args.seed))
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     work = Path(args.work)
     candidates: dict[str, Path] = {}
     models: dict[str, Any] = {}
     for seed in args.seeds:
         model = work / f"seed_{seed}"
-        out = work / f"generated_seed_{seed}.h5"
-        start = time.perf_counter()
-        generate(model, out, like=args.reference, seed=1000 + seed, overwrite=True, threads=1)
-        gen_wall = time.perf_counter() - start
+        out = _generate(work, args.reference, seed)
+        gen_wall = json.loads((work / f"generated_seed_{seed}.json").read_text())[
+            "generate_wall_seconds"
+        ]
         train_info = json.loads((model / "bench_train.json").read_text())
         log = (model / "log.csv").read_text().splitlines()
         models[f"gan3d seed {seed}"] = train_info | {
@@ -263,6 +283,10 @@ def main() -> None:
     t.add_argument("--steps", type=int, default=300)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3)
+    g = sub.add_parser("generate")
+    g.add_argument("--reference", required=True)
+    g.add_argument("--work", required=True)
+    g.add_argument("--seed", type=int, default=0)
     e = sub.add_parser("evaluate")
     e.add_argument("--reference", required=True)
     e.add_argument("--floor", required=True)
@@ -274,7 +298,7 @@ def main() -> None:
     e.add_argument("--cls-hidden", type=int, nargs="+", default=[64])
     e.add_argument("--cls-epochs", type=int, default=10)
     args = p.parse_args()
-    {"train": cmd_train, "evaluate": cmd_evaluate}[args.cmd](args)
+    {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate}[args.cmd](args)
 
 
 if __name__ == "__main__":
