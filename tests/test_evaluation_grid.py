@@ -53,11 +53,11 @@ def test_grid_kinds_and_mip_energy() -> None:
 
 def test_mip_peak_finds_a_constructed_peak() -> None:
     centres = 0.5 * (MIP_EDGES_LOG10[1:] + MIP_EDGES_LOG10[:-1])
-    e = 10.0**centres
-    widths = np.diff(10.0**MIP_EDGES_LOG10)
-    # a Landau-like peak at 0.85 MIP on a falling background, as counts per log bin
-    density = 1e4 * np.exp(-0.5 * ((e - 0.85) / 0.12) ** 2) + 50.0 / e
-    assert mip_peak(density * widths) == pytest.approx(0.85, rel=0.01)
+    # counts per log bin: a peak at 0.85 MIP (0.05 dex wide) on a falling background, which
+    # is higher than the peak below the search window (0.3 MIP)
+    counts = 1e4 * np.exp(-0.5 * ((centres - np.log10(0.85)) / 0.05) ** 2) + 2e3 * 10 ** (-centres)
+    assert counts[np.argmax(counts)] > counts[np.searchsorted(centres, np.log10(0.85))]
+    assert mip_peak(counts) == pytest.approx(0.85, rel=0.01)
     assert np.isnan(mip_peak(np.zeros_like(centres)))
 
 

@@ -7,7 +7,10 @@ For geometries whose every layer with cells is a Cartesian or a polar grid (``cl
 - the hit-energy spectrum in MIP units: each cell's energy divided by its layer's MIP energy
   (:func:`mip_energy_mev`: the PDG dE/dx_min of the layer's active slabs times their
   thickness, i.e. the mean loss of a minimum-ionising particle at normal incidence), on
-  :data:`MIP_EDGES_LOG10` bins, and the position of its MIP peak (:func:`mip_peak`);
+  :data:`MIP_EDGES_LOG10` bins, and the position of its MIP peak (:func:`mip_peak`: the
+  maximum of the counts per log bin in 0.3-3 MIP; in a shower many cells hold more than one
+  particle, so this is the peak of the hit spectrum, not a single particle's most probable
+  loss);
 - per shower: the number of hits above ``hit_threshold_mip`` (0.5 MIP), the visible energy
   ``e_vis`` (the cell sum, MeV), the MIP-weighted energy ``e_mip`` = sum over layers of
   E_layer / f_mip (``f_mip``: the layer's MIP sampling fraction, the CALICE calibration; the
@@ -121,20 +124,20 @@ def radial_edges_mm(geometry: Geometry) -> np.ndarray:
 
 
 def mip_peak(counts: np.ndarray, edges_log10: np.ndarray = MIP_EDGES_LOG10) -> float:
-    """Most probable hit energy (MIP units) of a hit-energy spectrum in ``PEAK_WINDOW_MIP``:
-    the bin of most counts per unit energy, refined by the vertex of the parabola through it
-    and its neighbours (in log10 E). NaN without counts in the window."""
+    """Position (MIP units) of the MIP peak of a hit-energy spectrum: the bin of most counts
+    per log10 E bin (the spectrum as drawn on a log axis, E dN/dE) in ``PEAK_WINDOW_MIP``,
+    refined by the vertex of the parabola through it and its neighbours (in log10 E). NaN
+    without counts in the window."""
     c = np.asarray(counts, dtype=np.float64)
     centres = 0.5 * (edges_log10[1:] + edges_log10[:-1])
     lo, hi = np.log10(PEAK_WINDOW_MIP[0]), np.log10(PEAK_WINDOW_MIP[1])
     window = np.flatnonzero((centres >= lo) & (centres <= hi))
-    # counts per unit energy (not per log bin): a falling spectrum has no spurious peak
-    density = c / np.diff(10.0**edges_log10)
-    k = int(window[np.argmax(density[window])])
-    if density[k] <= 0:
+    per_log = c / np.diff(edges_log10)
+    k = int(window[np.argmax(per_log[window])])
+    if per_log[k] <= 0:
         return float("nan")
     if 0 < k < len(c) - 1:
-        y0, y1, y2 = density[k - 1 : k + 2]
+        y0, y1, y2 = per_log[k - 1 : k + 2]
         denom = y0 - 2 * y1 + y2
         shift = 0.5 * (y0 - y2) / denom if denom < 0 else 0.0
         step = centres[k + 1] - centres[k]
