@@ -261,6 +261,16 @@ def markdown(doc: dict[str, Any]) -> str:
             f"{c['mip_peak_ratio']:.3f} | {c['grid_separation']['n_hits']:.3f} | "
             f"{c['grid_separation']['cog_z']:.3f} | {c['hit_spectrum_separation']:.3f} |"
         )
+    lines += [
+        "",
+        "Notes: the floor is a cascade sample independent of the reference (here the training "
+        "data, which has the reference's energies); its deviations are the statistical noise of "
+        "these sample sizes. An AUC far below 0.5 means a classifier that separates the samples "
+        "with the labels the wrong way round on the test split: at these sizes (a few hundred "
+        "showers per class, one input per cell) the low-level classifier is not stable, and "
+        "|AUC - 0.5| is the separability. MIP-w.: the MIP-weighted energy (sum of E_layer / "
+        "f_mip).",
+    ]
     lines += ["", "## Per energy point (cell sum: candidate / reference)", ""]
     lines += ["| candidate | E (GeV) | linearity ratio | sigma/E ratio |", "|---|---|---|---|"]
     for lab, c in doc["candidates"].items():
