@@ -19,6 +19,12 @@ import numpy as np
 
 from caloforge.evaluation.classifier import ClassifierConfig, classifier_auc
 from caloforge.evaluation.flagging import SEPARATION_THRESHOLD, is_flagged
+from caloforge.evaluation.grid import (
+    GridObservables,
+    compare_grid,
+    compute_grid_observables,
+    has_grid_observables,
+)
 from caloforge.evaluation.inputs import (
     GeometryFile,
     Source,
@@ -181,6 +187,16 @@ def evaluate(
         )
     unique = {(str(w.message), w.category): None for w in caught}
     result["warnings"] = [f"{cat.__name__}: {message}" for message, cat in unique]
+    grid: tuple[GridObservables, list[GridObservables]] | None = None
+    if has_grid_observables(ref_obs.geometry):
+        grid = _grid(reference, cand_list, names, chunk_size)
+        result["grid"] = compare_grid(
+            grid[0],
+            dict(zip(names, grid[1], strict=True)),
+            n_bins=n_bins,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
     if out_dir is not None:
         write_report(
             result,
@@ -190,6 +206,7 @@ def evaluate(
             max_histograms=max_histograms,
             examples=[_first_showers(s) for s in [reference, *cand_list]],
             model_dir=None if model_dir is None else Path(model_dir),
+            grid=grid,
         )
     for message, category in unique:
         warnings.warn(message, category, stacklevel=2)
@@ -206,6 +223,20 @@ def default_lowlevel_rows(n_cells: int) -> int:
     that one sample's float32 inputs stay under 256 MiB (10 354 rows for 6480 cells; the copies
     made for training keep a 100k x 6480 evaluation under 4 GB)."""
     return max(1000, min(MAX_LOWLEVEL_ROWS, LOWLEVEL_BYTES_PER_SAMPLE // (4 * (n_cells + 1))))
+
+
+def _grid(
+    reference: Source, candidates: list[Source], names: list[str], chunk_size: int
+) -> tuple[GridObservables, list[GridObservables]]:
+    """Grid observables (:mod:`caloforge.evaluation.grid`) of the reference and candidates."""
+    ref = compute_grid_observables(
+        reference, name=source_label(reference, "reference"), chunk_size=chunk_size
+    )
+    cands = [
+        compute_grid_observables(c, name=n, chunk_size=chunk_size)
+        for c, n in zip(candidates, names, strict=True)
+    ]
+    return ref, cands
 
 
 def _first_showers(source: Source, n: int = 3) -> ShowerSet:

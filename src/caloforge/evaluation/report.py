@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from caloforge.evaluation.flagging import SEPARATION_THRESHOLD
+from caloforge.evaluation.grid import GridObservables
 from caloforge.evaluation.metrics import shared_bins
 from caloforge.evaluation.observables import (
     SPECTRUM_EDGES_LOG10_MEV,
@@ -325,6 +326,54 @@ def _figures(
     return sections
 
 
+def _grid_section(
+    metrics: dict[str, Any], grid: tuple[GridObservables, list[GridObservables]] | None
+) -> str:
+    """The grid observables' table and figures (hit spectrum in MIP units, profiles)."""
+    if grid is None or "grid" not in metrics:
+        return ""
+    from caloforge.evaluation.grid import GRID_OBSERVABLES
+    from caloforge.evaluation.grid_plots import hit_spectrum_figure, profile_figures
+
+    g = metrics["grid"]
+    labels = list(g["candidates"])
+    head = "".join(f"<th>S({html.escape(n)})</th>" for n, _, _ in GRID_OBSERVABLES)
+    rows = []
+    for lab, c in g["candidates"].items():
+        lin = [abs(x - 1) for x in c["response_ratio"]["linearity"]]
+        res = [abs(x - 1) for x in c["response_ratio"]["resolution"]]
+        seps = "".join(
+            f"<td>{_pm(c['observables'][n]['separation'], c['observables'][n]['error'])}</td>"
+            for n, _, _ in GRID_OBSERVABLES
+        )
+        rows.append(
+            f"<tr><td class='name'>{html.escape(lab)}</td><td>{c['mip_peak']:.3f}</td>"
+            f"<td>{c['mip_peak_ratio']:.3f}</td><td>{max(lin, default=math.nan):.2%}</td>"
+            f"<td>{max(res, default=math.nan):.1%}</td>{seps}</tr>"
+        )
+    table = (
+        "<table><tr><th>candidate</th><th>MIP peak [MIP]</th><th>ratio to ref.</th>"
+        "<th>max |lin. ratio − 1|</th><th>max |σ/E ratio − 1|</th>"
+        f"{head}</tr>{''.join(rows)}</table>"
+    )
+    ref_g, cand_g = grid
+    figs = [_png(hit_spectrum_figure(ref_g, cand_g, labels=labels), "hit spectrum in MIP units")]
+    figs += [
+        _png(f, f"{kind} profile")
+        for f, kind in zip(
+            profile_figures(ref_g, cand_g, labels=labels), ("longitudinal", "radial"), strict=True
+        )
+    ]
+    return f"""<h2>Grid observables</h2>
+<p>Hit energies in MIP units (reference MIP peak {g["reference"]["mip_peak"]:.3f} MIP; a MIP is
+dE/dx_min × the active thickness of the layer), hits above {g["hit_threshold_mip"]} MIP, centres
+of gravity, and the MIP-weighted energy (Σ E_layer / f_mip): its linearity and σ/E as ratios to
+the reference's at each energy point.</p>
+{table}
+<div class="figs">{"".join(figs)}</div>
+"""
+
+
 def write_report(
     metrics: dict[str, Any],
     reference: Observables,
@@ -334,12 +383,15 @@ def write_report(
     max_histograms: int = 60,
     examples: Sequence[ShowerSet] = (),
     model_dir: Path | None = None,
+    grid: tuple[GridObservables, list[GridObservables]] | None = None,
 ) -> Path:
     """Write ``metrics.json`` and ``report.html`` into ``out_dir`` (created if needed).
 
     ``examples``: a few showers of the reference and of each candidate, in that order, drawn as
     single-shower displays; ``model_dir``: the candidate's model folder, whose ``log.csv`` is
-    drawn as the training curve."""
+    drawn as the training curve; ``grid``: the grid observables of the reference and the
+    candidates (grid geometries; :mod:`caloforge.evaluation.grid`), drawn in their own section
+    with ``metrics["grid"]``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_metrics_json(metrics, out_dir)
     ref = metrics["reference"]
@@ -385,6 +437,7 @@ observable's unit), worst first. Expected S for two samples of one distribution:
 {", ".join(f"{html.escape(lab)} {c['separation_floor']:.4f}" for lab, c in metrics["candidates"].items())}.</p>
 {_observable_table(metrics, reference)}
 {_per_config_table(metrics)}
+{_grid_section(metrics, grid)}
 <h2>Figures</h2>
 <h3>Response</h3>
 <p>Linearity and resolution versus incident energy; E_tot/E_inc at each energy point; the

@@ -41,6 +41,11 @@ REGISTRY: tuple[FamilyEntry, ...] = (
         "caloforge.models.flow_matching:FlowMatching",
         "two-stage conditional flow matching (energies, then shapes), fixed-step ODE solver",
     ),
+    FamilyEntry(
+        "gan3d",
+        "caloforge.models.gan3d:GAN3D",
+        "3DGAN: 3D conv generator and discriminator with an energy-regression head",
+    ),
 )
 
 
