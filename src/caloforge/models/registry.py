@@ -41,6 +41,11 @@ REGISTRY: tuple[FamilyEntry, ...] = (
         "caloforge.models.flow_matching:FlowMatching",
         "two-stage conditional flow matching (energies, then shapes), fixed-step ODE solver",
     ),
+    FamilyEntry(
+        "flow",
+        "caloforge.models.flow:Flow",
+        "two-stage spline-coupling normalising flow (energies, then shapes); teacher = distil",
+    ),
 )
 
 
