@@ -9,7 +9,9 @@ derivatives are 1, so the map is C1 at the tails). Forward (data -> noise) and i
 Written here rather than taken from ``zuko`` (the project's environment does not ship it, and a
 dependency of this size for ~60 lines was not worth adding). It is also written for the ONNX
 exporter: the bin of every input is found by counting the inner knots at or below it (a
-comparison and a sum) instead of ``torch.searchsorted``, and the bin's parameters are taken with
+comparison and a sum) instead of ``torch.searchsorted`` (which the TorchScript-based exporter
+refuses at opset 17: "Exporting the operator 'aten::searchsorted' to ONNX opset version 17 is
+not supported"), and the bin's parameters are taken with
 ``torch.gather`` (ONNX ``GatherElements``). Both directions therefore export and run in ONNX
 Runtime (``tests/test_models_flow.py`` checks the parity).
 
