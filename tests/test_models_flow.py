@@ -18,6 +18,7 @@ from caloforge.geometry import get_geometry
 from caloforge.models import ConditionEncoding, Preprocessing, load_model
 from caloforge.models.flow import Flow, FlowConfig, FlowGenerator, draw_rows
 from caloforge.models.flow_student import distillation_loss
+from caloforge.models.shower_transform import ShowerTransform
 from caloforge.models.spline import CouplingFlow, rq_spline
 from caloforge.training import RunConfig, TrainConfig, train
 from caloforge.training.data import BatchStream
@@ -124,6 +125,14 @@ def test_generated_layers_add_up_to_the_energy_flow_output() -> None:
     with torch.no_grad():
         cells = gen(noise, cond)
         e = gen.transform.energy_inverse(gen.energy_flow.inverse(noise[:, :4], cond))
+        y_e = gen.energy_flow.inverse(noise[:, :4], cond)
+        # the shape conditions of a sample are those of its layer energies
+        torch.testing.assert_close(
+            gen.sampled_shape_conditions(cond, y_e, e),
+            gen.shape_conditions(cond, e),
+            atol=1e-3,
+            rtol=0,
+        )
     layers = torch.as_tensor(GEOMETRY.layer_energies(cells.numpy().astype(np.float64)))
     target = (e * 5e4).double()
     kept_layer = layers > 0
@@ -135,6 +144,15 @@ def test_generated_layers_add_up_to_the_energy_flow_output() -> None:
     assert float(cells.min()) >= 0.0
     kept = cells[cells > 0]
     assert float(kept.min()) > fam.hparams.cut_mev
+
+
+def test_flow_transform_logistic_is_the_shared_one() -> None:
+    fam = _family()
+    y = torch.linspace(-20, 20, 401, dtype=torch.float64)[:, None]
+    shared = ShowerTransform(GEOMETRY, alpha=1e-6, noise_mev=0.05, cut_mev=0.5, u0_headroom=1.5)
+    torch.testing.assert_close(
+        fam.generator.transform.expit(y), shared.expit(y), atol=1e-15, rtol=0
+    )
 
 
 def test_training_batch_draws_follow_the_shard() -> None:
@@ -157,13 +175,13 @@ def test_short_training_beats_the_fitted_untrained_model() -> None:
     maximum likelihood must beat that score by a clear margin and lower both losses."""
     data = atlas_showers(1500, 3)
     val = data[900:]
-    fam = _family()
+    fam = _family(energy_layers=6, energy_hidden=64)
     stream = _stream(fam, 900, 3)
     rng = torch.Generator().manual_seed(1)
     optimisers = fam.make_optimisers(2e-3, (0.5, 0.9))
     fam.fit_preprocessing(stream, rng)
     before = _score(fam, val, 7)
-    losses = [fam.train_step(stream, optimisers, rng) for _ in range(150)]
+    losses = [fam.train_step(stream, optimisers, rng) for _ in range(200)]
     after = _score(fam, val, 7)
     for stage in ("energy", "shape"):
         first = np.mean([step[stage] for step in losses[:10]])

@@ -27,6 +27,7 @@ of 2 x 128 on 266 cells (1.2M). CaloFlow (dataset 1 photons) uses a MAF of 6 (en
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ from caloforge.models.base import Batch, Family, Generator, Objective
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.flow_student import FlowTeacher, distillation_loss
 from caloforge.models.preprocessing import Preprocessing
-from caloforge.models.shower_transform import ShowerTransform
+from caloforge.models.shower_transform import LOG_ENERGY_FLOOR, ShowerTransform
 from caloforge.models.spline import CouplingFlow
 
 __all__ = ["Flow", "FlowConfig", "FlowGenerator"]
@@ -95,6 +96,21 @@ class FlowConfig:
             raise ValueError(msg)
 
 
+class FlowTransform(ShowerTransform):
+    """:class:`ShowerTransform` with the logistic written as ``1 / (1 + exp(-y))``.
+
+    The same function; but ONNX Runtime's ``Sigmoid`` kernel (MLAS) is an approximation with an
+    absolute error near 1e-7, which ``expit`` -- the logistic minus ``alpha`` = 1e-6 -- turns
+    into a relative error of several per cent for the small u's of nearly empty layers. The
+    shape flow is conditioned on their log energies, so the exported generator differed from
+    PyTorch by ~4e-5 of the largest cell (beyond the 1e-5 parity tolerance); with ``Exp``
+    (accurate to a few ulp in both back-ends) it does not."""
+
+    def expit(self, y: torch.Tensor) -> torch.Tensor:
+        logistic = 1.0 / (1.0 + torch.exp(-y))
+        return ((logistic - self.alpha) / (1 - 2 * self.alpha)).clamp(0.0, 1.0)
+
+
 class FlowGenerator(Generator):
     """Energy flow, then shape flow (both inverted), then the inverse preprocessing.
 
@@ -110,7 +126,7 @@ class FlowGenerator(Generator):
     ) -> None:
         super().__init__(geometry, encoding, preprocessing)
         hp = hparams
-        self.transform = ShowerTransform(
+        self.transform = FlowTransform(
             geometry,
             alpha=hp.logit_alpha,
             noise_mev=hp.noise_mev,
@@ -149,11 +165,29 @@ class FlowGenerator(Generator):
         """(N, cond_dim), (N, n_layers) layer energies -> the shape flow's conditions."""
         return torch.cat([conditions, self.transform.shape_condition(e)], dim=1)
 
+    def sampled_shape_conditions(
+        self, conditions: torch.Tensor, y_e: torch.Tensor, e: torch.Tensor
+    ) -> torch.Tensor:
+        """The shape flow's conditions for a sample of the energy flow ``y_e`` (N, n_layers)
+        and its layer energies ``e``: :meth:`shape_conditions` with the u-part taken from
+        ``y_e`` itself (clipped where ``energy_inverse`` clips) instead of re-deriving it from
+        ``e``. The same values, but the round trip through the logit is ill-conditioned in
+        float32 where a u is close to 1 (an error of 1e-2 in the conditions, and exports that
+        disagree with PyTorch beyond the parity tolerance)."""
+        t = self.transform
+        edge = math.log1p(-t.alpha) - math.log(t.alpha)  # |logit| at u = 0 and u = 1
+        y = (y_e * t.energy_std + t.energy_mean).clamp(-edge, edge)
+        u_part = (y - t.energy_mean) / t.energy_std
+        log_e = (torch.log(e + LOG_ENERGY_FLOOR) - t.log_energy_mean) / t.log_energy_std
+        return torch.cat([conditions, u_part, log_e], dim=1)
+
     def fractions(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         """(N, n_cells) cells as fractions of E_inc for the base sample ``noise``."""
         k = self.n_energy
-        e = self.transform.energy_inverse(self.energy_flow.inverse(noise[:, :k], conditions))
-        y = self.shape_flow.inverse(noise[:, k:], self.shape_conditions(conditions, e))
+        y_e = self.energy_flow.inverse(noise[:, :k], conditions)
+        e = self.transform.energy_inverse(y_e)
+        c_s = self.sampled_shape_conditions(conditions, y_e, e)
+        y = self.shape_flow.inverse(noise[:, k:], c_s)
         return self.transform.shape_inverse(y, e, self.encoding.decode_energy(conditions))
 
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
@@ -169,18 +203,6 @@ def draw_rows(
     sampler = torch.randn if law == "normal" else torch.rand
     out = sampler(n * world, dim, generator=rng)
     return out if world == 1 else out[rank * n : (rank + 1) * n]
-
-
-@dataclass
-class FlowTargets:
-    """A batch in the two flows' spaces: energy variables ``x_e`` (B, n_layers) with the
-    conditions ``c`` (B, cond_dim); shape variables ``x_s`` (B, n_cells) with their conditions
-    ``c_s`` (B, cond_dim + 2 n_layers)."""
-
-    x_e: torch.Tensor
-    c: torch.Tensor
-    x_s: torch.Tensor
-    c_s: torch.Tensor
 
 
 class Flow(Family[FlowConfig]):
@@ -248,44 +270,51 @@ class Flow(Family[FlowConfig]):
         noise_u = draw_rows(self.shard, len(x), x.shape[1], rng, "uniform").to(x.device)
         self.generator.transform.fit(self.preprocessing.to_fraction(x), energy, noise_u)
 
-    def targets(self, batch: Batch, rng: torch.Generator) -> FlowTargets:
-        """The batch in both flows' spaces, freshly dequantised (one uniform draw)."""
+    def energy_targets(self, batch: Batch) -> torch.Tensor:
+        """(B, n_layers) the batch's standardised logit u's (the energy flow's data)."""
         gen = self.generator
         f = self.preprocessing.to_fraction(batch.x)
-        e = gen.transform.layer_energies(f)
+        return gen.transform.energy_forward(gen.transform.layer_energies(f))
+
+    def shape_targets(
+        self, batch: Batch, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's freshly dequantised standardised logit shapes (B, n_cells), one uniform
+        draw, and the shape flow's conditions (B, cond_dim + 2 n_layers) from its true layer
+        energies."""
+        gen = self.generator
+        f = self.preprocessing.to_fraction(batch.x)
         noise_u = draw_rows(self.shard, len(f), f.shape[1], rng, "uniform").to(f.device)
         energy = self.encoding.decode_energy(batch.conditions)
-        return FlowTargets(
-            x_e=gen.transform.energy_forward(e),
-            c=batch.conditions,
-            x_s=gen.transform.shape_forward(f, energy, noise_u),
-            c_s=gen.shape_conditions(batch.conditions, e),
-        )
+        x_s = gen.transform.shape_forward(f, energy, noise_u)
+        return x_s, gen.shape_conditions(batch.conditions, gen.transform.layer_energies(f))
 
     def _loss(
         self, stage: str, flow: CouplingFlow, x: torch.Tensor, c: torch.Tensor, rng: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        nll = -flow.log_prob(x, c).mean() / flow.dim
+        """The stage's loss on data ``x`` given ``c``: the negative log-likelihood per dimension,
+        or for a student the distillation terms (latent space at ``x``, data space at a fresh
+        base sample)."""
         if self.teacher is None:
-            return {stage: nll}
+            return {stage: -flow.log_prob(x, c).mean() / flow.dim}
         z = draw_rows(self.shard, len(x), flow.dim, rng, "normal").to(x.device)
         teacher_flow = getattr(self.teacher.generator, f"{stage}_flow")
         terms = distillation_loss(flow, teacher_flow, x, z, c)
-        return {stage: terms["x"] + terms["z"], f"{stage}_nll": nll.detach()} | {
+        return {stage: terms["x"] + terms["z"]} | {
             f"{stage}_distill_{k}": v.detach() for k, v in terms.items()
         }
 
     def energy_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """Negative log-likelihood per dimension of the energy flow on the batch's layer
         energies (or, for a student, its distillation loss)."""
-        t = self.targets(batch, rng)
-        return self._loss("energy", self.generator.energy_flow, t.x_e, t.c, rng)
+        x = self.energy_targets(batch)
+        return self._loss("energy", self.generator.energy_flow, x, batch.conditions, rng)
 
     def shape_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """Negative log-likelihood per dimension of the shape flow on the batch's dequantised
         shapes given its true layer energies (or, for a student, its distillation loss)."""
-        t = self.targets(batch, rng)
-        return self._loss("shape", self.generator.shape_flow, t.x_s, t.c_s, rng)
+        x, c = self.shape_targets(batch, rng)
+        return self._loss("shape", self.generator.shape_flow, x, c, rng)
 
     def train_step(
         self,
