@@ -150,6 +150,10 @@ def one_seed(
 ) -> dict[str, Any]:
     work = WORK / f"pareto_{args.label}"
     out = work / f"{family}_seed{seed}"
+    cached = work / f"{family}_seed{seed}.json"
+    if args.reuse and cached.is_file():
+        done: dict[str, Any] = json.loads(cached.read_text())
+        return done
     shutil.rmtree(out, ignore_errors=True)
     run = run_config(family, args, seed)
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -176,6 +180,7 @@ def one_seed(
     if seed == args.seed:
         info["generation"] = generation_times(out, args, work)
     print(json.dumps({k: info[k] for k in ("family", "seed", "train_cpu_seconds")}), flush=True)
+    cached.write_text(json.dumps(info, indent=1) + "\n")
     return info
 
 
@@ -350,6 +355,9 @@ def main() -> None:
     p.add_argument("--time-budget", type=float, default=2.0, help="seconds per timing")
     p.add_argument("--energy-mev", type=float, default=5e4, help="energy of the timed showers")
     p.add_argument("--smoke", action="store_true", help="label the run a smoke test")
+    p.add_argument(
+        "--reuse", action="store_true", help="reuse the per-seed results of an earlier run"
+    )
     p.add_argument("--label", required=True)
     args = p.parse_args()
 
@@ -382,7 +390,11 @@ def main() -> None:
     }
     for fam in families:
         runs = [one_seed(fam, args.seed + i, train_set, ref, args) for i in range(args.seeds)]
-        doc["families"][fam] = {"runs": runs, "summary": summarise(runs)}
+        doc["families"][fam] = {
+            "runs": runs,
+            "summary": summarise(runs),
+            "generation": runs[0]["generation"],
+        }
     floor_set = train_set[np.arange(min(len(train_set), len(ref)))]
     doc["floor"] = fidelity(ref, floor_set, "training_data", seed=0)
     doc["response_reference"] = response(ref)
