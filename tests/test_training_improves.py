@@ -34,6 +34,11 @@ OWN_IMPROVEMENT_TEST = {
     # energies); test_models_flow_matching::test_short_training_beats_the_fitted_untrained_model
     # asks 120 steps for a 30% better score than that fitted, untrained model
     "flow-matching": "test_models_flow_matching.py::test_short_training_beats_the_fitted_untrained_model",
+    # the same preprocessing, and its couplings start near the identity, so the untrained flow
+    # draws the same Gaussians in the standardised spaces (score 0.133 in that test);
+    # test_models_flow::test_short_training_beats_the_fitted_untrained_model asks 200 steps
+    # for a 30% better score
+    "flow": "test_models_flow.py::test_short_training_beats_the_fitted_untrained_model",
 }
 
 

@@ -42,6 +42,11 @@ REGISTRY: tuple[FamilyEntry, ...] = (
         "two-stage conditional flow matching (energies, then shapes), fixed-step ODE solver",
     ),
     FamilyEntry(
+        "flow",
+        "caloforge.models.flow:Flow",
+        "two-stage spline-coupling normalising flow (energies, then shapes); teacher = distil",
+    ),
+    FamilyEntry(
         "gan3d",
         "caloforge.models.gan3d:GAN3D",
         "3DGAN: 3D conv generator and discriminator with an energy-regression head",

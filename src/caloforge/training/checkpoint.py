@@ -1,8 +1,9 @@
 """Training checkpoints: one safetensors file, written atomically, never pickled.
 
 Tensors: every module's state (``module.<name>.<key>``), every optimiser's per-parameter state
-(``optim.<name>.<param index>.<key>``), the RNG states (``rng.<name>``, uint8) and the data
-stream's current permutation. The safetensors metadata holds one JSON document
+(``optim.<name>.<param index>.<key>``), the RNG states (``rng.<name>``, uint8), the data
+stream's current permutation and any further training state (``extra.<name>``: the averaged
+weights of :mod:`caloforge.training.schedule`). The safetensors metadata holds one JSON document
 (``caloforge_checkpoint``) with the step, the best validation score, the data stream position,
 the optimisers' param groups (learning rates, betas, ...) and a fingerprint of the run's
 configuration, checked on resume.
@@ -64,6 +65,8 @@ class CheckpointState:
     best_score: float | None = None
     best_step: int | None = None
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    #: further training state by name (e.g. the averaged weights), saved as ``extra.<name>``
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def save_checkpoint(
@@ -88,6 +91,7 @@ def save_checkpoint(
                     raise TypeError(msg)
                 tensors[f"optim.{name}.{index}.{key}"] = value.detach().cpu().contiguous()
     tensors |= {f"rng.{k}": g.get_state() for k, g in rngs.items()}
+    tensors |= {f"extra.{k}": v.detach().cpu().contiguous() for k, v in state.extra.items()}
     if stream.perm is not None:
         tensors["data.perm"] = stream.perm.contiguous()
     meta = {
@@ -170,4 +174,5 @@ def load_checkpoint(
         best_score=meta["best_score"],
         best_step=meta["best_step"],
         fingerprint=meta["fingerprint"],
+        extra={k[len("extra.") :]: v for k, v in tensors.items() if k.startswith("extra.")},
     )

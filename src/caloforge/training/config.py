@@ -30,6 +30,7 @@ from caloforge.io import atomic_write_text
 from caloforge.models.hparams import from_mapping, to_mapping
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.registry import get_family
+from caloforge.training.schedule import SCHEDULES
 
 __all__ = ["RunConfig", "TrainConfig", "load_run_config", "read_toml", "save_run_config"]
 
@@ -59,6 +60,10 @@ class TrainConfig:
     geometry: str | None = None
     condition_on_config: bool = True
     progress: bool = True
+    #: learning-rate schedule and weight averaging (:mod:`caloforge.training.schedule`)
+    lr_schedule: str = "constant"
+    lr_warmup_steps: int = 0
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         positive = {
@@ -80,6 +85,14 @@ class TrainConfig:
             raise ValueError(msg)
         if not 0 < self.val_fraction < 1:
             msg = f"train.val_fraction must be in (0, 1), got {self.val_fraction}"
+            raise ValueError(msg)
+        if self.lr_schedule not in SCHEDULES:
+            msg = (
+                f"train.lr_schedule must be one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}"
+            )
+            raise ValueError(msg)
+        if self.lr_warmup_steps < 0 or not 0 <= self.ema_decay < 1:
+            msg = f"train.lr_warmup_steps must be >= 0 and train.ema_decay in [0, 1); got {self.lr_warmup_steps}, {self.ema_decay}"
             raise ValueError(msg)
         if self.threads is not None and self.threads < 1:
             msg = f"train.threads must be >= 1, got {self.threads}"

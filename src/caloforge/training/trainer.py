@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ from caloforge.training.distributed import (
     wrap_family,
 )
 from caloforge.training.log import CsvLog
+from caloforge.training.schedule import LearningRates, WeightAverage
 from caloforge.training.validation import validation_metrics
 
 __all__ = ["TrainResult", "TrainingDivergedError", "train"]
@@ -57,6 +59,9 @@ __all__ = ["TrainResult", "TrainingDivergedError", "train"]
 CHECKPOINT = Path("checkpoints") / "last.safetensors"
 #: keys of TrainConfig that may change between an interrupted run and its resumption
 RESUMABLE_CHANGES = ("steps", "epochs", "device", "threads", "progress")
+#: TrainConfig keys added after checkpoints were first written: left out of the fingerprint at
+#: their defaults, so those checkpoints still resume
+LATER_DEFAULTS: dict[str, Any] = {"lr_schedule": "constant", "lr_warmup_steps": 0, "ema_decay": 0.0}
 
 #: ``on_validation(step, metrics)``: called after every validation (on every rank); it may raise
 #: to stop training (e.g. ``optuna.TrialPruned``), leaving the last checkpoint in place
@@ -142,7 +147,11 @@ def _check_finite(
 
 def _fingerprint(run: RunConfig, train_set: ShowerSet, source: str) -> dict[str, Any]:
     d = run.to_dict()
-    d["train"] = {k: v for k, v in d["train"].items() if k not in RESUMABLE_CHANGES}
+    d["train"] = {
+        k: v
+        for k, v in d["train"].items()
+        if k not in RESUMABLE_CHANGES and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])
+    }
     data = data_fingerprint(
         train_set.incident_energy, train_set.cells, train_set.config, _source_path(source)
     )
@@ -181,6 +190,14 @@ def _fit(
         torch.manual_seed(cfg.seed)
         family = family_cls(showers.geometry, encoding, run.preprocessing, run.model).to(device)
     optimisers = family.make_optimisers(cfg.lr, (cfg.betas[0], cfg.betas[1]))
+    # opt-in: learning-rate schedule (base rates read now, before a checkpoint's) and the
+    # generator's weight average (validated and saved instead of the raw weights)
+    rates = LearningRates(optimisers, cfg.lr_schedule, cfg.lr_warmup_steps)
+    ema = WeightAverage(family.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
+
+    def averaged() -> AbstractContextManager[None]:
+        return nullcontext() if ema is None else ema.applied()
+
     x, cond = _tensors(train_set, family, device)
     stream = BatchStream(x, cond, cfg.batch_size, torch.Generator().manual_seed(data_seed))
     rngs = {"data": stream.rng, "noise": torch.Generator().manual_seed(noise_seed)}
@@ -191,6 +208,8 @@ def _fit(
         (out_dir / CHECKPOINT.parent).mkdir(exist_ok=True)
     if resume:
         state = load_checkpoint(ckpt, family, optimisers, stream, rngs, state.fingerprint)
+        if ema is not None:
+            ema.load(state.extra, f"{ckpt} (averaged weights)")
     next_batch: Callable[[], Any] = stream
     if ctx.distributed:
         if cfg.batch_size % ctx.world_size:
@@ -221,7 +240,9 @@ def _fit(
     metrics: dict[str, float] = {}
     if log is not None and not resume:
         # the untrained model's validation metrics at step 0: what training has to improve on
-        log.write(0, {f"val_{k}": v for k, v in _validate(family, val_set, val_seed).items()})
+        with averaged():
+            initial = _validate(family, val_set, val_seed)
+        log.write(0, {f"val_{k}": v for k, v in initial.items()})
     t0 = time.perf_counter()
     bar = TrainingProgress(
         total,
@@ -232,6 +253,7 @@ def _fit(
     try:
         while state.step < total:
             # forward / backward / optimiser steps (the family's phases)
+            rates.apply(state.step, total)
             losses = ctx.mean(family.train_step(next_batch, optimisers, rngs["noise"]))
             problem = _check_finite(family, losses, state.step + 1, cfg.max_abs_loss)
             if problem is not None:
@@ -243,6 +265,8 @@ def _fit(
                 msg = f"training diverged at {problem}; stopped ({kept}; lower train.lr or check the data)"
                 raise TrainingDivergedError(msg)
             state.step += 1
+            if ema is not None:
+                ema.update(state.step)
             bar.advance(losses)
             # log
             if log is not None and (state.step % cfg.log_every == 0 or state.step == total):
@@ -250,22 +274,26 @@ def _fit(
             # evaluate: validation metrics on the held-out split, keep the best
             validated = state.step % cfg.validate_every == 0 or state.step == total
             if validated:
-                metrics = _validate(family, val_set, val_seed)
+                with averaged():
+                    metrics = _validate(family, val_set, val_seed)
                 if log is not None:
                     log.write(state.step, {f"val_{k}": v for k, v in metrics.items()})
                 if state.best_score is None or metrics["score"] < state.best_score:
                     state.best_score, state.best_step = metrics["score"], state.step
                 if state.best_step == state.step and main:
-                    save_model(
-                        out_dir / "best",
-                        family.generator,
-                        seed=cfg.seed,
-                        provenance=provenance | {"steps": state.step},
-                        metrics=metrics | {"step": state.step},
-                        **save_kw,
-                    )
+                    with averaged():
+                        save_model(
+                            out_dir / "best",
+                            family.generator,
+                            seed=cfg.seed,
+                            provenance=provenance | {"steps": state.step},
+                            metrics=metrics | {"step": state.step},
+                            **save_kw,
+                        )
             # checkpoint (atomic)
             if main and (state.step % cfg.checkpoint_every == 0 or state.step == total):
+                if ema is not None:
+                    state.extra = ema.state()
                 save_checkpoint(ckpt, family, optimisers, stream, rngs, state)
             # report (after the checkpoint, so a stop keeps this step's state)
             if validated and on_validation is not None:
@@ -285,14 +313,15 @@ def _fit(
         "best": {"step": state.best_step, "score": state.best_score},
     }
     if main:
-        save_model(
-            out_dir,
-            family.generator,
-            seed=cfg.seed,
-            provenance=provenance,
-            metrics=final,
-            **save_kw,
-        )
+        with averaged():
+            save_model(
+                out_dir,
+                family.generator,
+                seed=cfg.seed,
+                provenance=provenance,
+                metrics=final,
+                **save_kw,
+            )
     ctx.barrier()
     return TrainResult(out_dir, cfg.seed, state.step, wall, state.best_step, final)
 

@@ -1,0 +1,425 @@
+"""Benchmark: fidelity against generation speed for every registered family (the Pareto view).
+
+Every family in the registry (or ``--families``) is trained ``--seeds`` times on the same
+training file, generates the reference's conditions (``--like``), and is compared with the
+independent reference exactly as ``bench_models.py alignment`` does (its data preparation and
+metrics are reused: ``evaluate`` with the low- and high-level classifier AUCs and their errors,
+FPD / KPD, separation powers; the training data itself against the reference is the *floor*).
+Per family it records, as mean and standard deviation over the seeds:
+
+- AUC low / high level (each with the classifier's own error), FPD, KPD, the three worst
+  separation powers (of every observable) and the largest;
+- the response: mean E_tot / E_inc and sigma / E (r.m.s.), against the reference's;
+- CPU training time (process CPU seconds of ``train``, one torch thread unless told) and wall
+  time;
+
+and, for the first seed's model, the generation time in microseconds per shower for the torch
+and ONNX Runtime back-ends at each ``--batches`` size and ``--gen-threads`` count (the median of
+``caloforge.bench.timing.time_call``).
+
+Everything is configurable down to a smoke scale; a run's label is printed on every table, and a
+``--smoke`` run is headed as such (it proves the script, its numbers are not results):
+
+    python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 --steps 3000 --seeds 3 \\
+        --label 50GeV-10k
+    python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 --n-train 1000 \\
+        --n-reference 500 --steps 20 --seeds 3 --batches 1 1000 --smoke --label smoke
+
+Writes ``benchmarks/results/pareto_<label>.json``, ``.md`` and (matplotlib) ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_models import headline, load_many, response
+
+from caloforge.bench.timing import time_call
+from caloforge.evaluation import evaluate
+from caloforge.export import export_onnx
+from caloforge.generation import generate
+from caloforge.generation.onnxruntime import OnnxBackend
+from caloforge.generation.torch_backend import TorchBackend
+from caloforge.io import read_showers, write_showers
+from caloforge.models import load_model
+from caloforge.models.hparams import from_mapping, to_mapping
+from caloforge.models.registry import family_names, get_family
+from caloforge.provenance import machine_description
+from caloforge.showerset import ShowerSet
+from caloforge.training import RunConfig, TrainConfig, train
+
+RESULTS = Path(__file__).parent / "results"
+WORK = Path(__file__).parent / "data" / "runs"
+
+
+def run_config(family: str, args: argparse.Namespace, seed: int) -> RunConfig:
+    model = get_family(family).Config()
+    over = json.loads(args.model).get(family, {}) if args.model else {}
+    if over:
+        model = from_mapping(type(model), {**to_mapping(model), **over}, f"--model[{family}]")
+    train_cfg = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        threads=args.threads,
+        seed=seed,
+        progress=False,
+        validate_every=args.steps,
+        checkpoint_every=args.steps,
+        log_every=50,
+        lr_schedule=args.lr_schedule,
+        ema_decay=args.ema_decay,
+    )
+    return RunConfig(family=family, train=train_cfg, model=model)
+
+
+def fidelity(ref: ShowerSet, cand: ShowerSet, label: str, seed: int) -> dict[str, Any]:
+    """bench_models' headline metrics plus the three worst separation powers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = evaluate(ref, [cand], labels=[label], per_config=False, seed=seed)
+    out = headline(result, label)
+    observables = result["candidates"][label]["observables"]
+    worst = sorted(observables.items(), key=lambda kv: -kv[1]["separation"])[:3]
+    out["worst_separation"] = [[k, v["separation"]] for k, v in worst]
+    out.pop("flagged", None)
+    return out
+
+
+def export_for_timing(model_dir: Path, onnx_path: Path) -> str | None:
+    """Export ``model_dir``; a failed parity check is recorded (the message) and the model is
+    exported unchecked, so that its speed is still measured."""
+    try:
+        export_onnx(model_dir, onnx_path, overwrite=True)
+        return None
+    except ValueError as exc:
+        export_onnx(model_dir, onnx_path, overwrite=True, check=False)
+        return str(exc).split(": ", 1)[-1]
+
+
+def generation_times(model_dir: Path, args: argparse.Namespace, work: Path) -> list[dict]:
+    """Median microseconds per shower, torch and ONNX Runtime, per batch and thread count."""
+    art = load_model(model_dir)
+    gen = art.generator.eval()
+    onnx_path = work / f"{model_dir.name}.onnx"
+    parity_failure = export_for_timing(model_dir, onnx_path)
+    config = 0 if art.encoding.uses_config else None
+    rows = []
+    before = torch.get_num_threads()
+    try:
+        for threads in args.gen_threads:
+            torch.set_num_threads(threads)
+            backends = [TorchBackend(gen, "cpu"), OnnxBackend(onnx_path, threads=threads)]
+            for batch in args.batches:
+                for backend in backends:
+                    noise = np.random.default_rng(0).standard_normal(
+                        (batch, backend.noise_dim), np.float32
+                    )
+                    c = None if config is None else np.full(batch, config, dtype=np.int64)
+                    cond = backend.encode_conditions(np.full(batch, args.energy_mev), c)
+                    t = time_call(backend.timer(noise, cond), batch, budget_s=args.time_budget)
+                    rows.append(
+                        {
+                            "backend": backend.name,
+                            "threads": threads,
+                            "batch": batch,
+                            "us_per_shower": 1e6 * t.per_shower_s,
+                            "repeats": t.repeats,
+                            "onnx_parity_failure": parity_failure,
+                        }
+                    )
+    finally:
+        torch.set_num_threads(before)
+    return rows
+
+
+def one_seed(
+    family: str, seed: int, train_set: ShowerSet, ref: ShowerSet, args: argparse.Namespace
+) -> dict[str, Any]:
+    work = WORK / f"pareto_{args.label}"
+    out = work / f"{family}_seed{seed}"
+    cached = work / f"{family}_seed{seed}.json"
+    if args.reuse and cached.is_file():
+        done: dict[str, Any] = json.loads(cached.read_text())
+        return done
+    shutil.rmtree(out, ignore_errors=True)
+    run = run_config(family, args, seed)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    (result,) = train(train_set, config=run, out_dir=out)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    gen_path = generate(
+        out,
+        work / f"gen_{family}_seed{seed}.h5",
+        like=args.ref_path,
+        seed=seed + 1000,
+        overwrite=True,
+    )
+    cand = read_showers(gen_path)
+    info: dict[str, Any] = {
+        "family": family,
+        "seed": seed,
+        "steps": result.steps,
+        "train_cpu_seconds": cpu,
+        "train_wall_seconds": wall,
+        "generator_parameters": sum(p.numel() for p in load_model(out).generator.parameters()),
+        "metrics": fidelity(ref, cand, family, seed=0),
+        "response": response(cand),
+    }
+    if seed == args.seed:
+        info["generation"] = generation_times(out, args, work)
+    print(json.dumps({k: info[k] for k in ("family", "seed", "train_cpu_seconds")}), flush=True)
+    cached.write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
+def _scalars(run: dict[str, Any]) -> dict[str, float]:
+    m = run["metrics"]
+    return {
+        "auc_low": m["auc_low_level"]["auc"],
+        "auc_low_err": m["auc_low_level"]["error"],
+        "auc_high": m["auc_high_level"]["auc"],
+        "auc_high_err": m["auc_high_level"]["error"],
+        "fpd": m["fpd"]["value"],
+        "kpd": m["kpd"]["value"],
+        "sep_max": m["separation_max_all_observables"],
+        "mean_response": run["response"]["mean_ratio"][0],
+        "sigma_over_e": run["response"]["resolution"][0],
+        "train_cpu_seconds": run["train_cpu_seconds"],
+    }
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation (ddof 1; 0 for one seed) of every scalar over the seeds."""
+    table = [_scalars(r) for r in runs]
+    out = {}
+    for key in table[0]:
+        v = np.array([t[key] for t in table])
+        out[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+    return out
+
+
+def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
+    """Families not dominated in (time, AUC low), both lower is better."""
+    front = []
+    for name, (t, a) in points.items():
+        dominated = any(
+            (t2 <= t and a2 <= a) and (t2 < t or a2 < a)
+            for other, (t2, a2) in points.items()
+            if other != name
+        )
+        if not dominated:
+            front.append(name)
+    return front
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    smoke = doc["smoke"]
+    lines = [f"# Pareto benchmark `{doc['label']}`", ""]
+    if smoke:
+        lines += [
+            "**SMOKE RUN at a tiny scale: it proves that the script runs end to end. These "
+            "numbers are not results** (tiny training, tiny samples, a loaded machine).",
+            "",
+        ]
+    lines += [
+        f"`{doc['command']}`",
+        "",
+        f"Machine: {doc['machine']}; torch {doc['torch']}, training on {doc['torch_threads']} "
+        f"thread(s); load average at end {', '.join(f'{x:.1f}' for x in doc['load_average_1_5_15min_at_end'])}; "
+        f"{doc['finished']}.",
+        "",
+        f"Data: training {doc['n_train']} showers ({doc['train_files']}), independent reference "
+        f"{doc['n_reference']} ({doc['reference_file']}); {doc['seeds']} seed(s) per family, "
+        f"{doc['steps']} steps each. Mean ± standard deviation over the seeds; AUC errors are "
+        "the classifier's own (mean over seeds).",
+        "",
+        "| family | params | AUC low | AUC high | FPD | KPD | max S | worst S (seed 0) | "
+        "mean E/E_inc | σ/E | train CPU [s] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def pm(s: dict[str, float], nd: int = 3) -> str:
+        return f"{s['mean']:.{nd}f} ± {s['std']:.{nd}f}"
+
+    for fam, body in doc["families"].items():
+        s = body["summary"]
+        first = body["runs"][0]
+        worst = ", ".join(f"{k} {v:.2f}" for k, v in first["metrics"]["worst_separation"])
+        lines.append(
+            f"| {fam} | {first['generator_parameters']:,} | {pm(s['auc_low'])} "
+            f"(±{s['auc_low_err']['mean']:.3f}) | {pm(s['auc_high'])} (±{s['auc_high_err']['mean']:.3f}) | "
+            f"{pm(s['fpd'], 4)} | {pm(s['kpd'], 5)} | {pm(s['sep_max'])} | {worst} | "
+            f"{pm(s['mean_response'], 4)} | {pm(s['sigma_over_e'], 4)} | {pm(s['train_cpu_seconds'], 0)} |"
+        )
+    fl = doc["floor"]
+    rr = doc["response_reference"]
+    lines.append(
+        f"| training data (floor) | - | {fl['auc_low_level']['auc']:.3f} (±{fl['auc_low_level']['error']:.3f}) | "
+        f"{fl['auc_high_level']['auc']:.3f} (±{fl['auc_high_level']['error']:.3f}) | "
+        f"{fl['fpd']['value']:.4f} | {fl['kpd']['value']:.5f} | {fl['separation_max_all_observables']:.3f} | - | "
+        f"{rr['mean_ratio'][0]:.4f} (reference) | {rr['resolution'][0]:.4f} (reference) | - |"
+    )
+    lines += [
+        "",
+        "Generation time, µs per shower (median; first seed's model; loaded machine):",
+        "",
+    ]
+    keys = sorted(
+        {
+            (g["backend"], g["batch"], g["threads"])
+            for b in doc["families"].values()
+            for g in b["generation"]
+        }
+    )
+    lines.append("| family | " + " | ".join(f"{b} n={n} t={t}" for b, n, t in keys) + " |")
+    lines.append("|---|" + "---|" * len(keys))
+    for fam, body in doc["families"].items():
+        by = {
+            (g["backend"], g["batch"], g["threads"]): g["us_per_shower"] for g in body["generation"]
+        }
+        lines.append(f"| {fam} | " + " | ".join(f"{by[k]:.1f}" for k in keys) + " |")
+    failures = {
+        fam: next(
+            (g["onnx_parity_failure"] for g in body["generation"] if g["onnx_parity_failure"]), None
+        )
+        for fam, body in doc["families"].items()
+    }
+    for fam, msg in failures.items():
+        if msg:
+            lines += [
+                "",
+                f"**{fam}: the ONNX export failed its parity check** ({msg}); timed unchecked.",
+            ]
+    lines += [
+        "",
+        f"Pareto front in (µs per shower with {doc['pareto_axis']}, mean AUC low): "
+        f"{', '.join(doc['pareto_front'])}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def figure(doc: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for fam, body in doc["families"].items():
+        s = body["summary"]
+        t = body["pareto_time_us"]
+        ax.errorbar(t, s["auc_low"]["mean"], yerr=s["auc_low"]["std"], fmt="o", label=fam)
+    ax.axhline(doc["floor"]["auc_low_level"]["auc"], color="grey", ls="--", label="floor")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"µs per shower ({doc['pareto_axis']})")
+    ax.set_ylabel("AUC low level (mean ± std over seeds)")
+    title = doc["label"] + (" (SMOKE RUN, not a result)" if doc["smoke"] else "")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--train", type=Path, nargs="+", required=True)
+    p.add_argument("--reference", type=Path, required=True)
+    p.add_argument("--families", nargs="+", default=None, help="default: every registered one")
+    p.add_argument("--n-train", type=int, default=None, help="first N training showers")
+    p.add_argument("--n-reference", type=int, default=None, help="first N reference showers")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr-schedule", default="constant")
+    p.add_argument("--ema-decay", type=float, default=0.0)
+    p.add_argument("--model", default="", help='JSON {"family": {hyper-parameter: value}}')
+    p.add_argument("--threads", type=int, default=1, help="torch threads while training")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 10000])
+    p.add_argument("--gen-threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--time-budget", type=float, default=2.0, help="seconds per timing")
+    p.add_argument("--energy-mev", type=float, default=5e4, help="energy of the timed showers")
+    p.add_argument("--smoke", action="store_true", help="label the run a smoke test")
+    p.add_argument(
+        "--reuse", action="store_true", help="reuse the per-seed results of an earlier run"
+    )
+    p.add_argument("--label", required=True)
+    args = p.parse_args()
+
+    train_set = load_many(args.train)
+    if args.n_train:
+        train_set = train_set[np.arange(min(args.n_train, len(train_set)))]
+    ref = read_showers(args.reference)
+    work = WORK / f"pareto_{args.label}"
+    work.mkdir(parents=True, exist_ok=True)
+    if args.n_reference:
+        ref = ref[np.arange(min(args.n_reference, len(ref)))]
+    args.ref_path = work / "reference.h5"
+    write_showers(args.ref_path, ref, overwrite=True)
+    families = args.families or family_names()
+    doc: dict[str, Any] = {
+        "benchmark": "bench_pareto",
+        "label": args.label,
+        "smoke": args.smoke,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine_description(),
+        "torch": torch.__version__,
+        "torch_threads": args.threads,
+        "n_train": len(train_set),
+        "n_reference": len(ref),
+        "train_files": ", ".join(str(t) for t in args.train),
+        "reference_file": str(args.reference),
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "families": {},
+    }
+    for fam in families:
+        runs = [one_seed(fam, args.seed + i, train_set, ref, args) for i in range(args.seeds)]
+        doc["families"][fam] = {
+            "runs": runs,
+            "summary": summarise(runs),
+            "generation": runs[0]["generation"],
+        }
+    floor_set = train_set[np.arange(min(len(train_set), len(ref)))]
+    doc["floor"] = fidelity(ref, floor_set, "training_data", seed=0)
+    doc["response_reference"] = response(ref)
+    # the Pareto axis: ONNX Runtime at the largest batch, one thread
+    axis = ("onnxruntime", max(args.batches), min(args.gen_threads))
+    doc["pareto_axis"] = f"ONNX Runtime, batch {axis[1]}, {axis[2]} thread(s)"
+    points = {}
+    for fam, body in doc["families"].items():
+        t = next(
+            g["us_per_shower"]
+            for g in body["generation"]
+            if (g["backend"], g["batch"], g["threads"]) == axis
+        )
+        body["pareto_time_us"] = t
+        points[fam] = (t, body["summary"]["auc_low"]["mean"])
+    doc["pareto_front"] = pareto_front(points)
+    doc["load_average_1_5_15min_at_end"] = list(os.getloadavg())
+    doc["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / f"pareto_{args.label}"
+    stem.with_suffix(".json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    stem.with_suffix(".md").write_text(markdown(doc))
+    figure(doc, stem.with_suffix(".png"))
+    print(stem.with_suffix(".md"))
+
+
+if __name__ == "__main__":
+    main()

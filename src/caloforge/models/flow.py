@@ -1,0 +1,332 @@
+"""``flow``: two-stage conditional normalising flow (the CaloFlow / CaloINN recipe on CPU sizes).
+
+The same two stages and the same preprocessing as ``flow-matching``
+(:class:`~caloforge.models.shower_transform.ShowerTransform`): the **energy flow** models the
+layer energies given the conditions (ln E_inc and, for ``atlas-em-barrel``, the alignment
+configuration one-hot) through the standardised logit u variables; the **shape flow** models
+every layer's dequantised, normalised cell pattern (standardised logit) given the conditions,
+the u's and the log layer energies. Both are stacks of rational-quadratic spline couplings
+(:mod:`caloforge.models.spline`) over a standard-normal base.
+
+Training: maximum likelihood -- each flow minimises its negative log-likelihood per dimension
+(nats) on the data (the shape flow given the data's true layer energies), each with its own
+Adam optimiser; the preprocessing statistics are fitted on the first ``fit_batches`` batches.
+With ``teacher`` set, the model is instead a **student** distilled from a trained ``flow``
+(:mod:`caloforge.models.flow_student`).
+
+Sampling (:class:`FlowGenerator`): the noise is the concatenated base sample of both flows,
+``(N, n_layers + n_cells)`` standard normal; ``forward`` runs the energy flow's inverse, then
+the shape flow's inverse given the sampled energies -- one pass through each coupling, no
+sequential loop -- and maps back with the cut and per-layer renormalisation of the shared
+transform. It traces to ONNX (the spline's bin search is a comparison and a sum).
+
+CPU-sized defaults: energy flow 6 couplings of 2 x 64 (48k parameters), shape flow 6 couplings
+of 2 x 128 on 266 cells (2.58M, almost all in the output layers: 133 x 23 spline parameters per
+coupling). CaloFlow's flows are MAFs (masked autoregressive) with rational-quadratic splines.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from caloforge.geometry import Geometry
+from caloforge.models.base import Batch, Family, Generator, Objective
+from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.flow_student import FlowTeacher, distillation_loss
+from caloforge.models.preprocessing import Preprocessing
+from caloforge.models.shower_transform import LOG_ENERGY_FLOOR, ShowerTransform
+from caloforge.models.spline import CouplingFlow
+
+__all__ = ["Flow", "FlowConfig", "FlowGenerator"]
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Hyper-parameters of ``flow`` (flow sizes, spline, preprocessing, optimiser, teacher)."""
+
+    energy_layers: int = 6
+    energy_hidden: int = 64
+    shape_layers: int = 6
+    shape_hidden: int = 128
+    #: hidden layers of every coupling's MLP
+    depth: int = 2
+    #: spline bins and the half-width of the spline interval (identity outside), in the
+    #: standardised logit space (the dequantised empty cells lie around -3 to -4 there)
+    bins: int = 8
+    bound: float = 8.0
+    #: each coupling's last MLP layer starts at this multiple of its default initialisation
+    #: (near-identity couplings; exactly 0 would leave the other layers without a gradient)
+    init_scale: float = 0.01
+    #: the shared preprocessing (see :class:`~caloforge.models.shower_transform.ShowerTransform`
+    #: and ``flow-matching``, whose defaults these are)
+    logit_alpha: float = 1e-6
+    noise_mev: float = 0.05
+    cut_mev: float = 0.5
+    u0_headroom: float = 1.5
+    fit_batches: int = 8
+    #: Adam betas (the trainer's betas are set for GANs)
+    betas: tuple[float, ...] = (0.9, 0.999)
+    #: probability-density distillation: the folder of a trained ``flow`` (any sizes, the same
+    #: preprocessing settings); the model learns to map noise where the teacher does and data
+    #: where the teacher does, instead of the likelihood. Empty: learn from the data
+    teacher: str = ""
+
+    def __post_init__(self) -> None:
+        positive = {
+            "energy_layers": self.energy_layers,
+            "energy_hidden": self.energy_hidden,
+            "shape_layers": self.shape_layers,
+            "shape_hidden": self.shape_hidden,
+            "depth": self.depth,
+            "fit_batches": self.fit_batches,
+        }
+        for key, value in positive.items():
+            if value < 1:
+                msg = f"flow: {key} must be >= 1, got {value}"
+                raise ValueError(msg)
+        if self.bins < 2 or not self.bound > 0:
+            msg = f"flow: bins must be >= 2 and bound > 0, got {self.bins}, {self.bound}"
+            raise ValueError(msg)
+        if not (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
+            msg = f"flow: betas must be two numbers in [0, 1), got {self.betas}"
+            raise ValueError(msg)
+
+
+class FlowTransform(ShowerTransform):
+    """:class:`ShowerTransform` with the logistic written as ``1 / (1 + exp(-y))``.
+
+    The same function; but ONNX Runtime's ``Sigmoid`` kernel (MLAS) is an approximation with an
+    absolute error near 1e-7, which ``expit`` -- the logistic minus ``alpha`` = 1e-6 -- turns
+    into a relative error of several per cent for the small u's of nearly empty layers. The
+    shape flow is conditioned on their log energies, so the exported generator differed from
+    PyTorch by ~4e-5 of the largest cell (beyond the 1e-5 parity tolerance); with ``Exp``
+    (accurate to a few ulp in both back-ends) it does not."""
+
+    def expit(self, y: torch.Tensor) -> torch.Tensor:
+        logistic = 1.0 / (1.0 + torch.exp(-y))
+        return ((logistic - self.alpha) / (1 - 2 * self.alpha)).clamp(0.0, 1.0)
+
+
+class FlowGenerator(Generator):
+    """Energy flow, then shape flow (both inverted), then the inverse preprocessing.
+
+    ``noise`` (N, n_layers + n_cells): columns ``[:n_layers]`` are the energy flow's base
+    sample, the rest the shape flow's. ``conditions`` (N, encoding.dim)."""
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: FlowConfig,
+    ) -> None:
+        super().__init__(geometry, encoding, preprocessing)
+        hp = hparams
+        self.transform = FlowTransform(
+            geometry,
+            alpha=hp.logit_alpha,
+            noise_mev=hp.noise_mev,
+            cut_mev=hp.cut_mev,
+            u0_headroom=hp.u0_headroom,
+        )
+        n_layers = geometry.n_layers
+
+        def flow(dim: int, cond_dim: int, layers: int, hidden: int, seed: int) -> CouplingFlow:
+            return CouplingFlow(
+                dim,
+                cond_dim,
+                layers=layers,
+                hidden=hidden,
+                depth=hp.depth,
+                bins=hp.bins,
+                bound=hp.bound,
+                seed=seed,
+                init_scale=hp.init_scale,
+            )
+
+        self.energy_flow = flow(n_layers, encoding.dim, hp.energy_layers, hp.energy_hidden, 0)
+        self.shape_flow = flow(
+            geometry.n_cells, encoding.dim + 2 * n_layers, hp.shape_layers, hp.shape_hidden, 1000
+        )
+
+    @property
+    def noise_dim(self) -> int:
+        return self.geometry.n_layers + self.geometry.n_cells
+
+    @property
+    def n_energy(self) -> int:
+        return self.geometry.n_layers
+
+    def shape_conditions(self, conditions: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """(N, cond_dim), (N, n_layers) layer energies -> the shape flow's conditions."""
+        return torch.cat([conditions, self.transform.shape_condition(e)], dim=1)
+
+    def sampled_shape_conditions(
+        self, conditions: torch.Tensor, y_e: torch.Tensor, e: torch.Tensor
+    ) -> torch.Tensor:
+        """The shape flow's conditions for a sample of the energy flow ``y_e`` (N, n_layers)
+        and its layer energies ``e``: :meth:`shape_conditions` with the u-part taken from
+        ``y_e`` itself (clipped where ``energy_inverse`` clips) instead of re-deriving it from
+        ``e``. The same values, but the round trip through the logit is ill-conditioned in
+        float32 where a u is close to 1 (an error of 1e-2 in the conditions, and exports that
+        disagree with PyTorch beyond the parity tolerance)."""
+        t = self.transform
+        edge = math.log1p(-t.alpha) - math.log(t.alpha)  # |logit| at u = 0 and u = 1
+        y = (y_e * t.energy_std + t.energy_mean).clamp(-edge, edge)
+        u_part = (y - t.energy_mean) / t.energy_std
+        log_e = (torch.log(e + LOG_ENERGY_FLOOR) - t.log_energy_mean) / t.log_energy_std
+        return torch.cat([conditions, u_part, log_e], dim=1)
+
+    def fractions(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """(N, n_cells) cells as fractions of E_inc for the base sample ``noise``."""
+        k = self.n_energy
+        y_e = self.energy_flow.inverse(noise[:, :k], conditions)
+        e = self.transform.energy_inverse(y_e)
+        c_s = self.sampled_shape_conditions(conditions, y_e, e)
+        y = self.shape_flow.inverse(noise[:, k:], c_s)
+        return self.transform.shape_inverse(y, e, self.encoding.decode_energy(conditions))
+
+    def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        return self.preprocessing.from_fraction(self.fractions(noise, conditions))
+
+
+def draw_rows(
+    shard: tuple[int, int], n: int, dim: int, rng: torch.Generator, law: str
+) -> torch.Tensor:
+    """(n, dim) standard-normal (``law="normal"``) or uniform draws: this process's rows of the
+    global batch (every rank draws the whole batch, so the rng stays in step under ``torchrun``)."""
+    rank, world = shard
+    sampler = torch.randn if law == "normal" else torch.rand
+    out = sampler(n * world, dim, generator=rng)
+    return out if world == 1 else out[rank * n : (rank + 1) * n]
+
+
+class Flow(Family[FlowConfig]):
+    name = "flow"
+    Config = FlowConfig
+    generator: FlowGenerator
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: FlowConfig,
+    ) -> None:
+        super().__init__(geometry, encoding, preprocessing, hparams)
+        #: the distillation teacher (not trained, not checkpointed: reloaded from its folder)
+        self.teacher: FlowTeacher | None = None
+        if hparams.teacher:
+            self.teacher = FlowTeacher.load(hparams.teacher, geometry, encoding, hparams)
+            self.generator.transform.load_state_dict(self.teacher.generator.transform.state_dict())
+
+    def to(self, device: torch.device | str) -> Flow:
+        super().to(device)
+        if self.teacher is not None:
+            self.teacher.to(device)
+        return self
+
+    @classmethod
+    def build_generator(
+        cls,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: FlowConfig,
+    ) -> FlowGenerator:
+        return FlowGenerator(geometry, encoding, preprocessing, hparams)
+
+    def objectives(self) -> dict[str, Objective]:
+        # the losses call the flows directly, not the generator's forward: under torchrun
+        # their gradients are averaged by hand (sync)
+        gen = self.generator
+        return {
+            "energy": Objective(self.energy_loss, list(gen.energy_flow.parameters()), sync=True),
+            "shape": Objective(self.shape_loss, list(gen.shape_flow.parameters()), sync=True),
+        }
+
+    def make_optimisers(
+        self, lr: float, betas: tuple[float, float]
+    ) -> dict[str, torch.optim.Optimizer]:
+        """Adam per flow with the configuration's betas (``betas``, the trainer's GAN setting,
+        is not used)."""
+        b = (self.hparams.betas[0], self.hparams.betas[1])
+        return {
+            name: torch.optim.Adam(obj.parameters, lr=lr * obj.lr_factor, betas=b)
+            for name, obj in self.objectives().items()
+        }
+
+    # ---- data in the two flows' spaces -----------------------------------------------------
+    def fit_preprocessing(self, next_batch: Callable[[], Batch], rng: torch.Generator) -> None:
+        """Fit the shared transform's statistics on ``fit_batches`` batches (one
+        dequantisation draw from ``rng``)."""
+        batches = [next_batch() for _ in range(self.hparams.fit_batches)]
+        x = torch.cat([b.x for b in batches])
+        energy = torch.cat([self.encoding.decode_energy(b.conditions) for b in batches])
+        noise_u = draw_rows(self.shard, len(x), x.shape[1], rng, "uniform").to(x.device)
+        self.generator.transform.fit(self.preprocessing.to_fraction(x), energy, noise_u)
+
+    def energy_targets(self, batch: Batch) -> torch.Tensor:
+        """(B, n_layers) the batch's standardised logit u's (the energy flow's data)."""
+        gen = self.generator
+        f = self.preprocessing.to_fraction(batch.x)
+        return gen.transform.energy_forward(gen.transform.layer_energies(f))
+
+    def shape_targets(
+        self, batch: Batch, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's freshly dequantised standardised logit shapes (B, n_cells), one uniform
+        draw, and the shape flow's conditions (B, cond_dim + 2 n_layers) from its true layer
+        energies."""
+        gen = self.generator
+        f = self.preprocessing.to_fraction(batch.x)
+        noise_u = draw_rows(self.shard, len(f), f.shape[1], rng, "uniform").to(f.device)
+        energy = self.encoding.decode_energy(batch.conditions)
+        x_s = gen.transform.shape_forward(f, energy, noise_u)
+        return x_s, gen.shape_conditions(batch.conditions, gen.transform.layer_energies(f))
+
+    def _loss(
+        self, stage: str, flow: CouplingFlow, x: torch.Tensor, c: torch.Tensor, rng: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """The stage's loss on data ``x`` given ``c``: the negative log-likelihood per dimension,
+        or for a student the distillation terms (latent space at ``x``, data space at a fresh
+        base sample)."""
+        if self.teacher is None:
+            return {stage: -flow.log_prob(x, c).mean() / flow.dim}
+        z = draw_rows(self.shard, len(x), flow.dim, rng, "normal").to(x.device)
+        teacher_flow = getattr(self.teacher.generator, f"{stage}_flow")
+        terms = distillation_loss(flow, teacher_flow, x, z, c)
+        return {stage: terms["x"] + terms["z"]} | {
+            f"{stage}_distill_{k}": v.detach() for k, v in terms.items()
+        }
+
+    def energy_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Negative log-likelihood per dimension of the energy flow on the batch's layer
+        energies (or, for a student, its distillation loss)."""
+        x = self.energy_targets(batch)
+        return self._loss("energy", self.generator.energy_flow, x, batch.conditions, rng)
+
+    def shape_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Negative log-likelihood per dimension of the shape flow on the batch's dequantised
+        shapes given its true layer energies (or, for a student, its distillation loss)."""
+        x, c = self.shape_targets(batch, rng)
+        return self._loss("shape", self.generator.shape_flow, x, c, rng)
+
+    def train_step(
+        self,
+        next_batch: Callable[[], Batch],
+        optimisers: dict[str, torch.optim.Optimizer],
+        rng: torch.Generator,
+    ) -> dict[str, float]:
+        # first step: fit the preprocessing statistics on real data (kept in checkpoints; a
+        # student has its teacher's)
+        if not self.generator.transform.is_fitted:
+            self.fit_preprocessing(next_batch, rng)
+        batch = next_batch()
+        out = self.minimise("energy", batch, rng, optimisers)
+        out |= self.minimise("shape", batch, rng, optimisers)
+        return {k: float(v.detach()) for k, v in out.items()}
