@@ -96,21 +96,6 @@ class FlowConfig:
             raise ValueError(msg)
 
 
-class FlowTransform(ShowerTransform):
-    """:class:`ShowerTransform` with the logistic written as ``1 / (1 + exp(-y))``.
-
-    The same function; but ONNX Runtime's ``Sigmoid`` kernel (MLAS) is an approximation with an
-    absolute error near 1e-7, which ``expit`` -- the logistic minus ``alpha`` = 1e-6 -- turns
-    into a relative error of several per cent for the small u's of nearly empty layers. The
-    shape flow is conditioned on their log energies, so the exported generator differed from
-    PyTorch by ~4e-5 of the largest cell (beyond the 1e-5 parity tolerance); with ``Exp``
-    (accurate to a few ulp in both back-ends) it does not."""
-
-    def expit(self, y: torch.Tensor) -> torch.Tensor:
-        logistic = 1.0 / (1.0 + torch.exp(-y))
-        return ((logistic - self.alpha) / (1 - 2 * self.alpha)).clamp(0.0, 1.0)
-
-
 class FlowGenerator(Generator):
     """Energy flow, then shape flow (both inverted), then the inverse preprocessing.
 
@@ -126,7 +111,7 @@ class FlowGenerator(Generator):
     ) -> None:
         super().__init__(geometry, encoding, preprocessing)
         hp = hparams
-        self.transform = FlowTransform(
+        self.transform = ShowerTransform(
             geometry,
             alpha=hp.logit_alpha,
             noise_mev=hp.noise_mev,
