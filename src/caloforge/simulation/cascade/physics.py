@@ -28,7 +28,21 @@ Electrons and positrons
       Sternheimer density effect in the general Sternheimer–Peierls form
       (:func:`density_effect`); Møller (e−) / Bhabha (e+) delta rays above it.
     - The continuous loss of a step comes from the range table (restricted ionisation plus
-      sub-cut bremsstrahlung), with Gaussian (Bohr) fluctuations of the restricted part.
+      sub-cut bremsstrahlung); its fluctuations follow L. Urban's model (Geant4
+      G4UniversalFluctuation): excitations of one effective level plus ionisations with a
+      1/E^2 spectrum up to the cut, so that thin layers get the Landau–Vavilov shape and thick
+      ones a Gaussian.
+    - Multiple scattering: elastic scattering on atoms (nucleus and its Z electrons) by the
+      screened Rutherford (Wentzel) cross section
+      ``dsigma/dOmega = Z(Z+1) r_e^2 (m_e / (p beta))^2 / (1 - cos theta + 2A)^2`` with
+      Molière's screening parameter ``A = (hbar / (2 p a))^2 (1.13 + 3.76 (alpha Z / beta)^2)``,
+      ``a = 0.885 a_0 Z^(-1/3)`` (:func:`screening_parameter`). Its transport cross section
+      ``2 pi Z(Z+1) r_e^2 (m_e / (p beta))^2 [ln(1 + 1/A) - 1/(1 + A)]`` gives the transport
+      mean free path ``lambda_1`` (:func:`transport_mfp_mm`), step independent; the kernel
+      takes the number of transport lengths of a step from the table of
+      ``Lambda(T) = int_0^T dT' / (S(T') lambda_1(T'))`` (S: the continuous loss).
+      Compounds: lambda_1 sums the elements; one effective screening parameter (that of the
+      same mean ``ln(1 + 1/A) - 1/(1 + A)``, weighted by n Z(Z+1)) shapes the angles.
 """
 
 from __future__ import annotations
@@ -51,12 +65,17 @@ __all__ = [
     "klein_nishina_sigma_mm2",
     "pair_shape",
     "photoelectric_sigma_barn",
+    "screening_parameter",
+    "transport_mfp_mm",
 ]
 
 ELECTRON_MASS_MEV = 0.51099895
 CLASSICAL_RADIUS_MM = 2.8179403262e-12
 AVOGADRO = 6.02214076e23
 BARN_MM2 = 1e-22
+FINE_STRUCTURE = 1.0 / 137.035999084
+BOHR_RADIUS_MM = 5.29177210903e-8
+HBARC_MEV_MM = 1.973269804e-10
 GRID_MIN_MEV = 1e-3
 GRID_MAX_MEV = 1e6
 GRID_PER_DECADE = 40
@@ -72,9 +91,12 @@ class Cuts:
     ``electron_tracking_mev``: particles below these (kinetic) energies are stopped and their
     energy deposited where they are (booked as below-cut). Step limits: an e± step is at most
     ``range_fraction`` of its residual range, unless the range is below ``final_range_mm``
-    (then it may be the whole range); within its range of a slab face an e± step is at most
-    the distance to that face, but at least ``boundary_step_mm`` (so that crossings between
-    thin absorber and active slabs are resolved: the sampling fraction depends on it).
+    (then it may be the whole range); an e± whose range reaches a slab face and whose
+    transport mean free path lambda_1 is below its range steps at most
+    ``lambda1_fraction * lambda_1``. Steps are random hinges (see :mod:`.transport`), so a
+    face is met exactly, not through a boundary step. ``step_scale``: every e± step limit
+    (``range_fraction``, capped at 1, ``final_range_mm``, ``lambda1_fraction``) is multiplied
+    by it, so that halving it checks step-size convergence.
     """
 
     photon_production_mev: float = 0.1
@@ -83,7 +105,7 @@ class Cuts:
     electron_tracking_mev: float = 0.1
     range_fraction: float = 0.2
     final_range_mm: float = 0.2
-    boundary_step_mm: float = 0.05
+    lambda1_fraction: float = 0.25
     step_scale: float = 1.0
 
     def __post_init__(self) -> None:
@@ -105,9 +127,14 @@ class Cuts:
         return asdict(self)
 
     def step_limits(self) -> tuple[float, float, float]:
-        """(range fraction, final range mm, boundary step mm) with ``step_scale`` applied."""
+        """(range fraction, final range mm, step in lambda_1 near faces) with ``step_scale``
+        applied."""
         f = self.step_scale
-        return min(self.range_fraction * f, 1.0), self.final_range_mm * f, self.boundary_step_mm * f
+        return (
+            min(self.range_fraction * f, 1.0),
+            self.final_range_mm * f,
+            self.lambda1_fraction * f,
+        )
 
 
 def energy_grid() -> np.ndarray:
@@ -290,10 +317,69 @@ def delta_shape(x: np.ndarray, gam: float, *, positron: bool) -> np.ndarray:
     return 1 + x * x / (1 - x) ** 2 + (1 - gg) * x * x - gg * x / (1 - x)
 
 
+# ---- multiple scattering -------------------------------------------------------------------------
+def screening_parameter(z: int, t_mev: np.ndarray) -> np.ndarray:
+    """Molière's screening parameter A of the screened Rutherford cross section of element z
+    for e± of kinetic energy ``t_mev``: ``(hbar / (2 p a))^2 (1.13 + 3.76 (alpha Z / beta)^2)``,
+    Thomas–Fermi radius ``a = 0.885 a_0 Z^(-1/3)``."""
+    t = np.asarray(t_mev, dtype=float)
+    pc = np.sqrt(t * (t + 2 * ELECTRON_MASS_MEV))
+    beta2 = pc**2 / (t + ELECTRON_MASS_MEV) ** 2
+    a_tf = 0.885 * BOHR_RADIUS_MM * z ** (-1.0 / 3.0)
+    return (HBARC_MEV_MM / (2 * pc * a_tf)) ** 2 * (1.13 + 3.76 * (FINE_STRUCTURE * z) ** 2 / beta2)
+
+
+def transport_log(a: np.ndarray) -> np.ndarray:
+    """``ln(1 + 1/A) - 1/(1 + A)``: the transport cross section of the screened Rutherford
+    distribution in units of ``2 pi Z(Z+1) r_e^2 (m_e / (p beta))^2``."""
+    a = np.asarray(a, dtype=float)
+    return np.log1p(1.0 / a) - 1.0 / (1.0 + a)
+
+
+def _rutherford_strength_mm(material: Material, t_mev: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Per element z of ``material``: ``2 pi n_z Z(Z+1) r_e^2 (m_e / (p beta))^2`` (1/mm)."""
+    t = np.asarray(t_mev, dtype=float)
+    pbeta = t * (t + 2 * ELECTRON_MASS_MEV) / (t + ELECTRON_MASS_MEV)
+    out = []
+    for z, w in material.composition:
+        n_mm3 = material.density_g_cm3 * w / ELEMENT_MASS[z] * AVOGADRO / 1000.0
+        k = 2 * math.pi * n_mm3 * z * (z + 1) * CLASSICAL_RADIUS_MM**2
+        out.append((z, k * (ELECTRON_MASS_MEV / pbeta) ** 2))
+    return out
+
+
+def transport_mfp_mm(material: Material, t_mev: np.ndarray) -> np.ndarray:
+    """Transport mean free path lambda_1 (mm) of e± of kinetic energy ``t_mev`` (screened
+    Rutherford, summed over the elements of ``material``)."""
+    inv = sum(
+        k * transport_log(screening_parameter(z, t_mev))
+        for z, k in _rutherford_strength_mm(material, t_mev)
+    )
+    return 1.0 / np.asarray(inv)
+
+
+def effective_screening(material: Material, t_mev: np.ndarray) -> np.ndarray:
+    """One screening parameter for the angles in ``material``: the A whose
+    :func:`transport_log` is the n Z(Z+1)-weighted mean of its elements' (for an element, its
+    own A)."""
+    parts = _rutherford_strength_mm(material, t_mev)
+    total = sum(k for _, k in parts)
+    target = sum(k * transport_log(screening_parameter(z, t_mev)) for z, k in parts) / total
+    lo = np.full_like(np.asarray(target), -60.0)
+    hi = np.full_like(lo, 10.0)
+    for _ in range(80):  # bisection in ln A: transport_log decreases with A
+        mid = 0.5 * (lo + hi)
+        big = transport_log(np.exp(mid)) > target
+        lo, hi = np.where(big, mid, lo), np.where(big, hi, mid)
+    return np.exp(0.5 * (lo + hi))
+
+
 @dataclass(frozen=True)
 class PhysicsTables:
     """Per-material tables for the kernel, rows in ``materials`` order; columns on
-    :func:`energy_grid`. ``range_mm[c, m]`` for c = 0 (e−), 1 (e+)."""
+    :func:`energy_grid`. ``range_mm[c, m]`` and ``msc_tau[c, m]`` (Lambda(T), the number of
+    transport lengths on the way from T to rest) for c = 0 (e−), 1 (e+); ``lambda1_mm[m]``
+    the transport mean free path, ``screening[m]`` the effective screening parameter A."""
 
     materials: tuple[str, ...]
     ln_e0: float
@@ -305,7 +391,10 @@ class PhysicsTables:
     sigma_brems: np.ndarray
     sigma_delta: np.ndarray
     x0_mm: np.ndarray
-    bohr_mev2_per_mm: np.ndarray
+    mean_excitation_mev: np.ndarray
+    lambda1_mm: np.ndarray
+    screening: np.ndarray
+    msc_tau: np.ndarray
 
 
 def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
@@ -315,7 +404,8 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
     mu_c, mu_pe, mu_pair = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((nm, ng))
     rng_tab = np.zeros((2, nm, ng))
     sig_b, sig_d = np.zeros((nm, ng)), np.zeros((2, nm, ng))
-    x0, bohr = np.zeros(nm), np.zeros(nm)
+    x0, ipot = np.zeros(nm), np.zeros(nm)
+    lam1, screen, tau_tab = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((2, nm, ng))
     kn = klein_nishina_sigma_mm2(grid)
     for m, name in enumerate(materials):
         mat = get_material(name)
@@ -327,6 +417,8 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
         mu_pair[m] = 7.0 / (9.0 * mat.x0_mm) * pair_shape(mat, grid)
         sig_b[m] = brems_sigma(mat, grid, cuts.photon_production_mev)
         sb = brems_continuous_dedx(mat, grid, cuts.photon_production_mev)
+        lam1[m] = transport_mfp_mm(mat, grid)
+        screen[m] = effective_screening(mat, grid)
         for c, positron in enumerate((False, True)):
             dedx = restricted_collision_dedx(
                 mat, grid, cuts.electron_production_mev, positron=positron
@@ -336,9 +428,12 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
             inv = 1.0 / total
             steps = 0.5 * (inv[1:] + inv[:-1]) * np.diff(grid)
             rng_tab[c, m] = grid[0] * inv[0] + np.concatenate([[0.0], np.cumsum(steps)])
+            # Lambda(T): from the first grid point as (T / S) / lambda_1 there, then trapezoids
+            inv_t = inv / lam1[m]
+            steps_t = 0.5 * (inv_t[1:] + inv_t[:-1]) * np.diff(grid)
+            tau_tab[c, m] = grid[0] * inv_t[0] + np.concatenate([[0.0], np.cumsum(steps_t)])
             sig_d[c, m] = delta_sigma(mat, grid, cuts.electron_production_mev, positron=positron)
-        # Bohr variance per mm for T_max = 1 MeV: 0.1535 MeV cm^2/g * Z/A * rho / 10 per mm
-        bohr[m] = 0.01535 * mat.z_over_a * mat.density_g_cm3
+        ipot[m] = mat.mean_excitation_ev * 1e-6
     return PhysicsTables(
         materials=tuple(materials),
         ln_e0=math.log(grid[0]),
@@ -350,5 +445,8 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
         sigma_brems=sig_b,
         sigma_delta=sig_d,
         x0_mm=x0,
-        bohr_mev2_per_mm=bohr,
+        mean_excitation_mev=ipot,
+        lambda1_mm=lam1,
+        screening=screen,
+        msc_tau=tau_tab,
     )

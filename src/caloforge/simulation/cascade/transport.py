@@ -50,8 +50,16 @@ _SIN11, _SIN13, _SIN15, _SIN17 = (
 _COS2, _COS4, _COS6, _COS8 = -0.5, 1.0 / 24.0, -1.0 / 720.0, 1.0 / 40320.0
 _COS10, _COS12, _COS14 = -1.0 / 3628800.0, 1.0 / 479001600.0, -1.0 / 87178291200.0
 _COS16, _COS18 = 1.0 / 20922789888000.0, -1.0 / 6402373705728000.0
+#: hard (individually sampled) elastic collisions per transport mean free path
+HARD_PER_LAMBDA1 = 3.0
+#: beyond this many transport lengths a step's direction is taken as isotropic (e^-8 < 4e-4)
+TAU_ISOTROPIC = 8.0
+# Urban's fluctuation model: lowest ionisation energy (MeV), share of the mean loss that goes
+# to ionisation, width factor and count scale of the excitation level, count above which a
+# Poisson number is summed as a Gaussian
+FL_E0, FL_RATE, FL_FW, FL_A0, FL_NMAX = 1e-5, 0.56, 4.0, 42.0, 8.0
 # cut parameter vector layout
-C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_BSTEP = 0, 1, 2, 3, 4, 5, 6
+C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1 = range(7)
 
 
 # ---- random numbers ---------------------------------------------------------------------------
@@ -178,11 +186,15 @@ def _rotate(
 
 @nb.njit(cache=True, inline="always")
 def _tsai_cost(e_total: float, state: np.ndarray) -> float:
-    """Polar angle cosine of a bremsstrahlung photon or pair lepton (Geant4 modified Tsai)."""
+    """Polar angle cosine of a bremsstrahlung photon or pair lepton: the modified Tsai
+    distribution (Geant4 G4ModifiedTsai), u = theta E / m_e with density
+    f(u) = 1/4 b1^2 u e^(-b1 u) + 3/4 b2^2 u e^(-b2 u), b1 = 0.625, b2 = 1.875 = 3 b1:
+    a Gamma(2) variate divided by b1 or b2, mean u = 1.6, truncated at u_max = 2 (1 + E / m_e).
+    """
     u_max = 2.0 * (1.0 + e_total / ME)
     while True:
         u = -math.log(_uniform(state) * _uniform(state))
-        u = u / 1.6 if _uniform(state) < 0.25 else u / 0.5333333333333333
+        u = u * 1.6 if _uniform(state) < 0.25 else u * 0.5333333333333333
         if u <= u_max:
             return 1.0 - 2.0 * u * u / (u_max * u_max)
 
@@ -283,23 +295,186 @@ def _push(
     return n + 1
 
 
-@nb.njit(cache=True)
-def _msc_tau(s: float, k: float, inv_b2: float, x0: float) -> float:
-    """s / lambda_1 = theta0^2 of the Highland formula for a step of s mm
-    (``k`` = (13.6 MeV / (beta p))^2 / X0, ``inv_b2`` = 1 / beta^2)."""
-    if s <= 0.0:
-        return 0.0
-    corr = 1.0 + 0.038 * math.log(s / x0 * inv_b2)
-    corr = max(corr, 0.0)
-    return k * s * corr * corr
+@nb.njit(cache=True, inline="always")
+def _after_step(
+    t: float,
+    rng: float,
+    s: float,
+    m: int,
+    lnt: float,
+    rt: np.ndarray,
+    tt: np.ndarray,
+    lam1: np.ndarray,
+    ln_e0: float,
+    inv_dln: float,
+) -> tuple[float, float]:
+    """(mean kinetic energy after a true path ``s``, its number of transport lengths tau) for
+    an e± of energy ``t`` (log ``lnt``) and residual range ``rng`` in material ``m``: tau is
+    Lambda(t) - Lambda(t1) from the table ``tt``, or s / lambda_1 at the mid energy when the
+    step loses under 5% (where the table difference would be dominated by interpolation)."""
+    if s >= rng:
+        return 0.0, _lerp(tt, m, lnt, ln_e0, inv_dln)
+    hint = int((lnt - ln_e0) * inv_dln)
+    t1 = min(_energy_from_range(rt, m, rng - s, ln_e0, inv_dln, hint), t)
+    if t - t1 < 0.05 * t:
+        return t1, s / _lerp(lam1, m, math.log(0.5 * (t + t1)), ln_e0, inv_dln)
+    tau = _lerp(tt, m, lnt, ln_e0, inv_dln) - _lerp(tt, m, math.log(t1), ln_e0, inv_dln)
+    return t1, max(tau, 0.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _soft_scale(mean_w: float) -> float:
+    """Scale b of the exponential distribution of w = 1 - cos theta truncated to [0, 2]
+    whose mean is ``mean_w`` (in (0, 1)): solves b - 2 / (e^(2/b) - 1) = mean_w (Newton)."""
+    if mean_w < 0.2:
+        return mean_w + 2.0 / math.expm1(2.0 / mean_w)
+    b = max(mean_w, 1.0 / (3.0 * (1.0 - mean_w)))
+    for _ in range(8):
+        x = 2.0 / b
+        em = math.expm1(x)
+        g = b - 2.0 / em - mean_w
+        dg = 1.0 - x * x * (em + 1.0) / (em * em)
+        b = max(b - g / dg, 0.5 * b)
+    return b
 
 
 @nb.njit(cache=True)
-def _mean_advance(s: float, tau: float) -> float:
-    """Mean displacement along the initial direction after a true path s: lambda (1 - e^-tau)."""
-    if tau < 1e-6:
-        return s * (1.0 - 0.5 * tau)
-    return s * (1.0 - math.exp(-tau)) / tau
+def _msc_deflect(
+    ux: float, uy: float, uz: float, tau: float, a: float, state: np.ndarray
+) -> tuple[float, float, float]:
+    """Direction after a step of ``tau`` transport lengths in a medium of screening parameter
+    ``a`` (screened Rutherford, :mod:`.physics`). Mixed scheme: the collisions with
+    w = 1 - cos theta above w_c (chosen so that there are :data:`HARD_PER_LAMBDA1` of them per
+    transport length) are sampled one by one (Poisson number, each from the screened
+    Rutherford law above w_c: the single-scattering tail); the softer ones, many per step,
+    are one deflection with a Gaussian small-angle core (w exponential, truncated at 2) whose
+    mean w is 1 - exp(-tau_soft). The mean cosine is exactly exp(-tau): steps compose, so the
+    angular spread does not depend on how a path is cut into steps."""
+    if tau <= 0.0:
+        return ux, uy, uz
+    if tau > TAU_ISOTROPIC:
+        cp, sp = _azimuth(state)
+        return _rotate(ux, uy, uz, 2.0 * _uniform(state) - 1.0, cp, sp)
+    two_a = 2.0 * a
+    big_l = math.log1p(1.0 / a) - 1.0 / (1.0 + a)
+    inv_top = 1.0 / (2.0 + two_a)
+    inv_c = HARD_PER_LAMBDA1 * big_l + inv_top
+    hard = HARD_PER_LAMBDA1
+    if inv_c * two_a >= 1.0:  # screening so strong (A > ~0.01) that w_c would be <= 0
+        hard, inv_c, f_hard = 0.0, 1.0 / two_a, 0.0
+    else:
+        f_hard = (-math.log(inv_top / inv_c) + two_a * inv_top - two_a * inv_c) / big_l
+    mean_w = -math.expm1(-(1.0 - f_hard) * tau)
+    if mean_w > 0.0:
+        if mean_w > 0.9999:
+            w = 2.0 * _uniform(state)
+        else:
+            b = _soft_scale(mean_w)
+            w = -b * math.log1p(-_uniform(state) * -math.expm1(-2.0 / b))
+        cp, sp = _azimuth(state)
+        ux, uy, uz = _rotate(ux, uy, uz, 1.0 - w, cp, sp)
+    # Poisson number of hard collisions, mean HARD_PER_LAMBDA1 * tau (inversion)
+    p = math.exp(-hard * tau)
+    q = _uniform(state)
+    while q > p:
+        w = 1.0 / (inv_c - _uniform(state) * (inv_c - inv_top)) - two_a
+        cp, sp = _azimuth(state)
+        ux, uy, uz = _rotate(ux, uy, uz, 1.0 - w, cp, sp)
+        q *= _uniform(state)
+    return ux, uy, uz
+
+
+@nb.njit(cache=True, inline="always")
+def _to_face(z: float, uz: float, lo: float, hi: float) -> float:
+    """Straight-line distance from depth z along a direction of z-cosine uz to the face of
+    the slab [lo, hi] it heads for (inf when parallel to the faces)."""
+    if uz > 0.0:
+        return max(hi - z, 0.0) / uz
+    if uz < 0.0:
+        return max(z - lo, 0.0) / -uz
+    return math.inf
+
+
+@nb.njit(cache=True, inline="always")
+def _poisson(mean: float, state: np.ndarray) -> int:
+    """Poisson variate (inversion by products of uniforms; for the small means used here)."""
+    p = math.exp(-mean)
+    q = _uniform(state)
+    k = 0
+    while q > p:
+        k += 1
+        q *= _uniform(state)
+    return k
+
+
+@nb.njit(cache=True, inline="always")
+def _gauss_within(mean: float, var: float, state: np.ndarray) -> float:
+    """A Gaussian of ``mean`` and ``var`` restricted to [0, 2 mean] (uniform there when the
+    width exceeds 4 mean): the mean is kept."""
+    sig = math.sqrt(var)
+    if mean < 0.25 * sig:
+        return mean + (2.0 * _uniform(state) - 1.0) * mean
+    while True:
+        x = mean + sig * _normal(state)
+        if 0.0 <= x <= 2.0 * mean:
+            return x
+
+
+@nb.njit(cache=True)
+def _loss_fluctuation(mean_loss: float, tcut: float, ipot: float, state: np.ndarray) -> float:
+    """Energy loss (MeV) of a step whose mean continuous loss is ``mean_loss``, restricted to
+    energy transfers below ``tcut``, in a medium of mean excitation energy ``ipot`` (MeV):
+    L. Urban's model as in Geant4's G4UniversalFluctuation. A fraction 1 - FL_RATE of the
+    mean goes to excitations of one level near I (Poisson numbers, their widths widened),
+    the rest to ionisations with a 1/E^2 spectrum from FL_E0 to tcut (Poisson number each
+    sampled, the numerous soft ones summed as a Gaussian). Its mean is ``mean_loss``; thin
+    layers get the Landau–Vavilov shape, thick ones a Gaussian."""
+    if tcut <= FL_E0 or mean_loss <= 0.0:
+        return mean_loss
+    scaling = min(1.0 + 0.5e-3 / tcut, 1.5)
+    ml = mean_loss / scaling
+    a1 = 0.0
+    e1 = ipot
+    if tcut > e1:
+        a1 = ml * (1.0 - FL_RATE) / e1
+        if a1 < FL_A0:
+            fwnow = 0.1 + (FL_FW - 0.1) * math.sqrt(a1 / FL_A0)
+            a1 /= fwnow
+            e1 *= fwnow
+        else:
+            a1 /= FL_FW
+            e1 *= FL_FW
+    w1 = tcut / FL_E0
+    a3 = FL_RATE * ml * (tcut - FL_E0) / (FL_E0 * tcut * math.log(w1))
+    if a1 <= 0.0:
+        a3 /= FL_RATE
+    loss = 0.0
+    if a1 > FL_NMAX:
+        loss += _gauss_within(a1 * e1, a1 * e1 * e1, state)
+    elif a1 > 0.0:
+        k = _poisson(a1, state)
+        if k > 0:
+            loss += ((k + 1) - 2.0 * _uniform(state)) * e1
+    if a3 > 0.0:
+        emean = 0.0
+        sig2e = 0.0
+        p3 = a3
+        alfa = 1.0
+        if a3 > FL_NMAX:
+            alfa = w1 * (FL_NMAX + a3) / (w1 * FL_NMAX + a3)
+            alfa1 = alfa * math.log(alfa) / (alfa - 1.0)
+            namean = a3 * w1 * (alfa - 1.0) / ((w1 - 1.0) * alfa)
+            emean = namean * FL_E0 * alfa1
+            sig2e = FL_E0 * FL_E0 * namean * (alfa - alfa1 * alfa1)
+            p3 = a3 - namean
+        w3 = alfa * FL_E0
+        if tcut > w3:
+            w = (tcut - w3) / tcut
+            for _ in range(_poisson(p3, state)):
+                loss += w3 / (1.0 - w * _uniform(state))
+        if sig2e > 0.0:
+            loss += _gauss_within(emean, sig2e, state)
+    return loss * scaling
 
 
 # ---- one shower ------------------------------------------------------------------------------------
@@ -326,14 +501,15 @@ def _shower(
 ) -> bool:
     """Transport one shower; returns False if the particle stack overflowed. ``ro``: its
     readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
-    range, sigma_brems, sigma_delta, x0_mm, bohr) of :class:`~.physics.PhysicsTables`."""
-    ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, x0mm, bohr = tabs
+    range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau) of :class:`~.physics.PhysicsTables`."""
+    ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot = tabs[:9]
+    lam1_tab, screen, tau_tab = tabs[9:]
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     kprod, tprod = cutv[C_KPROD], cutv[C_TPROD]
     gtrack, etrack = cutv[C_GTRACK], cutv[C_ETRACK]
     frac, final_range = cutv[C_FRAC], cutv[C_FINAL]
-    bstep = cutv[C_BSTEP]
+    step_l = cutv[C_LAMBDA1]
     ns = z_lo.shape[0]
     n = _push(sf, si, 0, ptype0, e0, x0, y0, z_lo[0], ux0, uy0, uz0, 0)
     while n > 0:
@@ -518,6 +694,7 @@ def _shower(
         # -------------------------------------------------------------------- electron / positron
         pos = ptype == POSITRON
         rt = rng_tab[1] if pos else rng_tab[0]
+        ttau = tau_tab[1] if pos else tau_tab[0]
         sd = sig_d[1] if pos else sig_d[0]
         t = e
         while True:
@@ -541,15 +718,11 @@ def _shower(
             lnt = math.log(t)
             rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
             s = rng if rng <= final_range else max(frac * rng, final_range)
-            # near a boundary (it is within the residual range) the step is at most the
-            # distance to the closer slab face, but not below the boundary step
-            # (only for electrons that diffuse before ranging out: transport mean free path
-            # X0 (beta p / 13.6 MeV)^2 below the range)
-            safety = min(z - z_lo[slab], z_hi[slab] - z)
-            if rng > safety:
-                bp = t * (t + 2.0 * ME) / (t + ME)
-                if x0mm[m] * (bp / 13.6) ** 2 < rng:
-                    s = min(s, max(safety, bstep))
+            # an e± whose range reaches a face and which diffuses before ranging out
+            # (lambda_1 below its range) steps at most lambda1_fraction lambda_1
+            lam1 = _lerp(lam1_tab, m, lnt, ln_e0, inv_dln)
+            if rng > min(z - z_lo[slab], z_hi[slab] - z) and lam1 < rng:
+                s = min(s, step_l * lam1)
             lim = 0
             sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
             if sig > 0.0:
@@ -557,106 +730,60 @@ def _shower(
                 if sdisc < s:
                     s = sdisc
                     lim = 1
-            if uz > 0.0:
-                db = (z_hi[slab] - z) / uz
-            elif uz < 0.0:
-                db = (z_lo[slab] - z) / uz
-            else:
-                db = math.inf
-            # multiple scattering: tau = s / lambda_1 with theta0^2 (Highland) = tau, mean
-            # geometric advance along u: lambda_1 (1 - exp(-tau)) (a boundary step is the true
-            # length whose mean advance reaches the boundary)
-            p0 = math.sqrt(t * (t + 2.0 * ME))
-            msc_k = (13.6 * (t + ME) / (p0 * p0)) ** 2 / x0mm[m]
-            inv_b2 = ((t + ME) / p0) ** 2
-            tau = _msc_tau(s, msc_k, inv_b2, x0mm[m])
-            zg = _mean_advance(s, tau)
-            if zg >= db:
-                lam = s / tau if tau > 0.0 else math.inf
-                if db < lam * 0.999999:
-                    s = -lam * math.log1p(-db / lam) if lam < math.inf else db
-                else:
-                    s = db
-                s = min(s, rng)
-                tau = _msc_tau(s, msc_k, inv_b2, x0mm[m])
-                zg = db
-                lim = 2
-            # continuous loss over the step, with Bohr fluctuations of its mean
-            if s >= rng:
-                dt = t
-            else:
-                hint = int((lnt - ln_e0) * inv_dln)
-                dt = t - _energy_from_range(rt, m, rng - s, ln_e0, inv_dln, hint)
-                if dt < 0.0:
-                    dt = 0.0
-                gam = t / ME + 1.0
-                beta2 = 1.0 - 1.0 / (gam * gam)
-                tmax = min(tprod, t if pos else 0.5 * t)
-                var = bohr[m] * s * tmax * (1.0 - 0.5 * beta2) / beta2
-                if var > 0.0 and dt > 0.0:
-                    sg = math.sqrt(var)
-                    zr = _normal(state)
-                    lim_z = dt / sg
-                    zr = min(max(zr, -lim_z), lim_z)
-                    dt += sg * zr
-                    dt = min(dt, t)
+            # random hinge: straight for a uniform fraction of the step, deflected there by
+            # the whole step's multiple scattering (tau transport lengths), straight for the
+            # rest; a leg that meets a face ends the step there (crossing), the deflection
+            # then applied only if its hinge was reached
+            t1, tau = _after_step(t, rng, s, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)
             xa, ya = x, y
-            g = math.exp(-tau)
-            if lim == 2:
-                x += db * ux
-                y += db * uy
+            leg = _uniform(state) * s
+            xh, yh = x, y
+            used = s
+            cross = 0
+            d1 = _to_face(z, uz, z_lo[slab], z_hi[slab])
+            if d1 <= leg:
+                used = d1
+                cross = 1 if uz > 0.0 else -1
+                x += d1 * ux
+                y += d1 * uy
                 z = z_hi[slab] if uz > 0.0 else z_lo[slab]
-            # deflection: Henyey-Greenstein with mean cosine exp(-tau)
-            if g < 1e-6:
-                cost = 2.0 * _uniform(state) - 1.0
-            elif g < 1.0 - 1e-14:
-                h = (1.0 - g * g) / (1.0 - g + 2.0 * g * _uniform(state))
-                cost = min(max((1.0 + g * g - h * h) / (2.0 * g), -1.0), 1.0)
             else:
-                cost = 1.0
-            cp, sp = _azimuth(state)
-            if lim != 2:
-                # lateral displacement: variance of the persistent random walk, correlated
-                # with the deflection (PDG: rho = sqrt(3)/2 for small tau)
-                if tau < 1e-3:
-                    r2 = s * s * (1.0 - tau / 3.0)
+                x += leg * ux
+                y += leg * uy
+                z += leg * uz
+                xh, yh = x, y
+                a_scr = _lerp(screen, m, math.log(max(0.5 * (t + t1), 1e-3)), ln_e0, inv_dln)
+                ux, uy, uz = _msc_deflect(ux, uy, uz, tau, a_scr, state)
+                rest = s - leg
+                d2 = _to_face(z, uz, z_lo[slab], z_hi[slab])
+                if d2 <= rest:
+                    used = leg + d2
+                    cross = 1 if uz > 0.0 else -1
+                    x += d2 * ux
+                    y += d2 * uy
+                    z = z_hi[slab] if uz > 0.0 else z_lo[slab]
                 else:
-                    r2 = 2.0 * (s / tau) ** 2 * (tau - 1.0 + g)
-                var_p = max(r2 - zg * zg, 0.0) * (2.0 + g) / 6.0
-                sd_p = math.sqrt(var_p)
-                rho = 0.8660254037844386 * g
-                sin2_mean = 2.0 * (1.0 - g * g) / 3.0
-                sint = math.sqrt(max(0.0, 1.0 - cost * cost))
-                norm = sint / math.sqrt(0.5 * sin2_mean) if sin2_mean > 1e-30 else 0.0
-                dx1 = sd_p * (rho * norm * cp + math.sqrt(1.0 - rho * rho) * _normal(state))
-                dx2 = sd_p * (rho * norm * sp + math.sqrt(1.0 - rho * rho) * _normal(state))
-                perp2 = ux * ux + uy * uy
-                if perp2 < 1e-20:
-                    e1x, e1y, e1z, e2x, e2y, e2z = 1.0, 0.0, 0.0, 0.0, 1.0, 0.0
-                else:
-                    pp = math.sqrt(perp2)
-                    e1x, e1y, e1z = ux * uz / pp, uy * uz / pp, -pp
-                    e2x, e2y, e2z = -uy / pp, ux / pp, 0.0
-                x += zg * ux + dx1 * e1x + dx2 * e2x
-                y += zg * uy + dx1 * e1y + dx2 * e2y
-                z += zg * uz + dx1 * e1z + dx2 * e2z
-                lo, hi = z_lo[slab], z_hi[slab]
-                z = min(max(z, lo), hi - 1e-9 * (hi - lo))
+                    x += rest * ux
+                    y += rest * uy
+                    z += rest * uz
+            if cross != 0:
+                lim = 2
+                if used < s:
+                    t1 = _after_step(t, rng, used, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)[0]
+            # continuous loss over the path, fluctuating about its mean (Urban's model)
+            dt = t - t1
+            if used < rng and dt > 0.0:
+                tcut = min(tprod, t if pos else 0.5 * t)
+                dt = min(_loss_fluctuation(dt, tcut, ipot[m], state), t)
             if dt > 0.0:
-                _deposit(
-                    dt,
-                    False,
-                    0.5 * (xa + x),
-                    0.5 * (ya + y),
-                    slab,
-                    book,
-                    cells,
-                    ro,
-                )
+                # along the two legs, each at its middle, in proportion to its length
+                f1 = min(leg, used) / used if used > 0.0 else 1.0
+                _deposit(dt * f1, False, 0.5 * (xa + xh), 0.5 * (ya + yh), slab, book, cells, ro)
+                if f1 < 1.0:
+                    dt2 = dt - dt * f1
+                    _deposit(dt2, False, 0.5 * (xh + x), 0.5 * (yh + y), slab, book, cells, ro)
             t -= dt
-            going_up = uz > 0.0
-            if cost < 1.0:
-                ux, uy, uz = _rotate(ux, uy, uz, cost, cp, sp)
+            going_up = cross > 0
             if t <= 0.0:
                 if pos:
                     n = _annihilate(x, y, z, slab, n, sf, si, state)
@@ -872,15 +999,20 @@ def run_showers(
     rng_tab: np.ndarray,
     sig_b: np.ndarray,
     sig_d: np.ndarray,
-    x0mm: np.ndarray,
-    bohr: np.ndarray,
+    ipot: np.ndarray,
+    lam1_tab: np.ndarray,
+    screen: np.ndarray,
+    tau_tab: np.ndarray,
     cutv: np.ndarray,
     cells: np.ndarray,
     book: np.ndarray,
     ok: np.ndarray,
 ) -> None:
     """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel."""
-    tabs = (ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, x0mm, bohr)
+    tabs = (
+        ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot, lam1_tab, screen,
+        tau_tab,
+    )  # fmt: skip
     for i in nb.prange(energy.shape[0]):
         sf = np.empty((STACK_CAPACITY, 7))
         si = np.empty((STACK_CAPACITY, 2), dtype=np.int64)
