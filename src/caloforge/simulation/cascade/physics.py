@@ -20,9 +20,13 @@ Photons
       the high-energy limit is exactly the PDG ``7 / (9 X0)``.
 Electrons and positrons
     - Bremsstrahlung: the complete-screening spectrum of the PDG review,
-      ``dsigma/dk = (1 / (X0 k)) (4/3 - 4/3 y + y^2)``, ``y = k / E``: discrete above the photon
-      production cut ``k_c``, its energy loss below ``k_c`` continuous. Its total radiative
-      loss is E/X0 by construction.
+      ``dsigma/dk = (1 / (X0 k)) (4/3 - 4/3 y + y^2)``, ``y = k / E``, times Tsai's ratio of
+      the screened to the completely screened Bethe–Heitler cross section
+      (:func:`brems_screening_ratio`; Thomas–Fermi screening functions phi_1,2 and psi_1,2
+      of Tsai, Rev. Mod. Phys. 46 (1974) 815, eqs. 3.9, 3.38-3.41, with the Coulomb
+      correction), so that the radiation of electrons below ~1 GeV (incomplete screening)
+      is reduced as in theory; its high-energy limit is E/X0 exactly. Discrete above the
+      photon production cut ``k_c``, its energy loss below ``k_c`` continuous.
     - Ionisation: restricted Berger–Seltzer stopping power (as in Geant4's
       G4MollerBhabhaModel) below the delta-ray production cut, with the asymptotic
       Sternheimer density effect in the general Sternheimer–Peierls form
@@ -259,25 +263,100 @@ def density_effect(material: Material, x: np.ndarray) -> np.ndarray:
     return np.where(x >= x1, high, np.where(x >= x0, mid, 0.0))
 
 
-def brems_continuous_dedx(material: Material, t_mev: np.ndarray, kc_mev: float) -> np.ndarray:
-    """Energy loss (MeV/mm) to bremsstrahlung photons below ``kc_mev`` (complete screening)."""
+def coulomb_correction(z: float) -> float:
+    """Davies–Bethe–Maximon Coulomb correction f(Z) (Tsai's eq. 3.3)."""
+    a2 = (FINE_STRUCTURE * z) ** 2
+    return a2 * (1 / (1 + a2) + 0.20206 - 0.0369 * a2 + 0.0083 * a2 * a2 - 0.002 * a2**3)
+
+
+def _phi(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tsai's Thomas–Fermi screening functions of the nucleus: (phi_1, phi_1 - phi_2)."""
+    phi1 = 20.863 - 2 * np.log1p((0.55846 * g) ** 2) - 4 * (1 - 0.6 * np.exp(-0.9 * g) - 0.4 * np.exp(-1.5 * g))  # fmt: skip
+    return phi1, (2.0 / 3.0) / (1 + 6.5 * g + 6 * g * g)
+
+
+def _psi(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tsai's screening functions of the atomic electrons: (psi_1, psi_1 - psi_2)."""
+    psi1 = 28.340 - 2 * np.log1p((3.621 * e) ** 2) - 4 * (1 - 0.7 * np.exp(-8 * e) - 0.3 * np.exp(-29.2 * e))  # fmt: skip
+    return psi1, (2.0 / 3.0) / (1 + 40 * e + 400 * e * e)
+
+
+def brems_elements(material: Material) -> np.ndarray:
+    """(4, 6) per element of ``material`` (zero rows pad): (atoms per mm^3, Z^(1/3),
+    Z^(2/3), Z^2, Z, Z^2 (-4/3 ln Z - 4 f) - 8/3 Z ln Z): what the kernel needs to evaluate
+    :func:`brems_screening_ratio` for a sampled photon."""
+    out = np.zeros((4, 6))
+    if len(material.composition) > 4:
+        msg = f"{material.name}: at most 4 elements for the bremsstrahlung screening"
+        raise ValueError(msg)
+    for j, (z, w) in enumerate(material.composition):
+        n = material.density_g_cm3 * w / ELEMENT_MASS[z] * AVOGADRO / 1000.0
+        lz = math.log(z)
+        c = z * z * (-4 / 3 * lz - 4 * coulomb_correction(z)) - 8 / 3 * z * lz
+        out[j] = (n, z ** (1 / 3), z ** (2 / 3), z * z, z, c)
+    return out
+
+
+def brems_screening_ratio(material: Material, t_mev: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Tsai's bremsstrahlung cross section (eq. 3.9, screening functions eqs. 3.38-3.41,
+    summed over the elements) divided by its complete-screening limit, for e± of kinetic
+    energy ``t_mev`` emitting a photon of k = y E (E the total energy). In [0, 1]; 1 at
+    high energies."""
     t = np.asarray(t_mev, dtype=float)
+    y = np.asarray(y, dtype=float)
     e = t + ELECTRON_MASS_MEV
-    k = np.minimum(kc_mev, t)
-    return (4 / 3 * k - 2 / 3 * k * k / e + k**3 / (3 * e * e)) / material.x0_mm
+    k = y * e
+    x = 100 * ELECTRON_MASS_MEV * k / (e * np.maximum(e - k, ELECTRON_MASS_MEV))
+    shape = 4 / 3 - 4 / 3 * y + y * y
+    tail = 2 / 3 * (1 - y)
+    num = np.zeros(np.broadcast(t, y).shape)
+    den = np.zeros_like(num)
+    zero = np.zeros(1)
+    for n, z3, z23, z2, z, c in brems_elements(material):
+        if n == 0:
+            continue
+        for arg, acc in ((x, num), (zero, den)):
+            p1, dp = _phi(arg / z3)
+            s1, ds = _psi(arg / z23)
+            acc += n * (shape * (z2 * p1 + z * s1 + c) + tail * (z2 * dp + z * ds))
+    return np.clip(num / den, 0.0, 1.0)
+
+
+def _brems_spectrum_integrals(
+    material: Material, t_mev: np.ndarray, kc_mev: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(number of photons above ``kc_mev`` per mm, energy per mm below it) of the screened
+    spectrum ``(1 / (X0 k)) (4/3 - 4/3 y + y^2) R(t, y)``, by Simpson's rule in ln k (above)
+    and in k (below)."""
+    t = np.asarray(t_mev, dtype=float)[:, None]
+    e = t + ELECTRON_MASS_MEV
+    u = np.linspace(0.0, 1.0, 129)[None, :]
+    wts = np.ones(129)
+    wts[1:-1:2], wts[2:-1:2] = 4.0, 2.0
+    wts /= 3 * 128
+    # above the cut: k = kc (T / kc)^u, dk / k = ln(T / kc) du
+    top = np.maximum(t, kc_mev)
+    k = kc_mev * (top / kc_mev) ** u
+    y = k / e
+    f = (4 / 3 - 4 / 3 * y + y * y) * brems_screening_ratio(material, t, y)
+    sigma = (f * wts).sum(axis=1) * np.log(top[:, 0] / kc_mev)
+    # below the cut: k = kmax u, energy k dsigma/dk dk = (1 / X0) shape R dk
+    kmax = np.minimum(t, kc_mev)
+    y = kmax * u / e
+    f = (4 / 3 - 4 / 3 * y + y * y) * brems_screening_ratio(material, t, y)
+    loss = (f * wts).sum(axis=1) * kmax[:, 0]
+    return sigma / material.x0_mm, loss / material.x0_mm
+
+
+def brems_continuous_dedx(material: Material, t_mev: np.ndarray, kc_mev: float) -> np.ndarray:
+    """Energy loss (MeV/mm) to bremsstrahlung photons below ``kc_mev`` (screened spectrum)."""
+    return _brems_spectrum_integrals(material, t_mev, kc_mev)[1]
 
 
 def brems_sigma(material: Material, t_mev: np.ndarray, kc_mev: float) -> np.ndarray:
     """Macroscopic cross section (1/mm) for bremsstrahlung photons above ``kc_mev``."""
     t = np.asarray(t_mev, dtype=float)
-    e = t + ELECTRON_MASS_MEV
-    tt = np.maximum(t, kc_mev)
-    s = (
-        4 / 3 * np.log(tt / kc_mev)
-        - 4 / 3 * (tt - kc_mev) / e
-        + (tt * tt - kc_mev**2) / (2 * e * e)
-    )
-    return np.where(t > kc_mev, s, 0.0) / material.x0_mm
+    return np.where(t > kc_mev, _brems_spectrum_integrals(material, t, kc_mev)[0], 0.0)
 
 
 def delta_sigma(
@@ -379,7 +458,8 @@ class PhysicsTables:
     """Per-material tables for the kernel, rows in ``materials`` order; columns on
     :func:`energy_grid`. ``range_mm[c, m]`` and ``msc_tau[c, m]`` (Lambda(T), the number of
     transport lengths on the way from T to rest) for c = 0 (e−), 1 (e+); ``lambda1_mm[m]``
-    the transport mean free path, ``screening[m]`` the effective screening parameter A."""
+    the transport mean free path, ``screening[m]`` the effective screening parameter A;
+    ``brems_elements[m]`` the per-element constants of :func:`brems_elements`."""
 
     materials: tuple[str, ...]
     ln_e0: float
@@ -395,6 +475,7 @@ class PhysicsTables:
     lambda1_mm: np.ndarray
     screening: np.ndarray
     msc_tau: np.ndarray
+    brems_elements: np.ndarray
 
 
 def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
@@ -406,6 +487,7 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
     sig_b, sig_d = np.zeros((nm, ng)), np.zeros((2, nm, ng))
     x0, ipot = np.zeros(nm), np.zeros(nm)
     lam1, screen, tau_tab = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((2, nm, ng))
+    brem_el = np.zeros((nm, 4, 6))
     kn = klein_nishina_sigma_mm2(grid)
     for m, name in enumerate(materials):
         mat = get_material(name)
@@ -416,6 +498,7 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
             mu_pe[m] += atoms_mm3 * photoelectric_sigma_barn(z, grid) * BARN_MM2
         mu_pair[m] = 7.0 / (9.0 * mat.x0_mm) * pair_shape(mat, grid)
         sig_b[m] = brems_sigma(mat, grid, cuts.photon_production_mev)
+        brem_el[m] = brems_elements(mat)
         sb = brems_continuous_dedx(mat, grid, cuts.photon_production_mev)
         lam1[m] = transport_mfp_mm(mat, grid)
         screen[m] = effective_screening(mat, grid)
@@ -449,4 +532,5 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
         lambda1_mm=lam1,
         screening=screen,
         msc_tau=tau_tab,
+        brems_elements=brem_el,
     )

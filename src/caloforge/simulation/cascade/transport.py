@@ -477,6 +477,35 @@ def _loss_fluctuation(mean_loss: float, tcut: float, ipot: float, state: np.ndar
     return loss * scaling
 
 
+@nb.njit(cache=True)
+def _brems_ratio(el: np.ndarray, etot: float, k: float) -> float:
+    """Tsai's screened over completely screened bremsstrahlung cross section for a photon
+    ``k`` from an e± of total energy ``etot`` in a material whose elements are the rows of
+    ``el`` (:func:`~.physics.brems_elements`; :func:`~.physics.brems_screening_ratio`)."""
+    y = k / etot
+    x = 100.0 * ME * k / (etot * max(etot - k, ME))
+    shape = 4.0 / 3.0 - 4.0 / 3.0 * y + y * y
+    tail = 2.0 / 3.0 * (1.0 - y)
+    num = 0.0
+    den = 0.0
+    for j in range(el.shape[0]):
+        n = el[j, 0]
+        if n == 0.0:
+            break
+        z2, z, c = el[j, 3], el[j, 4], el[j, 5]
+        g = x / el[j, 1]
+        e = x / el[j, 2]
+        p1 = 20.863 - 2.0 * math.log1p((0.55846 * g) ** 2)
+        p1 -= 4.0 * (1.0 - 0.6 * math.exp(-0.9 * g) - 0.4 * math.exp(-1.5 * g))
+        s1 = 28.340 - 2.0 * math.log1p((3.621 * e) ** 2)
+        s1 -= 4.0 * (1.0 - 0.7 * math.exp(-8.0 * e) - 0.3 * math.exp(-29.2 * e))
+        dp = (2.0 / 3.0) / (1.0 + 6.5 * g + 6.0 * g * g)
+        ds = (2.0 / 3.0) / (1.0 + 40.0 * e + 400.0 * e * e)
+        num += n * (shape * (z2 * p1 + z * s1 + c) + tail * (z2 * dp + z * ds))
+        den += n * (shape * (z2 * 20.863 + z * 28.340 + c) + tail * (2.0 / 3.0) * (z2 + z))
+    return min(max(num / den, 0.0), 1.0)
+
+
 # ---- one shower ------------------------------------------------------------------------------------
 @nb.njit(cache=True)
 def _shower(
@@ -501,9 +530,10 @@ def _shower(
 ) -> bool:
     """Transport one shower; returns False if the particle stack overflowed. ``ro``: its
     readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
-    range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau) of :class:`~.physics.PhysicsTables`."""
+    range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau,
+    brems_elements) of :class:`~.physics.PhysicsTables`."""
     ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot = tabs[:9]
-    lam1_tab, screen, tau_tab = tabs[9:]
+    lam1_tab, screen, tau_tab, brem_el = tabs[9:]
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     kprod, tprod = cutv[C_KPROD], cutv[C_TPROD]
@@ -811,7 +841,8 @@ def _shower(
                 while True:
                     k = kprod * (t / kprod) ** _uniform(state)
                     yy = k / etot
-                    if _uniform(state) * 4.0 / 3.0 <= 4.0 / 3.0 - 4.0 / 3.0 * yy + yy * yy:
+                    f = (4.0 / 3.0 - 4.0 / 3.0 * yy + yy * yy) * _brems_ratio(brem_el[m], etot, k)
+                    if _uniform(state) * 4.0 / 3.0 <= f:
                         break
                 cost = _tsai_cost(etot, state)
                 cp, sp = _azimuth(state)
@@ -1003,6 +1034,7 @@ def run_showers(
     lam1_tab: np.ndarray,
     screen: np.ndarray,
     tau_tab: np.ndarray,
+    brem_el: np.ndarray,
     cutv: np.ndarray,
     cells: np.ndarray,
     book: np.ndarray,
@@ -1011,7 +1043,7 @@ def run_showers(
     """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel."""
     tabs = (
         ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot, lam1_tab, screen,
-        tau_tab,
+        tau_tab, brem_el,
     )  # fmt: skip
     for i in nb.prange(energy.shape[0]):
         sf = np.empty((STACK_CAPACITY, 7))
