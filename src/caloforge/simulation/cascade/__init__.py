@@ -112,6 +112,7 @@ def run_cascade(
             flat.int_par,
             flat.float_par,
             flat.r_edges,
+            flat.pitch,
             tab.ln_e0,
             tab.inv_dln,
             tab.mu_compton,

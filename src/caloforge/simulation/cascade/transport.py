@@ -247,7 +247,7 @@ def _deposit(
 ) -> None:
     """Book ``edep`` deposited at (x, y) in ``slab``. ``ro`` (the readout of one shower):
     (slab_active, slab_layer, kind, cell_offset, int_par, float_par, r_edges, shift_eta,
-    shift_phi)."""
+    shift_phi, pitch)."""
     sact, slay, coff = ro[0], ro[1], ro[3]
     active = sact[slab]
     if below:
@@ -263,6 +263,49 @@ def _deposit(
             c = _cell(layer, x, y, ro)
             if c >= 0:
                 cells[coff[layer] + c] += edep
+
+
+#: a straight leg in a read-out slab is deposited in pieces no longer (laterally) than this
+#: fraction of the layer's smallest cell size, so that the cells a track crosses get their
+#: share whatever the step length; at most LEG_PIECES_MAX pieces
+LEG_PIECE_PITCH, LEG_PIECES_MAX = 0.5, 64
+
+
+@nb.njit(cache=True)
+def _deposit_leg(
+    edep: float,
+    xa: float,
+    ya: float,
+    xb: float,
+    yb: float,
+    slab: int,
+    book: np.ndarray,
+    cells: np.ndarray,
+    ro: tuple,
+) -> None:
+    """Book the continuous loss ``edep`` of a straight leg from (xa, ya) to (xb, yb) in
+    ``slab``, spread uniformly along it: in equal pieces at their midpoints, each at most
+    :data:`LEG_PIECE_PITCH` of the smallest cell size long (laterally) when the slab is read
+    out (``ro[9]``: the per-layer cell size; in polar layers the azimuthal size at the leg's
+    radius counts too)."""
+    layer = ro[1][slab]
+    dx, dy = xb - xa, yb - ya
+    pieces = 1
+    if ro[0][slab] and layer >= 0:
+        lat = math.sqrt(dx * dx + dy * dy)
+        p = ro[9][layer]
+        if ro[2][layer] == 1:
+            r = math.sqrt((xa + 0.5 * dx) ** 2 + (ya + 0.5 * dy) ** 2)
+            p = min(p, max(TWO_PI * r / ro[4][layer, 0], 0.05 * p))
+        if lat > LEG_PIECE_PITCH * p:
+            pieces = min(int(math.ceil(lat / (LEG_PIECE_PITCH * p))), LEG_PIECES_MAX)
+    if pieces == 1:
+        _deposit(edep, False, xa + 0.5 * dx, ya + 0.5 * dy, slab, book, cells, ro)
+        return
+    share = edep / pieces
+    for i in range(pieces):
+        f = (i + 0.5) / pieces
+        _deposit(share, False, xa + f * dx, ya + f * dy, slab, book, cells, ro)
 
 
 @nb.njit(cache=True, inline="always")
@@ -806,12 +849,11 @@ def _shower(
                 tcut = min(tprod, t if pos else 0.5 * t)
                 dt = min(_loss_fluctuation(dt, tcut, ipot[m], state), t)
             if dt > 0.0:
-                # along the two legs, each at its middle, in proportion to its length
+                # along the two legs, uniformly, in proportion to their lengths
                 f1 = min(leg, used) / used if used > 0.0 else 1.0
-                _deposit(dt * f1, False, 0.5 * (xa + xh), 0.5 * (ya + yh), slab, book, cells, ro)
+                _deposit_leg(dt * f1, xa, ya, xh, yh, slab, book, cells, ro)
                 if f1 < 1.0:
-                    dt2 = dt - dt * f1
-                    _deposit(dt2, False, 0.5 * (xh + x), 0.5 * (yh + y), slab, book, cells, ro)
+                    _deposit_leg(dt - dt * f1, xh, yh, x, y, slab, book, cells, ro)
             t -= dt
             going_up = cross > 0
             if t <= 0.0:
@@ -1022,6 +1064,7 @@ def run_showers(
     ipar: np.ndarray,
     fpar: np.ndarray,
     redges: np.ndarray,
+    pitch: np.ndarray,
     ln_e0: float,
     inv_dln: float,
     mu_c: np.ndarray,
@@ -1048,7 +1091,7 @@ def run_showers(
     for i in nb.prange(energy.shape[0]):
         sf = np.empty((STACK_CAPACITY, 7))
         si = np.empty((STACK_CAPACITY, 2), dtype=np.int64)
-        ro = (sact, slay, kind, coff, ipar, fpar, redges, sh_eta[i], sh_phi[i])
+        ro = (sact, slay, kind, coff, ipar, fpar, redges, sh_eta[i], sh_phi[i], pitch)
         ok[i] = _shower(
             energy[i], ptype, x0[i], y0[i], dirs[i, 0], dirs[i, 1], dirs[i, 2], seeds[i],
             cells[i], book[i], z_lo, z_hi, smat, ro, tabs, cutv, sf, si,
