@@ -84,6 +84,7 @@ def run_cascade(
             cuts.photon_tracking_mev,
             cuts.electron_tracking_mev,
             *cuts.step_limits(),
+            cuts.range_rejection_mev,
         ]
     )
     previous = numba.get_num_threads()

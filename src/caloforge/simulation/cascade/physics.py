@@ -100,7 +100,11 @@ class Cuts:
     ``lambda1_fraction * lambda_1``. Steps are random hinges (see :mod:`.transport`), so a
     face is met exactly, not through a boundary step. ``step_scale``: every e± step limit
     (``range_fraction``, capped at 1, ``final_range_mm``, ``lambda1_fraction``) is multiplied
-    by it, so that halving it checks step-size convergence.
+    by it, so that halving it checks step-size convergence. ``range_rejection_mev``: an e±
+    in a passive slab below this energy (and below ``electron_production_mev``, so that it
+    makes no delta ray) whose range is shorter than its distance to either face is deposited
+    on the spot (booked below-cut); the bremsstrahlung it would still emit (a radiative yield
+    of ~3% at 1 MeV in W, photons mostly absorbed in the same slab) stays there too.
     """
 
     photon_production_mev: float = 0.1
@@ -111,6 +115,7 @@ class Cuts:
     final_range_mm: float = 0.2
     lambda1_fraction: float = 0.25
     step_scale: float = 1.0
+    range_rejection_mev: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():

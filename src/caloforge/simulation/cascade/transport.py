@@ -59,7 +59,7 @@ TAU_ISOTROPIC = 8.0
 # Poisson number is summed as a Gaussian
 FL_E0, FL_RATE, FL_FW, FL_A0, FL_NMAX = 1e-5, 0.56, 4.0, 42.0, 8.0
 # cut parameter vector layout
-C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1 = range(7)
+C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1, C_RR = range(8)
 
 
 # ---- random numbers ---------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def _deposit_leg(
             r = math.sqrt((xa + 0.5 * dx) ** 2 + (ya + 0.5 * dy) ** 2)
             p = min(p, max(TWO_PI * r / ro[4][layer, 0], 0.05 * p))
         if lat > LEG_PIECE_PITCH * p:
-            pieces = min(int(math.ceil(lat / (LEG_PIECE_PITCH * p))), LEG_PIECES_MAX)
+            pieces = min(math.ceil(lat / (LEG_PIECE_PITCH * p)), LEG_PIECES_MAX)
     if pieces == 1:
         _deposit(edep, False, xa + 0.5 * dx, ya + 0.5 * dy, slab, book, cells, ro)
         return
@@ -583,6 +583,8 @@ def _shower(
     gtrack, etrack = cutv[C_GTRACK], cutv[C_ETRACK]
     frac, final_range = cutv[C_FRAC], cutv[C_FINAL]
     step_l = cutv[C_LAMBDA1]
+    rr_max = min(cutv[C_RR], tprod)
+    sact = ro[0]
     ns = z_lo.shape[0]
     n = _push(sf, si, 0, ptype0, e0, x0, y0, z_lo[0], ux0, uy0, uz0, 0)
     while n > 0:
@@ -790,6 +792,15 @@ def _shower(
             m = smat[slab]
             lnt = math.log(t)
             rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
+            if t <= rr_max and not sact[slab] and rng < min(z - z_lo[slab], z_hi[slab] - z):
+                # range rejection: it cannot leave this passive slab, makes no delta ray
+                # (t <= the delta-ray cut) and radiates little: deposited here at once
+                _deposit(t, True, x, y, slab, book, cells, ro)
+                if pos:
+                    n = _annihilate(x, y, z, slab, n, sf, si, state)
+                    if n < 0:
+                        return False
+                break
             s = rng if rng <= final_range else max(frac * rng, final_range)
             # an e± whose range reaches a face and which diffuses before ranging out
             # (lambda_1 below its range) steps at most lambda1_fraction lambda_1
