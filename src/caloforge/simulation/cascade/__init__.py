@@ -39,8 +39,10 @@ __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
 #: exactly, steps near faces limited to ``Cuts.lambda1_fraction`` lambda_1; 5: Urban's
 #: energy-loss fluctuations (Landau–Vavilov shape in thin layers) instead of a clamped Gaussian;
 #: 6: bremsstrahlung with Tsai's screening functions (incomplete screening below ~1 GeV: a
-#: 10 MeV electron in W radiates 0.67 E / X0, was E / X0).
-TRANSPORT_VERSION = "6"
+#: 10 MeV electron in W radiates 0.67 E / X0, was E / X0); 7: the continuous loss of a leg
+#: spread along it in pieces of at most half a cell (was: at its midpoint), range rejection of
+#: e± below ``Cuts.range_rejection_mev`` that cannot leave a passive slab.
+TRANSPORT_VERSION = "7"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 
