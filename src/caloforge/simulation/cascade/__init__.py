@@ -1,4 +1,4 @@
-"""The electromagnetic cascade Monte Carlo (DESIGN.md section 4.1).
+"""The electromagnetic cascade Monte Carlo (docs/simulate.md).
 
 Condensed-history transport of e−, e+ and photons through a geometry's slab stack (slabs
 infinite laterally, normal to z, dead material in front first), compiled with numba and parallel
@@ -26,7 +26,7 @@ from caloforge.simulation.cascade.physics import (
 )
 from caloforge.simulation.cascade.stack import etaphi_shifts, flatten
 from caloforge.simulation.cascade.transport import ELECTRON, PHOTON, POSITRON, run_showers
-from caloforge.simulation.engine import EngineOutput
+from caloforge.simulation.engine import EngineOutput, max_workers
 from caloforge.simulation.gun import GunSample
 
 __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
@@ -90,9 +90,9 @@ def run_cascade(
         ]
     )
     previous = numba.get_num_threads()
-    threads = numba.config.NUMBA_NUM_THREADS if workers is None else int(workers)
-    if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-        msg = f"workers must be in 1..{numba.config.NUMBA_NUM_THREADS}, got {workers}"
+    threads = max_workers() if workers is None else int(workers)
+    if not 1 <= threads <= max_workers():
+        msg = f"workers must be in 1..{max_workers()}, got {workers}"
         raise ValueError(msg)
     numba.set_num_threads(threads)
     try:

@@ -550,6 +550,385 @@ def _brems_ratio(el: np.ndarray, etot: float, k: float) -> float:
 
 
 # ---- one shower ------------------------------------------------------------------------------------
+# The particle being transported is one float vector ``p`` (the per-step state):
+# kinetic energy, position, direction, slab (an integer stored exactly as a float).
+P_E, P_X, P_Y, P_Z, P_UX, P_UY, P_UZ, P_SLAB = range(8)
+# what ended an e± step (:func:`_charged_step`)
+STEP_ON, STEP_DISCRETE, STEP_FACE, STEP_STOPPED = range(4)
+
+
+@nb.njit(cache=True, inline="always")
+def _emit_at(
+    p: np.ndarray,
+    ptype: int,
+    e: float,
+    vx: float,
+    vy: float,
+    vz: float,
+    n: int,
+    ctx: tuple,
+    ro: tuple,
+) -> int:
+    """:func:`_emit` a secondary of energy ``e`` and direction v from where ``p`` is."""
+    book, cells, sf, si, state, cutv = ctx[3], ctx[4], ctx[5], ctx[6], ctx[7], ctx[8]
+    return _emit(
+        ptype, e, p[P_X], p[P_Y], p[P_Z], vx, vy, vz, int(p[P_SLAB]), n, sf, si, state,
+        cutv[C_ETRACK], cutv[C_GTRACK], book, cells, ro,
+    )  # fmt: skip
+
+
+@nb.njit(cache=True)
+def _pair(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
+    """Pair production: the e− takes a fraction eps of the photon energy (complete-screening
+    Bethe–Heitler shape), both leptons at modified-Tsai angles, the positron at phi + pi."""
+    state = ctx[7]
+    e = p[P_E]
+    emin = ME / e
+    while True:
+        eps = emin + (1.0 - 2.0 * emin) * _uniform(state)
+        if _uniform(state) <= 1.0 - 4.0 / 3.0 * eps * (1.0 - eps):
+            break
+    cp, sp = _azimuth(state)
+    for lep in range(2):
+        sgn = 1.0 if lep == 0 else -1.0
+        etot = eps * e if lep == 0 else (1.0 - eps) * e
+        t = etot - ME
+        if t < 0.0:
+            t = 0.0
+        cost = _tsai_cost(etot, state)
+        vx, vy, vz = _rotate(p[P_UX], p[P_UY], p[P_UZ], cost, sgn * cp, sgn * sp)
+        n = _emit_at(p, ELECTRON if lep == 0 else POSITRON, t, vx, vy, vz, n, ctx, ro)
+        if n < 0:
+            return n
+    return n
+
+
+@nb.njit(cache=True)
+def _photo_electron(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
+    """Photo-electric absorption: an isotropic photo-electron with all the energy."""
+    state = ctx[7]
+    cost = 2.0 * _uniform(state) - 1.0
+    cp, sp = _azimuth(state)
+    vx, vy, vz = _rotate(p[P_UX], p[P_UY], p[P_UZ], cost, cp, sp)
+    return _emit_at(p, ELECTRON, p[P_E], vx, vy, vz, n, ctx, ro)
+
+
+@nb.njit(cache=True)
+def _compton(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
+    """Compton scattering (Klein–Nishina, Geant4 G4KleinNishinaCompton sampling): the photon
+    in ``p`` scattered, the electron emitted by momentum conservation."""
+    state = ctx[7]
+    e = p[P_E]
+    ux, uy, uz = p[P_UX], p[P_UY], p[P_UZ]
+    k0 = e / ME
+    eps0 = 1.0 / (1.0 + 2.0 * k0)
+    eps0sq = eps0 * eps0
+    a1 = -math.log(eps0)
+    a2 = a1 + 0.5 * (1.0 - eps0sq)
+    while True:
+        if a1 > a2 * _uniform(state):
+            eps = math.exp(-a1 * _uniform(state))
+            epssq = eps * eps
+        else:
+            epssq = eps0sq + (1.0 - eps0sq) * _uniform(state)
+            eps = math.sqrt(epssq)
+        onecost = (1.0 - eps) / (eps * k0)
+        sint2 = onecost * (2.0 - onecost)
+        if 1.0 - eps * sint2 / (1.0 + epssq) >= _uniform(state):
+            break
+    e1 = eps * e
+    cp, sp = _azimuth(state)
+    gx, gy, gz = _rotate(ux, uy, uz, 1.0 - onecost, cp, sp)
+    te = e - e1
+    px, py, pz = e * ux - e1 * gx, e * uy - e1 * gy, e * uz - e1 * gz
+    pn = math.sqrt(px * px + py * py + pz * pz)
+    if pn > 0.0:
+        n = _emit_at(p, ELECTRON, te, px / pn, py / pn, pz / pn, n, ctx, ro)
+        if n < 0:
+            return n
+    else:
+        _deposit(te, True, p[P_X], p[P_Y], int(p[P_SLAB]), ctx[3], ctx[4], ro)
+    p[P_E] = e1
+    p[P_UX], p[P_UY], p[P_UZ] = gx, gy, gz
+    return n
+
+
+@nb.njit(cache=True)
+def _photon(p: np.ndarray, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
+    """Transport the photon ``p`` to its end (absorbed, converted, below the tracking cut or
+    out of the stack); returns the stack size (-1: overflow)."""
+    z_lo, z_hi, smat, book, cells, state, cutv = ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], ctx[7], ctx[8]  # fmt: skip
+    ln_e0, inv_dln, mu_c, mu_pe, mu_pair = tabs[0], tabs[1], tabs[2], tabs[3], tabs[4]
+    ns = z_lo.shape[0]
+    while True:
+        e = p[P_E]
+        slab = int(p[P_SLAB])
+        if e < cutv[C_GTRACK]:
+            _deposit(e, True, p[P_X], p[P_Y], slab, book, cells, ro)
+            return n
+        m = smat[slab]
+        lne = math.log(e)
+        mc = _lerp(mu_c, m, lne, ln_e0, inv_dln)
+        mp = _lerp(mu_pe, m, lne, ln_e0, inv_dln)
+        mpr = _lerp(mu_pair, m, lne, ln_e0, inv_dln) if e > 2.0 * ME else 0.0
+        mt = mc + mp + mpr
+        d = -math.log(_uniform(state)) / mt
+        uz = p[P_UZ]
+        if uz > 0.0:
+            db = (z_hi[slab] - p[P_Z]) / uz
+        elif uz < 0.0:
+            db = (z_lo[slab] - p[P_Z]) / uz
+        else:
+            db = math.inf
+        if d >= db:
+            p[P_X] += db * p[P_UX]
+            p[P_Y] += db * p[P_UY]
+            if uz > 0.0:
+                p[P_Z] = z_hi[slab]
+                slab += 1
+            else:
+                p[P_Z] = z_lo[slab]
+                slab -= 1
+            p[P_SLAB] = slab
+            if slab < 0 or slab >= ns:
+                book[2] += e
+                return n
+            continue
+        p[P_X] += d * p[P_UX]
+        p[P_Y] += d * p[P_UY]
+        p[P_Z] += d * uz
+        r = _uniform(state) * mt
+        if r < mpr:
+            return _pair(p, n, ctx, ro)
+        if r < mpr + mp:
+            return _photo_electron(p, n, ctx, ro)
+        n = _compton(p, n, ctx, ro)
+        if n < 0:
+            return n
+
+
+@nb.njit(cache=True)
+def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) -> int:
+    """One condensed-history step of the e± ``p`` (kinetic energy >= the tracking cut):
+    step length from the range, lambda_1 near faces and the discrete cross sections; a
+    random hinge (straight for a uniform fraction of the step, deflected there by the whole
+    step's multiple scattering, straight for the rest; a leg that meets a face ends the step
+    there, the deflection then applied only if its hinge was reached); the continuous loss
+    (Urban's fluctuations) deposited along the legs. Returns what ended the step
+    (STEP_ON, STEP_DISCRETE, STEP_FACE with ``p`` on the face, or STEP_STOPPED)."""
+    z_lo, z_hi, smat, book, cells, state, cutv = ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], ctx[7], ctx[8]  # fmt: skip
+    ln_e0, inv_dln, rng_tab, sig_b, sig_d, ipot = tabs[0], tabs[1], tabs[5], tabs[6], tabs[7], tabs[8]  # fmt: skip
+    lam1_tab, screen, tau_tab = tabs[9], tabs[10], tabs[11]
+    c = 1 if pos else 0
+    rt, ttau, sd = rng_tab[c], tau_tab[c], sig_d[c]
+    t = p[P_E]
+    slab = int(p[P_SLAB])
+    x, y, z = p[P_X], p[P_Y], p[P_Z]
+    ux, uy, uz = p[P_UX], p[P_UY], p[P_UZ]
+    m = smat[slab]
+    lnt = math.log(t)
+    rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
+    final_range = cutv[C_FINAL]
+    s = rng if rng <= final_range else max(cutv[C_FRAC] * rng, final_range)
+    # an e± whose range reaches a face and which diffuses before ranging out (lambda_1
+    # below its range) steps at most lambda1_fraction lambda_1
+    lam1 = _lerp(lam1_tab, m, lnt, ln_e0, inv_dln)
+    if rng > min(z - z_lo[slab], z_hi[slab] - z) and lam1 < rng:
+        s = min(s, cutv[C_LAMBDA1] * lam1)
+    lim = STEP_ON
+    sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
+    if sig > 0.0:
+        sdisc = -math.log(_uniform(state)) / sig
+        if sdisc < s:
+            s = sdisc
+            lim = STEP_DISCRETE
+    t1, tau = _after_step(t, rng, s, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)
+    xa, ya = x, y
+    leg = _uniform(state) * s
+    xh, yh = x, y
+    used = s
+    cross = 0
+    d1 = _to_face(z, uz, z_lo[slab], z_hi[slab])
+    if d1 <= leg:
+        used = d1
+        cross = 1 if uz > 0.0 else -1
+        x += d1 * ux
+        y += d1 * uy
+        z = z_hi[slab] if uz > 0.0 else z_lo[slab]
+    else:
+        x += leg * ux
+        y += leg * uy
+        z += leg * uz
+        xh, yh = x, y
+        a_scr = _lerp(screen, m, math.log(max(0.5 * (t + t1), 1e-3)), ln_e0, inv_dln)
+        ux, uy, uz = _msc_deflect(ux, uy, uz, tau, a_scr, state)
+        rest = s - leg
+        d2 = _to_face(z, uz, z_lo[slab], z_hi[slab])
+        if d2 <= rest:
+            used = leg + d2
+            cross = 1 if uz > 0.0 else -1
+            x += d2 * ux
+            y += d2 * uy
+            z = z_hi[slab] if uz > 0.0 else z_lo[slab]
+        else:
+            x += rest * ux
+            y += rest * uy
+            z += rest * uz
+    if cross != 0:
+        lim = STEP_FACE
+        if used < s:
+            t1 = _after_step(t, rng, used, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)[0]
+    dt = t - t1
+    if used < rng and dt > 0.0:
+        tcut = min(cutv[C_TPROD], t if pos else 0.5 * t)
+        dt = min(_loss_fluctuation(dt, tcut, ipot[m], state), t)
+    if dt > 0.0:
+        f1 = min(leg, used) / used if used > 0.0 else 1.0
+        _deposit_leg(dt * f1, xa, ya, xh, yh, slab, book, cells, ro)
+        if f1 < 1.0:
+            _deposit_leg(dt - dt * f1, xh, yh, x, y, slab, book, cells, ro)
+    p[P_E] = t - dt
+    p[P_X], p[P_Y], p[P_Z] = x, y, z
+    p[P_UX], p[P_UY], p[P_UZ] = ux, uy, uz
+    if p[P_E] <= 0.0:
+        return STEP_STOPPED
+    if lim == STEP_FACE:
+        p[P_SLAB] = slab + (1 if cross > 0 else -1)
+    return lim
+
+
+@nb.njit(cache=True)
+def _brems(p: np.ndarray, m: int, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
+    """A bremsstrahlung photon above the production cut from the e± ``p`` (1/k envelope,
+    accepted by the complete-screening shape times Tsai's screening ratio), at a modified-Tsai
+    angle; the e± keeps its direction."""
+    state, kprod = ctx[7], ctx[8][C_KPROD]
+    t = p[P_E]
+    if t <= kprod:
+        return n
+    etot = t + ME
+    el = tabs[12][m]
+    while True:
+        k = kprod * (t / kprod) ** _uniform(state)
+        yy = k / etot
+        f = (4.0 / 3.0 - 4.0 / 3.0 * yy + yy * yy) * _brems_ratio(el, etot, k)
+        if _uniform(state) * 4.0 / 3.0 <= f:
+            break
+    cost = _tsai_cost(etot, state)
+    cp, sp = _azimuth(state)
+    vx, vy, vz = _rotate(p[P_UX], p[P_UY], p[P_UZ], cost, cp, sp)
+    n = _emit_at(p, PHOTON, k, vx, vy, vz, n, ctx, ro)
+    p[P_E] = t - k
+    return n
+
+
+@nb.njit(cache=True)
+def _delta_ray(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple) -> int:
+    """A Møller (e−) or Bhabha (e+) delta ray above the production cut from ``p``; the e±
+    recoils by momentum conservation."""
+    state, tprod = ctx[7], ctx[8][C_TPROD]
+    t = p[P_E]
+    xmax = 1.0 if pos else 0.5
+    xmin = tprod / t
+    if xmin >= xmax:
+        return n
+    gam = t / ME + 1.0
+    beta2 = 1.0 - 1.0 / (gam * gam)
+    b1 = b2 = b3 = b4 = gg = 0.0
+    if pos:
+        yb = 1.0 / (gam + 1.0)
+        y12 = 1.0 - 2.0 * yb
+        b1, b2 = 2.0 - yb * yb, y12 * (3.0 + yb * yb)
+        b4 = y12 * y12 * y12
+        b3 = b4 + y12 * y12
+        hmax = 1.0 + beta2 * (b2 + b4)
+    else:
+        gg = (2.0 * gam - 1.0) / (gam * gam)
+        hmax = 2.25
+    while True:
+        q = _uniform(state)
+        xd = xmin * xmax / (xmin * (1.0 - q) + xmax * q)
+        if pos:
+            h = 1.0 - beta2 * xd * (b1 - xd * (b2 - xd * (b3 - xd * b4)))
+        else:
+            h = 1.0 + xd * xd / ((1.0 - xd) * (1.0 - xd)) + (1.0 - gg) * xd * xd
+            h -= gg * xd / (1.0 - xd)
+        if _uniform(state) * hmax <= h:
+            break
+    ed = xd * t
+    cosd = min(math.sqrt(ed * (t + 2.0 * ME) / (t * (ed + 2.0 * ME))), 1.0)
+    cp, sp = _azimuth(state)
+    ux, uy, uz = p[P_UX], p[P_UY], p[P_UZ]
+    vx, vy, vz = _rotate(ux, uy, uz, cosd, cp, sp)
+    p0 = math.sqrt(t * (t + 2.0 * ME))
+    pd = math.sqrt(ed * (ed + 2.0 * ME))
+    n = _emit_at(p, ELECTRON, ed, vx, vy, vz, n, ctx, ro)
+    if n < 0:
+        return n
+    px, py, pz = p0 * ux - pd * vx, p0 * uy - pd * vy, p0 * uz - pd * vz
+    pn = math.sqrt(px * px + py * py + pz * pz)
+    if pn > 0.0:
+        p[P_UX], p[P_UY], p[P_UZ] = px / pn, py / pn, pz / pn
+    p[P_E] = t - ed
+    return n
+
+
+@nb.njit(cache=True)
+def _charged(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
+    """Transport the e± ``p`` to its end (ranged out, below the tracking cut, range-rejected
+    or out of the stack; a positron then annihilates at rest); returns the stack size (-1:
+    overflow)."""
+    z_lo, z_hi, smat, book, cells, sf, si, state, cutv = ctx
+    ln_e0, inv_dln, rng_tab, sig_b, sig_d = tabs[0], tabs[1], tabs[5], tabs[6], tabs[7]
+    sd = sig_d[1] if pos else sig_d[0]
+    rt = rng_tab[1] if pos else rng_tab[0]
+    rr_max = min(cutv[C_RR], cutv[C_TPROD])
+    ns = z_lo.shape[0]
+    while True:
+        t = p[P_E]
+        slab = int(p[P_SLAB])
+        x, y, z = p[P_X], p[P_Y], p[P_Z]
+        stop = t < cutv[C_ETRACK]
+        if not stop and t <= rr_max and not ro[0][slab]:
+            # range rejection: it cannot leave this passive slab, makes no delta ray
+            # (t <= the delta-ray cut) and radiates little: deposited here at once
+            m = smat[slab]
+            rng = _lerp(rt, m, math.log(t), ln_e0, inv_dln)
+            stop = rng < min(z - z_lo[slab], z_hi[slab] - z)
+        if stop:
+            _deposit(t, True, x, y, slab, book, cells, ro)
+            if pos:
+                return _annihilate(x, y, z, slab, n, sf, si, state)
+            return n
+        m = smat[slab]
+        end = _charged_step(p, pos, ctx, ro, tabs)
+        if end == STEP_STOPPED:
+            if pos:
+                return _annihilate(p[P_X], p[P_Y], p[P_Z], slab, n, sf, si, state)
+            return n
+        if end == STEP_FACE:
+            nxt = int(p[P_SLAB])
+            if nxt < 0 or nxt >= ns:
+                book[2] += p[P_E] + (2.0 * ME if pos else 0.0)
+                return n
+            continue
+        if end != STEP_DISCRETE:
+            continue
+        # discrete interaction at the end of the step: bremsstrahlung or a delta ray
+        t = p[P_E]
+        lnt = math.log(t)
+        sb = _lerp(sig_b, m, lnt, ln_e0, inv_dln)
+        sdd = _lerp(sd, m, lnt, ln_e0, inv_dln)
+        if sb + sdd <= 0.0:
+            continue
+        if _uniform(state) * (sb + sdd) < sb:
+            n = _brems(p, m, n, ctx, ro, tabs)
+        else:
+            n = _delta_ray(p, pos, n, ctx, ro)
+        if n < 0:
+            return n
+
+
 @nb.njit(cache=True)
 def _shower(
     e0: float,
@@ -574,420 +953,25 @@ def _shower(
     """Transport one shower; returns False if the particle stack overflowed. ``ro``: its
     readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
     range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau,
-    brems_elements) of :class:`~.physics.PhysicsTables`."""
-    ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot = tabs[:9]
-    lam1_tab, screen, tau_tab, brem_el = tabs[9:]
+    brems_elements) of :class:`~.physics.PhysicsTables`. Particles are popped from the LIFO
+    stack into the state vector ``p`` and handed to :func:`_photon` or :func:`_charged`."""
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
-    kprod, tprod = cutv[C_KPROD], cutv[C_TPROD]
-    gtrack, etrack = cutv[C_GTRACK], cutv[C_ETRACK]
-    frac, final_range = cutv[C_FRAC], cutv[C_FINAL]
-    step_l = cutv[C_LAMBDA1]
-    rr_max = min(cutv[C_RR], tprod)
-    sact = ro[0]
-    ns = z_lo.shape[0]
+    ctx = (z_lo, z_hi, smat, book, cells, sf, si, state, cutv)
+    p = np.empty(8)
     n = _push(sf, si, 0, ptype0, e0, x0, y0, z_lo[0], ux0, uy0, uz0, 0)
     while n > 0:
         n -= 1
-        e = sf[n, 0]
-        x, y, z = sf[n, 1], sf[n, 2], sf[n, 3]
-        ux, uy, uz = sf[n, 4], sf[n, 5], sf[n, 6]
-        ptype, slab = si[n, 0], si[n, 1]
+        for j in range(7):
+            p[j] = sf[n, j]
+        ptype = si[n, 0]
+        p[P_SLAB] = si[n, 1]
         if ptype == PHOTON:
-            # ---------------------------------------------------------------- photon
-            while True:
-                if e < gtrack:
-                    _deposit(
-                        e,
-                        True,
-                        x,
-                        y,
-                        slab,
-                        book,
-                        cells,
-                        ro,
-                    )
-                    break
-                m = smat[slab]
-                lne = math.log(e)
-                mc = _lerp(mu_c, m, lne, ln_e0, inv_dln)
-                mp = _lerp(mu_pe, m, lne, ln_e0, inv_dln)
-                mpr = _lerp(mu_pair, m, lne, ln_e0, inv_dln) if e > 2.0 * ME else 0.0
-                mt = mc + mp + mpr
-                d = -math.log(_uniform(state)) / mt
-                if uz > 0.0:
-                    db = (z_hi[slab] - z) / uz
-                elif uz < 0.0:
-                    db = (z_lo[slab] - z) / uz
-                else:
-                    db = math.inf
-                if d >= db:
-                    x += db * ux
-                    y += db * uy
-                    if uz > 0.0:
-                        z = z_hi[slab]
-                        slab += 1
-                    else:
-                        z = z_lo[slab]
-                        slab -= 1
-                    if slab < 0 or slab >= ns:
-                        book[2] += e
-                        break
-                    continue
-                x += d * ux
-                y += d * uy
-                z += d * uz
-                r = _uniform(state) * mt
-                if r < mpr:
-                    # pair production: e- takes fraction eps of the photon energy
-                    emin = ME / e
-                    while True:
-                        eps = emin + (1.0 - 2.0 * emin) * _uniform(state)
-                        if _uniform(state) <= 1.0 - 4.0 / 3.0 * eps * (1.0 - eps):
-                            break
-                    cp, sp = _azimuth(state)
-                    for lep in range(2):
-                        sgn = 1.0 if lep == 0 else -1.0  # the positron at phi + pi
-                        etot = eps * e if lep == 0 else (1.0 - eps) * e
-                        t = etot - ME
-                        if t < 0.0:
-                            t = 0.0
-                        cost = _tsai_cost(etot, state)
-                        vx, vy, vz = _rotate(ux, uy, uz, cost, sgn * cp, sgn * sp)
-                        pt = ELECTRON if lep == 0 else POSITRON
-                        n = _emit(
-                            pt,
-                            t,
-                            x,
-                            y,
-                            z,
-                            vx,
-                            vy,
-                            vz,
-                            slab,
-                            n,
-                            sf,
-                            si,
-                            state,
-                            etrack,
-                            gtrack,
-                            book,
-                            cells,
-                            ro,
-                        )
-                        if n < 0:
-                            return False
-                    break
-                if r < mpr + mp:
-                    # photo-electric absorption: an isotropic photo-electron with all the energy
-                    cost = 2.0 * _uniform(state) - 1.0
-                    cp, sp = _azimuth(state)
-                    vx, vy, vz = _rotate(ux, uy, uz, cost, cp, sp)
-                    n = _emit(
-                        ELECTRON,
-                        e,
-                        x,
-                        y,
-                        z,
-                        vx,
-                        vy,
-                        vz,
-                        slab,
-                        n,
-                        sf,
-                        si,
-                        state,
-                        etrack,
-                        gtrack,
-                        book,
-                        cells,
-                        ro,
-                    )
-                    if n < 0:
-                        return False
-                    break
-                # Compton scattering (Klein-Nishina, Geant4 G4KleinNishinaCompton sampling)
-                k0 = e / ME
-                eps0 = 1.0 / (1.0 + 2.0 * k0)
-                eps0sq = eps0 * eps0
-                a1 = -math.log(eps0)
-                a2 = a1 + 0.5 * (1.0 - eps0sq)
-                while True:
-                    if a1 > a2 * _uniform(state):
-                        eps = math.exp(-a1 * _uniform(state))
-                        epssq = eps * eps
-                    else:
-                        epssq = eps0sq + (1.0 - eps0sq) * _uniform(state)
-                        eps = math.sqrt(epssq)
-                    onecost = (1.0 - eps) / (eps * k0)
-                    sint2 = onecost * (2.0 - onecost)
-                    if 1.0 - eps * sint2 / (1.0 + epssq) >= _uniform(state):
-                        break
-                e1 = eps * e
-                cp, sp = _azimuth(state)
-                gx, gy, gz = _rotate(ux, uy, uz, 1.0 - onecost, cp, sp)
-                te = e - e1
-                px, py, pz = e * ux - e1 * gx, e * uy - e1 * gy, e * uz - e1 * gz
-                pn = math.sqrt(px * px + py * py + pz * pz)
-                if pn > 0.0:
-                    n = _emit(
-                        ELECTRON,
-                        te,
-                        x,
-                        y,
-                        z,
-                        px / pn,
-                        py / pn,
-                        pz / pn,
-                        slab,
-                        n,
-                        sf,
-                        si,
-                        state,
-                        etrack,
-                        gtrack,
-                        book,
-                        cells,
-                        ro,
-                    )
-                    if n < 0:
-                        return False
-                else:
-                    _deposit(
-                        te,
-                        True,
-                        x,
-                        y,
-                        slab,
-                        book,
-                        cells,
-                        ro,
-                    )
-                e = e1
-                ux, uy, uz = gx, gy, gz
-            continue
-        # -------------------------------------------------------------------- electron / positron
-        pos = ptype == POSITRON
-        rt = rng_tab[1] if pos else rng_tab[0]
-        ttau = tau_tab[1] if pos else tau_tab[0]
-        sd = sig_d[1] if pos else sig_d[0]
-        t = e
-        while True:
-            if t < etrack:
-                _deposit(
-                    t,
-                    True,
-                    x,
-                    y,
-                    slab,
-                    book,
-                    cells,
-                    ro,
-                )
-                if pos:
-                    n = _annihilate(x, y, z, slab, n, sf, si, state)
-                    if n < 0:
-                        return False
-                break
-            m = smat[slab]
-            lnt = math.log(t)
-            rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
-            if t <= rr_max and not sact[slab] and rng < min(z - z_lo[slab], z_hi[slab] - z):
-                # range rejection: it cannot leave this passive slab, makes no delta ray
-                # (t <= the delta-ray cut) and radiates little: deposited here at once
-                _deposit(t, True, x, y, slab, book, cells, ro)
-                if pos:
-                    n = _annihilate(x, y, z, slab, n, sf, si, state)
-                    if n < 0:
-                        return False
-                break
-            s = rng if rng <= final_range else max(frac * rng, final_range)
-            # an e± whose range reaches a face and which diffuses before ranging out
-            # (lambda_1 below its range) steps at most lambda1_fraction lambda_1
-            lam1 = _lerp(lam1_tab, m, lnt, ln_e0, inv_dln)
-            if rng > min(z - z_lo[slab], z_hi[slab] - z) and lam1 < rng:
-                s = min(s, step_l * lam1)
-            lim = 0
-            sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
-            if sig > 0.0:
-                sdisc = -math.log(_uniform(state)) / sig
-                if sdisc < s:
-                    s = sdisc
-                    lim = 1
-            # random hinge: straight for a uniform fraction of the step, deflected there by
-            # the whole step's multiple scattering (tau transport lengths), straight for the
-            # rest; a leg that meets a face ends the step there (crossing), the deflection
-            # then applied only if its hinge was reached
-            t1, tau = _after_step(t, rng, s, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)
-            xa, ya = x, y
-            leg = _uniform(state) * s
-            xh, yh = x, y
-            used = s
-            cross = 0
-            d1 = _to_face(z, uz, z_lo[slab], z_hi[slab])
-            if d1 <= leg:
-                used = d1
-                cross = 1 if uz > 0.0 else -1
-                x += d1 * ux
-                y += d1 * uy
-                z = z_hi[slab] if uz > 0.0 else z_lo[slab]
-            else:
-                x += leg * ux
-                y += leg * uy
-                z += leg * uz
-                xh, yh = x, y
-                a_scr = _lerp(screen, m, math.log(max(0.5 * (t + t1), 1e-3)), ln_e0, inv_dln)
-                ux, uy, uz = _msc_deflect(ux, uy, uz, tau, a_scr, state)
-                rest = s - leg
-                d2 = _to_face(z, uz, z_lo[slab], z_hi[slab])
-                if d2 <= rest:
-                    used = leg + d2
-                    cross = 1 if uz > 0.0 else -1
-                    x += d2 * ux
-                    y += d2 * uy
-                    z = z_hi[slab] if uz > 0.0 else z_lo[slab]
-                else:
-                    x += rest * ux
-                    y += rest * uy
-                    z += rest * uz
-            if cross != 0:
-                lim = 2
-                if used < s:
-                    t1 = _after_step(t, rng, used, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)[0]
-            # continuous loss over the path, fluctuating about its mean (Urban's model)
-            dt = t - t1
-            if used < rng and dt > 0.0:
-                tcut = min(tprod, t if pos else 0.5 * t)
-                dt = min(_loss_fluctuation(dt, tcut, ipot[m], state), t)
-            if dt > 0.0:
-                # along the two legs, uniformly, in proportion to their lengths
-                f1 = min(leg, used) / used if used > 0.0 else 1.0
-                _deposit_leg(dt * f1, xa, ya, xh, yh, slab, book, cells, ro)
-                if f1 < 1.0:
-                    _deposit_leg(dt - dt * f1, xh, yh, x, y, slab, book, cells, ro)
-            t -= dt
-            going_up = cross > 0
-            if t <= 0.0:
-                if pos:
-                    n = _annihilate(x, y, z, slab, n, sf, si, state)
-                    if n < 0:
-                        return False
-                break
-            if lim == 2:
-                slab += 1 if going_up else -1
-                if slab < 0 or slab >= ns:
-                    book[2] += t + (2.0 * ME if pos else 0.0)
-                    break
-                continue
-            if lim != 1:
-                continue
-            # discrete interaction: bremsstrahlung or a delta ray
-            lnt = math.log(t)
-            sb = _lerp(sig_b, m, lnt, ln_e0, inv_dln)
-            sdd = _lerp(sd, m, lnt, ln_e0, inv_dln)
-            if sb + sdd <= 0.0:
-                continue
-            etot = t + ME
-            if _uniform(state) * (sb + sdd) < sb:
-                if t <= kprod:
-                    continue
-                while True:
-                    k = kprod * (t / kprod) ** _uniform(state)
-                    yy = k / etot
-                    f = (4.0 / 3.0 - 4.0 / 3.0 * yy + yy * yy) * _brems_ratio(brem_el[m], etot, k)
-                    if _uniform(state) * 4.0 / 3.0 <= f:
-                        break
-                cost = _tsai_cost(etot, state)
-                cp, sp = _azimuth(state)
-                vx, vy, vz = _rotate(ux, uy, uz, cost, cp, sp)
-                n = _emit(
-                    PHOTON,
-                    k,
-                    x,
-                    y,
-                    z,
-                    vx,
-                    vy,
-                    vz,
-                    slab,
-                    n,
-                    sf,
-                    si,
-                    state,
-                    etrack,
-                    gtrack,
-                    book,
-                    cells,
-                    ro,
-                )
-                if n < 0:
-                    return False
-                t -= k
-                continue
-            xmax = 1.0 if pos else 0.5
-            xmin = tprod / t
-            if xmin >= xmax:
-                continue
-            gam = t / ME + 1.0
-            beta2 = 1.0 - 1.0 / (gam * gam)
-            b1 = b2 = b3 = b4 = gg = 0.0
-            if pos:
-                yb = 1.0 / (gam + 1.0)
-                y12 = 1.0 - 2.0 * yb
-                b1, b2 = 2.0 - yb * yb, y12 * (3.0 + yb * yb)
-                b4 = y12 * y12 * y12
-                b3 = b4 + y12 * y12
-                hmax = 1.0 + beta2 * (b2 + b4)
-            else:
-                gg = (2.0 * gam - 1.0) / (gam * gam)
-                hmax = 2.25
-            while True:
-                q = _uniform(state)
-                xd = xmin * xmax / (xmin * (1.0 - q) + xmax * q)
-                if pos:
-                    h = 1.0 - beta2 * xd * (b1 - xd * (b2 - xd * (b3 - xd * b4)))
-                else:
-                    h = (
-                        1.0
-                        + xd * xd / ((1.0 - xd) * (1.0 - xd))
-                        + (1.0 - gg) * xd * xd
-                        - gg * xd / (1.0 - xd)
-                    )
-                if _uniform(state) * hmax <= h:
-                    break
-            ed = xd * t
-            cosd = min(math.sqrt(ed * (t + 2.0 * ME) / (t * (ed + 2.0 * ME))), 1.0)
-            cp, sp = _azimuth(state)
-            vx, vy, vz = _rotate(ux, uy, uz, cosd, cp, sp)
-            p0 = math.sqrt(t * (t + 2.0 * ME))
-            pd = math.sqrt(ed * (ed + 2.0 * ME))
-            n = _emit(
-                ELECTRON,
-                ed,
-                x,
-                y,
-                z,
-                vx,
-                vy,
-                vz,
-                slab,
-                n,
-                sf,
-                si,
-                state,
-                etrack,
-                gtrack,
-                book,
-                cells,
-                ro,
-            )
-            if n < 0:
-                return False
-            px, py, pz = p0 * ux - pd * vx, p0 * uy - pd * vy, p0 * uz - pd * vz
-            pn = math.sqrt(px * px + py * py + pz * pz)
-            if pn > 0.0:
-                ux, uy, uz = px / pn, py / pn, pz / pn
-            t -= ed
+            n = _photon(p, n, ctx, ro, tabs)
+        else:
+            n = _charged(p, ptype == POSITRON, n, ctx, ro, tabs)
+        if n < 0:
+            return False
     return True
 
 
