@@ -30,12 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from caloforge.geometry import Geometry, get_geometry
+from caloforge.provenance import machine_description
 from caloforge.simulation.cascade import TRANSPORT_VERSION, Cuts, run_cascade
 from caloforge.simulation.cascade.textbook import containment, homogeneous_block
 from caloforge.simulation.gun import ParticleGun
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_cascade import machine
 
 STEP_SCALES = (1.0, 0.5, 0.25)
 # (geometry, GeV, showers): sized for a standard error of ~0.3% on the sampling fraction
@@ -122,7 +120,7 @@ def blocks(scale: float, label: str, sink: Path) -> None:
 def _load(sink: Path) -> dict:
     if sink.exists():
         return json.loads(sink.read_text())
-    return {"machine": machine(), "commands": {}, "rows": []}
+    return {"machine": machine_description(), "commands": {}, "rows": []}
 
 
 def _append(sink: Path, row: dict[str, object]) -> None:

@@ -34,6 +34,7 @@ from scipy.optimize import curve_fit
 from caloforge.evaluation import effective_sigma
 from caloforge.geometry import Geometry, get_geometry, mip_sampling_fraction
 from caloforge.materials import get_material
+from caloforge.provenance import machine_description
 from caloforge.simulation import simulate
 from caloforge.simulation.cascade import Cuts, run_cascade
 from caloforge.simulation.cascade.textbook import (
@@ -44,9 +45,6 @@ from caloforge.simulation.cascade.textbook import (
     pdg_tmax,
 )
 from caloforge.simulation.gun import ParticleGun
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_cascade import machine
 
 # the error of a fitted t_max is ~0.06 X0 with these counts (bootstrap); with 12 showers at
 # 100 GeV it was ~0.3 X0 and two cases had missed the 0.5 X0 band by statistics alone
@@ -247,7 +245,7 @@ def main() -> None:
         parser.error(f"--parts: unknown part(s) {sorted(parts - {'blocks', 'stacks', 'mip'})}")
     out = Path(args.out)
     command = " ".join([Path(sys.executable).name, *sys.argv])
-    report: dict = {"machine": machine(), "cuts": Cuts().to_dict(), "commands": {}}
+    report: dict = {"machine": machine_description(), "cuts": Cuts().to_dict(), "commands": {}}
     if parts != {"blocks", "stacks", "mip"}:
         previous = json.loads(out.with_suffix(".json").read_text())
         report["commands"] = previous.get("commands") or {

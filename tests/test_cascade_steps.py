@@ -15,8 +15,8 @@ from caloforge.simulation.gun import ParticleGun
 
 
 def test_step_scale_multiplies_every_step_limit() -> None:
-    cuts = Cuts(range_fraction=0.2, final_range_mm=0.2, boundary_step_mm=0.05, step_scale=0.5)
-    assert cuts.step_limits() == pytest.approx((0.1, 0.1, 0.025))
+    cuts = Cuts(range_fraction=0.2, final_range_mm=0.2, lambda1_fraction=0.25, step_scale=0.5)
+    assert cuts.step_limits() == pytest.approx((0.1, 0.1, 0.125))
     # the range fraction is a fraction: capped at 1
     assert Cuts(range_fraction=0.8, step_scale=2.0).step_limits()[0] == 1.0
     with pytest.raises(ValueError, match="step_scale"):

@@ -32,8 +32,17 @@ from caloforge.simulation.gun import GunSample
 __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
 
 #: Version of the cascade physics and stepping; bumped whenever showers for a seed change.
-#: 1: Highland multiple scattering per step, Bohr fluctuations; 2: ``Cuts.step_scale``.
-TRANSPORT_VERSION = "2"
+#: 1: Highland multiple scattering per step, Bohr fluctuations; 2: ``Cuts.step_scale``;
+#: 3: modified-Tsai emission angles fixed (mean u = theta E / m_e = 1.6, was 3.1);
+#: 4: multiple scattering from screened-Rutherford transport mean free paths (step
+#: independent), Gaussian core plus single-scattering tail, random-hinge steps that meet faces
+#: exactly, steps near faces limited to ``Cuts.lambda1_fraction`` lambda_1; 5: Urban's
+#: energy-loss fluctuations (Landau–Vavilov shape in thin layers) instead of a clamped Gaussian;
+#: 6: bremsstrahlung with Tsai's screening functions (incomplete screening below ~1 GeV: a
+#: 10 MeV electron in W radiates 0.67 E / X0, was E / X0); 7: the continuous loss of a leg
+#: spread along it in pieces of at most half a cell (was: at its midpoint), range rejection of
+#: e± below ``Cuts.range_rejection_mev`` that cannot leave a passive slab.
+TRANSPORT_VERSION = "7"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 
@@ -77,6 +86,7 @@ def run_cascade(
             cuts.photon_tracking_mev,
             cuts.electron_tracking_mev,
             *cuts.step_limits(),
+            cuts.range_rejection_mev,
         ]
     )
     previous = numba.get_num_threads()
@@ -105,6 +115,7 @@ def run_cascade(
             flat.int_par,
             flat.float_par,
             flat.r_edges,
+            flat.pitch,
             tab.ln_e0,
             tab.inv_dln,
             tab.mu_compton,
@@ -113,8 +124,11 @@ def run_cascade(
             tab.range_mm,
             tab.sigma_brems,
             tab.sigma_delta,
-            tab.x0_mm,
-            tab.bohr_mev2_per_mm,
+            tab.mean_excitation_mev,
+            tab.lambda1_mm,
+            tab.screening,
+            tab.msc_tau,
+            tab.brems_elements,
             cutv,
             cells,
             book,

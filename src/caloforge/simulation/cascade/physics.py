@@ -20,15 +20,33 @@ Photons
       the high-energy limit is exactly the PDG ``7 / (9 X0)``.
 Electrons and positrons
     - Bremsstrahlung: the complete-screening spectrum of the PDG review,
-      ``dsigma/dk = (1 / (X0 k)) (4/3 - 4/3 y + y^2)``, ``y = k / E``: discrete above the photon
-      production cut ``k_c``, its energy loss below ``k_c`` continuous. Its total radiative
-      loss is E/X0 by construction.
+      ``dsigma/dk = (1 / (X0 k)) (4/3 - 4/3 y + y^2)``, ``y = k / E``, times Tsai's ratio of
+      the screened to the completely screened Bethe–Heitler cross section
+      (:func:`brems_screening_ratio`; Thomas–Fermi screening functions phi_1,2 and psi_1,2
+      of Tsai, Rev. Mod. Phys. 46 (1974) 815, eqs. 3.9, 3.38-3.41, with the Coulomb
+      correction), so that the radiation of electrons below ~1 GeV (incomplete screening)
+      is reduced as in theory; its high-energy limit is E/X0 exactly. Discrete above the
+      photon production cut ``k_c``, its energy loss below ``k_c`` continuous.
     - Ionisation: restricted Berger–Seltzer stopping power (as in Geant4's
       G4MollerBhabhaModel) below the delta-ray production cut, with the asymptotic
       Sternheimer density effect in the general Sternheimer–Peierls form
       (:func:`density_effect`); Møller (e−) / Bhabha (e+) delta rays above it.
     - The continuous loss of a step comes from the range table (restricted ionisation plus
-      sub-cut bremsstrahlung), with Gaussian (Bohr) fluctuations of the restricted part.
+      sub-cut bremsstrahlung); its fluctuations follow L. Urban's model (Geant4
+      G4UniversalFluctuation): excitations of one effective level plus ionisations with a
+      1/E^2 spectrum up to the cut, so that thin layers get the Landau–Vavilov shape and thick
+      ones a Gaussian.
+    - Multiple scattering: elastic scattering on atoms (nucleus and its Z electrons) by the
+      screened Rutherford (Wentzel) cross section
+      ``dsigma/dOmega = Z(Z+1) r_e^2 (m_e / (p beta))^2 / (1 - cos theta + 2A)^2`` with
+      Molière's screening parameter ``A = (hbar / (2 p a))^2 (1.13 + 3.76 (alpha Z / beta)^2)``,
+      ``a = 0.885 a_0 Z^(-1/3)`` (:func:`screening_parameter`). Its transport cross section
+      ``2 pi Z(Z+1) r_e^2 (m_e / (p beta))^2 [ln(1 + 1/A) - 1/(1 + A)]`` gives the transport
+      mean free path ``lambda_1`` (:func:`transport_mfp_mm`), step independent; the kernel
+      takes the number of transport lengths of a step from the table of
+      ``Lambda(T) = int_0^T dT' / (S(T') lambda_1(T'))`` (S: the continuous loss).
+      Compounds: lambda_1 sums the elements; one effective screening parameter (that of the
+      same mean ``ln(1 + 1/A) - 1/(1 + A)``, weighted by n Z(Z+1)) shapes the angles.
 """
 
 from __future__ import annotations
@@ -51,12 +69,17 @@ __all__ = [
     "klein_nishina_sigma_mm2",
     "pair_shape",
     "photoelectric_sigma_barn",
+    "screening_parameter",
+    "transport_mfp_mm",
 ]
 
 ELECTRON_MASS_MEV = 0.51099895
 CLASSICAL_RADIUS_MM = 2.8179403262e-12
 AVOGADRO = 6.02214076e23
 BARN_MM2 = 1e-22
+FINE_STRUCTURE = 1.0 / 137.035999084
+BOHR_RADIUS_MM = 5.29177210903e-8
+HBARC_MEV_MM = 1.973269804e-10
 GRID_MIN_MEV = 1e-3
 GRID_MAX_MEV = 1e6
 GRID_PER_DECADE = 40
@@ -72,9 +95,16 @@ class Cuts:
     ``electron_tracking_mev``: particles below these (kinetic) energies are stopped and their
     energy deposited where they are (booked as below-cut). Step limits: an e± step is at most
     ``range_fraction`` of its residual range, unless the range is below ``final_range_mm``
-    (then it may be the whole range); within its range of a slab face an e± step is at most
-    the distance to that face, but at least ``boundary_step_mm`` (so that crossings between
-    thin absorber and active slabs are resolved: the sampling fraction depends on it).
+    (then it may be the whole range); an e± whose range reaches a slab face and whose
+    transport mean free path lambda_1 is below its range steps at most
+    ``lambda1_fraction * lambda_1``. Steps are random hinges (see :mod:`.transport`), so a
+    face is met exactly, not through a boundary step. ``step_scale``: every e± step limit
+    (``range_fraction``, capped at 1, ``final_range_mm``, ``lambda1_fraction``) is multiplied
+    by it, so that halving it checks step-size convergence. ``range_rejection_mev``: an e±
+    in a passive slab below this energy (and below ``electron_production_mev``, so that it
+    makes no delta ray) whose range is shorter than its distance to either face is deposited
+    on the spot (booked below-cut); the bremsstrahlung it would still emit (a radiative yield
+    of ~3% at 1 MeV in W, photons mostly absorbed in the same slab) stays there too.
     """
 
     photon_production_mev: float = 0.1
@@ -83,8 +113,9 @@ class Cuts:
     electron_tracking_mev: float = 0.1
     range_fraction: float = 0.2
     final_range_mm: float = 0.2
-    boundary_step_mm: float = 0.05
+    lambda1_fraction: float = 0.25
     step_scale: float = 1.0
+    range_rejection_mev: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -105,9 +136,14 @@ class Cuts:
         return asdict(self)
 
     def step_limits(self) -> tuple[float, float, float]:
-        """(range fraction, final range mm, boundary step mm) with ``step_scale`` applied."""
+        """(range fraction, final range mm, step in lambda_1 near faces) with ``step_scale``
+        applied."""
         f = self.step_scale
-        return min(self.range_fraction * f, 1.0), self.final_range_mm * f, self.boundary_step_mm * f
+        return (
+            min(self.range_fraction * f, 1.0),
+            self.final_range_mm * f,
+            self.lambda1_fraction * f,
+        )
 
 
 def energy_grid() -> np.ndarray:
@@ -232,25 +268,100 @@ def density_effect(material: Material, x: np.ndarray) -> np.ndarray:
     return np.where(x >= x1, high, np.where(x >= x0, mid, 0.0))
 
 
-def brems_continuous_dedx(material: Material, t_mev: np.ndarray, kc_mev: float) -> np.ndarray:
-    """Energy loss (MeV/mm) to bremsstrahlung photons below ``kc_mev`` (complete screening)."""
+def coulomb_correction(z: float) -> float:
+    """Davies–Bethe–Maximon Coulomb correction f(Z) (Tsai's eq. 3.3)."""
+    a2 = (FINE_STRUCTURE * z) ** 2
+    return a2 * (1 / (1 + a2) + 0.20206 - 0.0369 * a2 + 0.0083 * a2 * a2 - 0.002 * a2**3)
+
+
+def _phi(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tsai's Thomas–Fermi screening functions of the nucleus: (phi_1, phi_1 - phi_2)."""
+    phi1 = 20.863 - 2 * np.log1p((0.55846 * g) ** 2) - 4 * (1 - 0.6 * np.exp(-0.9 * g) - 0.4 * np.exp(-1.5 * g))  # fmt: skip
+    return phi1, (2.0 / 3.0) / (1 + 6.5 * g + 6 * g * g)
+
+
+def _psi(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tsai's screening functions of the atomic electrons: (psi_1, psi_1 - psi_2)."""
+    psi1 = 28.340 - 2 * np.log1p((3.621 * e) ** 2) - 4 * (1 - 0.7 * np.exp(-8 * e) - 0.3 * np.exp(-29.2 * e))  # fmt: skip
+    return psi1, (2.0 / 3.0) / (1 + 40 * e + 400 * e * e)
+
+
+def brems_elements(material: Material) -> np.ndarray:
+    """(4, 6) per element of ``material`` (zero rows pad): (atoms per mm^3, Z^(1/3),
+    Z^(2/3), Z^2, Z, Z^2 (-4/3 ln Z - 4 f) - 8/3 Z ln Z): what the kernel needs to evaluate
+    :func:`brems_screening_ratio` for a sampled photon."""
+    out = np.zeros((4, 6))
+    if len(material.composition) > 4:
+        msg = f"{material.name}: at most 4 elements for the bremsstrahlung screening"
+        raise ValueError(msg)
+    for j, (z, w) in enumerate(material.composition):
+        n = material.density_g_cm3 * w / ELEMENT_MASS[z] * AVOGADRO / 1000.0
+        lz = math.log(z)
+        c = z * z * (-4 / 3 * lz - 4 * coulomb_correction(z)) - 8 / 3 * z * lz
+        out[j] = (n, z ** (1 / 3), z ** (2 / 3), z * z, z, c)
+    return out
+
+
+def brems_screening_ratio(material: Material, t_mev: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Tsai's bremsstrahlung cross section (eq. 3.9, screening functions eqs. 3.38-3.41,
+    summed over the elements) divided by its complete-screening limit, for e± of kinetic
+    energy ``t_mev`` emitting a photon of k = y E (E the total energy). In [0, 1]; 1 at
+    high energies."""
     t = np.asarray(t_mev, dtype=float)
+    y = np.asarray(y, dtype=float)
     e = t + ELECTRON_MASS_MEV
-    k = np.minimum(kc_mev, t)
-    return (4 / 3 * k - 2 / 3 * k * k / e + k**3 / (3 * e * e)) / material.x0_mm
+    k = y * e
+    x = 100 * ELECTRON_MASS_MEV * k / (e * np.maximum(e - k, ELECTRON_MASS_MEV))
+    shape = 4 / 3 - 4 / 3 * y + y * y
+    tail = 2 / 3 * (1 - y)
+    num = np.zeros(np.broadcast(t, y).shape)
+    den = np.zeros_like(num)
+    zero = np.zeros(1)
+    for n, z3, z23, z2, z, c in brems_elements(material):
+        if n == 0:
+            continue
+        for arg, acc in ((x, num), (zero, den)):
+            p1, dp = _phi(arg / z3)
+            s1, ds = _psi(arg / z23)
+            acc += n * (shape * (z2 * p1 + z * s1 + c) + tail * (z2 * dp + z * ds))
+    return np.clip(num / den, 0.0, 1.0)
+
+
+def _brems_spectrum_integrals(
+    material: Material, t_mev: np.ndarray, kc_mev: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(number of photons above ``kc_mev`` per mm, energy per mm below it) of the screened
+    spectrum ``(1 / (X0 k)) (4/3 - 4/3 y + y^2) R(t, y)``, by Simpson's rule in ln k (above)
+    and in k (below)."""
+    t = np.asarray(t_mev, dtype=float)[:, None]
+    e = t + ELECTRON_MASS_MEV
+    u = np.linspace(0.0, 1.0, 129)[None, :]
+    wts = np.ones(129)
+    wts[1:-1:2], wts[2:-1:2] = 4.0, 2.0
+    wts /= 3 * 128
+    # above the cut: k = kc (T / kc)^u, dk / k = ln(T / kc) du
+    top = np.maximum(t, kc_mev)
+    k = kc_mev * (top / kc_mev) ** u
+    y = k / e
+    f = (4 / 3 - 4 / 3 * y + y * y) * brems_screening_ratio(material, t, y)
+    sigma = (f * wts).sum(axis=1) * np.log(top[:, 0] / kc_mev)
+    # below the cut: k = kmax u, energy k dsigma/dk dk = (1 / X0) shape R dk
+    kmax = np.minimum(t, kc_mev)
+    y = kmax * u / e
+    f = (4 / 3 - 4 / 3 * y + y * y) * brems_screening_ratio(material, t, y)
+    loss = (f * wts).sum(axis=1) * kmax[:, 0]
+    return sigma / material.x0_mm, loss / material.x0_mm
+
+
+def brems_continuous_dedx(material: Material, t_mev: np.ndarray, kc_mev: float) -> np.ndarray:
+    """Energy loss (MeV/mm) to bremsstrahlung photons below ``kc_mev`` (screened spectrum)."""
+    return _brems_spectrum_integrals(material, t_mev, kc_mev)[1]
 
 
 def brems_sigma(material: Material, t_mev: np.ndarray, kc_mev: float) -> np.ndarray:
     """Macroscopic cross section (1/mm) for bremsstrahlung photons above ``kc_mev``."""
     t = np.asarray(t_mev, dtype=float)
-    e = t + ELECTRON_MASS_MEV
-    tt = np.maximum(t, kc_mev)
-    s = (
-        4 / 3 * np.log(tt / kc_mev)
-        - 4 / 3 * (tt - kc_mev) / e
-        + (tt * tt - kc_mev**2) / (2 * e * e)
-    )
-    return np.where(t > kc_mev, s, 0.0) / material.x0_mm
+    return np.where(t > kc_mev, _brems_spectrum_integrals(material, t, kc_mev)[0], 0.0)
 
 
 def delta_sigma(
@@ -290,10 +401,70 @@ def delta_shape(x: np.ndarray, gam: float, *, positron: bool) -> np.ndarray:
     return 1 + x * x / (1 - x) ** 2 + (1 - gg) * x * x - gg * x / (1 - x)
 
 
+# ---- multiple scattering -------------------------------------------------------------------------
+def screening_parameter(z: int, t_mev: np.ndarray) -> np.ndarray:
+    """Molière's screening parameter A of the screened Rutherford cross section of element z
+    for e± of kinetic energy ``t_mev``: ``(hbar / (2 p a))^2 (1.13 + 3.76 (alpha Z / beta)^2)``,
+    Thomas–Fermi radius ``a = 0.885 a_0 Z^(-1/3)``."""
+    t = np.asarray(t_mev, dtype=float)
+    pc = np.sqrt(t * (t + 2 * ELECTRON_MASS_MEV))
+    beta2 = pc**2 / (t + ELECTRON_MASS_MEV) ** 2
+    a_tf = 0.885 * BOHR_RADIUS_MM * z ** (-1.0 / 3.0)
+    return (HBARC_MEV_MM / (2 * pc * a_tf)) ** 2 * (1.13 + 3.76 * (FINE_STRUCTURE * z) ** 2 / beta2)
+
+
+def transport_log(a: np.ndarray) -> np.ndarray:
+    """``ln(1 + 1/A) - 1/(1 + A)``: the transport cross section of the screened Rutherford
+    distribution in units of ``2 pi Z(Z+1) r_e^2 (m_e / (p beta))^2``."""
+    a = np.asarray(a, dtype=float)
+    return np.log1p(1.0 / a) - 1.0 / (1.0 + a)
+
+
+def _rutherford_strength_mm(material: Material, t_mev: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Per element z of ``material``: ``2 pi n_z Z(Z+1) r_e^2 (m_e / (p beta))^2`` (1/mm)."""
+    t = np.asarray(t_mev, dtype=float)
+    pbeta = t * (t + 2 * ELECTRON_MASS_MEV) / (t + ELECTRON_MASS_MEV)
+    out = []
+    for z, w in material.composition:
+        n_mm3 = material.density_g_cm3 * w / ELEMENT_MASS[z] * AVOGADRO / 1000.0
+        k = 2 * math.pi * n_mm3 * z * (z + 1) * CLASSICAL_RADIUS_MM**2
+        out.append((z, k * (ELECTRON_MASS_MEV / pbeta) ** 2))
+    return out
+
+
+def transport_mfp_mm(material: Material, t_mev: np.ndarray) -> np.ndarray:
+    """Transport mean free path lambda_1 (mm) of e± of kinetic energy ``t_mev`` (screened
+    Rutherford, summed over the elements of ``material``)."""
+    inv = sum(
+        k * transport_log(screening_parameter(z, t_mev))
+        for z, k in _rutherford_strength_mm(material, t_mev)
+    )
+    return 1.0 / np.asarray(inv)
+
+
+def effective_screening(material: Material, t_mev: np.ndarray) -> np.ndarray:
+    """One screening parameter for the angles in ``material``: the A whose
+    :func:`transport_log` is the n Z(Z+1)-weighted mean of its elements' (for an element, its
+    own A)."""
+    parts = _rutherford_strength_mm(material, t_mev)
+    total = sum(k for _, k in parts)
+    target = sum(k * transport_log(screening_parameter(z, t_mev)) for z, k in parts) / total
+    lo = np.full_like(np.asarray(target), -60.0)
+    hi = np.full_like(lo, 10.0)
+    for _ in range(80):  # bisection in ln A: transport_log decreases with A
+        mid = 0.5 * (lo + hi)
+        big = transport_log(np.exp(mid)) > target
+        lo, hi = np.where(big, mid, lo), np.where(big, hi, mid)
+    return np.exp(0.5 * (lo + hi))
+
+
 @dataclass(frozen=True)
 class PhysicsTables:
     """Per-material tables for the kernel, rows in ``materials`` order; columns on
-    :func:`energy_grid`. ``range_mm[c, m]`` for c = 0 (e−), 1 (e+)."""
+    :func:`energy_grid`. ``range_mm[c, m]`` and ``msc_tau[c, m]`` (Lambda(T), the number of
+    transport lengths on the way from T to rest) for c = 0 (e−), 1 (e+); ``lambda1_mm[m]``
+    the transport mean free path, ``screening[m]`` the effective screening parameter A;
+    ``brems_elements[m]`` the per-element constants of :func:`brems_elements`."""
 
     materials: tuple[str, ...]
     ln_e0: float
@@ -305,7 +476,11 @@ class PhysicsTables:
     sigma_brems: np.ndarray
     sigma_delta: np.ndarray
     x0_mm: np.ndarray
-    bohr_mev2_per_mm: np.ndarray
+    mean_excitation_mev: np.ndarray
+    lambda1_mm: np.ndarray
+    screening: np.ndarray
+    msc_tau: np.ndarray
+    brems_elements: np.ndarray
 
 
 def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
@@ -315,7 +490,9 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
     mu_c, mu_pe, mu_pair = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((nm, ng))
     rng_tab = np.zeros((2, nm, ng))
     sig_b, sig_d = np.zeros((nm, ng)), np.zeros((2, nm, ng))
-    x0, bohr = np.zeros(nm), np.zeros(nm)
+    x0, ipot = np.zeros(nm), np.zeros(nm)
+    lam1, screen, tau_tab = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((2, nm, ng))
+    brem_el = np.zeros((nm, 4, 6))
     kn = klein_nishina_sigma_mm2(grid)
     for m, name in enumerate(materials):
         mat = get_material(name)
@@ -326,7 +503,10 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
             mu_pe[m] += atoms_mm3 * photoelectric_sigma_barn(z, grid) * BARN_MM2
         mu_pair[m] = 7.0 / (9.0 * mat.x0_mm) * pair_shape(mat, grid)
         sig_b[m] = brems_sigma(mat, grid, cuts.photon_production_mev)
+        brem_el[m] = brems_elements(mat)
         sb = brems_continuous_dedx(mat, grid, cuts.photon_production_mev)
+        lam1[m] = transport_mfp_mm(mat, grid)
+        screen[m] = effective_screening(mat, grid)
         for c, positron in enumerate((False, True)):
             dedx = restricted_collision_dedx(
                 mat, grid, cuts.electron_production_mev, positron=positron
@@ -336,9 +516,12 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
             inv = 1.0 / total
             steps = 0.5 * (inv[1:] + inv[:-1]) * np.diff(grid)
             rng_tab[c, m] = grid[0] * inv[0] + np.concatenate([[0.0], np.cumsum(steps)])
+            # Lambda(T): from the first grid point as (T / S) / lambda_1 there, then trapezoids
+            inv_t = inv / lam1[m]
+            steps_t = 0.5 * (inv_t[1:] + inv_t[:-1]) * np.diff(grid)
+            tau_tab[c, m] = grid[0] * inv_t[0] + np.concatenate([[0.0], np.cumsum(steps_t)])
             sig_d[c, m] = delta_sigma(mat, grid, cuts.electron_production_mev, positron=positron)
-        # Bohr variance per mm for T_max = 1 MeV: 0.1535 MeV cm^2/g * Z/A * rho / 10 per mm
-        bohr[m] = 0.01535 * mat.z_over_a * mat.density_g_cm3
+        ipot[m] = mat.mean_excitation_ev * 1e-6
     return PhysicsTables(
         materials=tuple(materials),
         ln_e0=math.log(grid[0]),
@@ -350,5 +533,9 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
         sigma_brems=sig_b,
         sigma_delta=sig_d,
         x0_mm=x0,
-        bohr_mev2_per_mm=bohr,
+        mean_excitation_mev=ipot,
+        lambda1_mm=lam1,
+        screening=screen,
+        msc_tau=tau_tab,
+        brems_elements=brem_el,
     )

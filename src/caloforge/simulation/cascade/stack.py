@@ -6,7 +6,8 @@ normal to z; slab ``k`` spans ``z_lo[k] <= z < z_hi[k]`` (mm, z = 0 at the front
 Readout per layer (``kind``: 0 Cartesian, 1 polar, 2 eta x phi, -1 no cells):
 ``int_par`` (n_layers, 2) = (nx, ny) / (n_alpha, n_r) / (n_eta, n_phi);
 ``float_par`` (n_layers, 4) = (pitch_x, pitch_y, -, -) mm / (-) / (d_eta, d_phi, mm_per_eta,
-mm_per_phi); ``r_edges`` (n_layers, max edges) mm, padded with +inf. Lateral coordinates: x
+mm_per_phi); ``pitch`` (n_layers,) the smallest lateral cell size (mm; for polar layers the
+narrowest ring, the azimuthal size being 2 pi r / n_alpha at radius r); ``r_edges`` (n_layers, max edges) mm, padded with +inf. Lateral coordinates: x
 is along eta and y along phi for eta x phi layers, where the cell is found from
 ``d_eta = x / mm_per_eta + shift_eta`` with the per-shower ``shift`` of
 :func:`etaphi_shifts`.
@@ -37,6 +38,7 @@ class FlatStack:
     int_par: np.ndarray
     float_par: np.ndarray
     r_edges: np.ndarray
+    pitch: np.ndarray
     n_cells: int
 
 
@@ -61,6 +63,7 @@ def flatten(geometry: Geometry) -> FlatStack:
         + [1]
     )
     r_edges = np.full((nl, max_edges), np.inf)
+    pitch = np.full(nl, np.inf)
     for i, ly in enumerate(geometry.layers):
         seg = ly.segmentation
         if seg.n_cells == 0:
@@ -69,14 +72,17 @@ def flatten(geometry: Geometry) -> FlatStack:
             kind[i] = 0
             int_par[i] = (seg.nx, seg.ny)
             float_par[i, :2] = (seg.pitch_x_mm, seg.pitch_y_mm)
+            pitch[i] = min(seg.pitch_x_mm, seg.pitch_y_mm)
         elif isinstance(seg, PolarGrid):
             kind[i] = 1
             int_par[i] = (seg.n_alpha, seg.n_r)
             r_edges[i, : len(seg.r_edges_mm)] = seg.r_edges_mm
+            pitch[i] = float(np.diff(seg.r_edges_mm).min())
         elif isinstance(seg, EtaPhiGrid):
             kind[i] = 2
             int_par[i] = (seg.n_eta, seg.n_phi)
             float_par[i] = (seg.d_eta, seg.d_phi, seg.mm_per_eta, seg.mm_per_phi)
+            pitch[i] = min(seg.d_eta * seg.mm_per_eta, seg.d_phi * seg.mm_per_phi)
         else:  # pragma: no cover - the Segmentation union is closed
             msg = f"unsupported segmentation {type(seg).__name__}"
             raise TypeError(msg)
@@ -92,6 +98,7 @@ def flatten(geometry: Geometry) -> FlatStack:
         int_par=int_par,
         float_par=float_par,
         r_edges=r_edges,
+        pitch=pitch,
         n_cells=geometry.n_cells,
     )
 

@@ -50,8 +50,16 @@ _SIN11, _SIN13, _SIN15, _SIN17 = (
 _COS2, _COS4, _COS6, _COS8 = -0.5, 1.0 / 24.0, -1.0 / 720.0, 1.0 / 40320.0
 _COS10, _COS12, _COS14 = -1.0 / 3628800.0, 1.0 / 479001600.0, -1.0 / 87178291200.0
 _COS16, _COS18 = 1.0 / 20922789888000.0, -1.0 / 6402373705728000.0
+#: hard (individually sampled) elastic collisions per transport mean free path
+HARD_PER_LAMBDA1 = 3.0
+#: beyond this many transport lengths a step's direction is taken as isotropic (e^-8 < 4e-4)
+TAU_ISOTROPIC = 8.0
+# Urban's fluctuation model: lowest ionisation energy (MeV), share of the mean loss that goes
+# to ionisation, width factor and count scale of the excitation level, count above which a
+# Poisson number is summed as a Gaussian
+FL_E0, FL_RATE, FL_FW, FL_A0, FL_NMAX = 1e-5, 0.56, 4.0, 42.0, 8.0
 # cut parameter vector layout
-C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_BSTEP = 0, 1, 2, 3, 4, 5, 6
+C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1, C_RR = range(8)
 
 
 # ---- random numbers ---------------------------------------------------------------------------
@@ -178,11 +186,15 @@ def _rotate(
 
 @nb.njit(cache=True, inline="always")
 def _tsai_cost(e_total: float, state: np.ndarray) -> float:
-    """Polar angle cosine of a bremsstrahlung photon or pair lepton (Geant4 modified Tsai)."""
+    """Polar angle cosine of a bremsstrahlung photon or pair lepton: the modified Tsai
+    distribution (Geant4 G4ModifiedTsai), u = theta E / m_e with density
+    f(u) = 1/4 b1^2 u e^(-b1 u) + 3/4 b2^2 u e^(-b2 u), b1 = 0.625, b2 = 1.875 = 3 b1:
+    a Gamma(2) variate divided by b1 or b2, mean u = 1.6, truncated at u_max = 2 (1 + E / m_e).
+    """
     u_max = 2.0 * (1.0 + e_total / ME)
     while True:
         u = -math.log(_uniform(state) * _uniform(state))
-        u = u / 1.6 if _uniform(state) < 0.25 else u / 0.5333333333333333
+        u = u * 1.6 if _uniform(state) < 0.25 else u * 0.5333333333333333
         if u <= u_max:
             return 1.0 - 2.0 * u * u / (u_max * u_max)
 
@@ -235,7 +247,7 @@ def _deposit(
 ) -> None:
     """Book ``edep`` deposited at (x, y) in ``slab``. ``ro`` (the readout of one shower):
     (slab_active, slab_layer, kind, cell_offset, int_par, float_par, r_edges, shift_eta,
-    shift_phi)."""
+    shift_phi, pitch)."""
     sact, slay, coff = ro[0], ro[1], ro[3]
     active = sact[slab]
     if below:
@@ -251,6 +263,49 @@ def _deposit(
             c = _cell(layer, x, y, ro)
             if c >= 0:
                 cells[coff[layer] + c] += edep
+
+
+#: a straight leg in a read-out slab is deposited in pieces no longer (laterally) than this
+#: fraction of the layer's smallest cell size, so that the cells a track crosses get their
+#: share whatever the step length; at most LEG_PIECES_MAX pieces
+LEG_PIECE_PITCH, LEG_PIECES_MAX = 0.5, 64
+
+
+@nb.njit(cache=True)
+def _deposit_leg(
+    edep: float,
+    xa: float,
+    ya: float,
+    xb: float,
+    yb: float,
+    slab: int,
+    book: np.ndarray,
+    cells: np.ndarray,
+    ro: tuple,
+) -> None:
+    """Book the continuous loss ``edep`` of a straight leg from (xa, ya) to (xb, yb) in
+    ``slab``, spread uniformly along it: in equal pieces at their midpoints, each at most
+    :data:`LEG_PIECE_PITCH` of the smallest cell size long (laterally) when the slab is read
+    out (``ro[9]``: the per-layer cell size; in polar layers the azimuthal size at the leg's
+    radius counts too)."""
+    layer = ro[1][slab]
+    dx, dy = xb - xa, yb - ya
+    pieces = 1
+    if ro[0][slab] and layer >= 0:
+        lat = math.sqrt(dx * dx + dy * dy)
+        p = ro[9][layer]
+        if ro[2][layer] == 1:
+            r = math.sqrt((xa + 0.5 * dx) ** 2 + (ya + 0.5 * dy) ** 2)
+            p = min(p, max(TWO_PI * r / ro[4][layer, 0], 0.05 * p))
+        if lat > LEG_PIECE_PITCH * p:
+            pieces = min(math.ceil(lat / (LEG_PIECE_PITCH * p)), LEG_PIECES_MAX)
+    if pieces == 1:
+        _deposit(edep, False, xa + 0.5 * dx, ya + 0.5 * dy, slab, book, cells, ro)
+        return
+    share = edep / pieces
+    for i in range(pieces):
+        f = (i + 0.5) / pieces
+        _deposit(share, False, xa + f * dx, ya + f * dy, slab, book, cells, ro)
 
 
 @nb.njit(cache=True, inline="always")
@@ -283,26 +338,597 @@ def _push(
     return n + 1
 
 
-@nb.njit(cache=True)
-def _msc_tau(s: float, k: float, inv_b2: float, x0: float) -> float:
-    """s / lambda_1 = theta0^2 of the Highland formula for a step of s mm
-    (``k`` = (13.6 MeV / (beta p))^2 / X0, ``inv_b2`` = 1 / beta^2)."""
-    if s <= 0.0:
-        return 0.0
-    corr = 1.0 + 0.038 * math.log(s / x0 * inv_b2)
-    corr = max(corr, 0.0)
-    return k * s * corr * corr
+@nb.njit(cache=True, inline="always")
+def _after_step(
+    t: float,
+    rng: float,
+    s: float,
+    m: int,
+    lnt: float,
+    rt: np.ndarray,
+    tt: np.ndarray,
+    lam1: np.ndarray,
+    ln_e0: float,
+    inv_dln: float,
+) -> tuple[float, float]:
+    """(mean kinetic energy after a true path ``s``, its number of transport lengths tau) for
+    an e± of energy ``t`` (log ``lnt``) and residual range ``rng`` in material ``m``: tau is
+    Lambda(t) - Lambda(t1) from the table ``tt``, or s / lambda_1 at the mid energy when the
+    step loses under 5% (where the table difference would be dominated by interpolation)."""
+    if s >= rng:
+        return 0.0, _lerp(tt, m, lnt, ln_e0, inv_dln)
+    hint = int((lnt - ln_e0) * inv_dln)
+    t1 = min(_energy_from_range(rt, m, rng - s, ln_e0, inv_dln, hint), t)
+    if t - t1 < 0.05 * t:
+        return t1, s / _lerp(lam1, m, math.log(0.5 * (t + t1)), ln_e0, inv_dln)
+    tau = _lerp(tt, m, lnt, ln_e0, inv_dln) - _lerp(tt, m, math.log(t1), ln_e0, inv_dln)
+    return t1, max(tau, 0.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _soft_scale(mean_w: float) -> float:
+    """Scale b of the exponential distribution of w = 1 - cos theta truncated to [0, 2]
+    whose mean is ``mean_w`` (in (0, 1)): solves b - 2 / (e^(2/b) - 1) = mean_w (Newton)."""
+    if mean_w < 0.2:
+        return mean_w + 2.0 / math.expm1(2.0 / mean_w)
+    b = max(mean_w, 1.0 / (3.0 * (1.0 - mean_w)))
+    for _ in range(8):
+        x = 2.0 / b
+        em = math.expm1(x)
+        g = b - 2.0 / em - mean_w
+        dg = 1.0 - x * x * (em + 1.0) / (em * em)
+        b = max(b - g / dg, 0.5 * b)
+    return b
 
 
 @nb.njit(cache=True)
-def _mean_advance(s: float, tau: float) -> float:
-    """Mean displacement along the initial direction after a true path s: lambda (1 - e^-tau)."""
-    if tau < 1e-6:
-        return s * (1.0 - 0.5 * tau)
-    return s * (1.0 - math.exp(-tau)) / tau
+def _msc_deflect(
+    ux: float, uy: float, uz: float, tau: float, a: float, state: np.ndarray
+) -> tuple[float, float, float]:
+    """Direction after a step of ``tau`` transport lengths in a medium of screening parameter
+    ``a`` (screened Rutherford, :mod:`.physics`). Mixed scheme: the collisions with
+    w = 1 - cos theta above w_c (chosen so that there are :data:`HARD_PER_LAMBDA1` of them per
+    transport length) are sampled one by one (Poisson number, each from the screened
+    Rutherford law above w_c: the single-scattering tail); the softer ones, many per step,
+    are one deflection with a Gaussian small-angle core (w exponential, truncated at 2) whose
+    mean w is 1 - exp(-tau_soft). The mean cosine is exactly exp(-tau): steps compose, so the
+    angular spread does not depend on how a path is cut into steps."""
+    if tau <= 0.0:
+        return ux, uy, uz
+    if tau > TAU_ISOTROPIC:
+        cp, sp = _azimuth(state)
+        return _rotate(ux, uy, uz, 2.0 * _uniform(state) - 1.0, cp, sp)
+    two_a = 2.0 * a
+    big_l = math.log1p(1.0 / a) - 1.0 / (1.0 + a)
+    inv_top = 1.0 / (2.0 + two_a)
+    inv_c = HARD_PER_LAMBDA1 * big_l + inv_top
+    hard = HARD_PER_LAMBDA1
+    if inv_c * two_a >= 1.0:  # screening so strong (A > ~0.01) that w_c would be <= 0
+        hard, inv_c, f_hard = 0.0, 1.0 / two_a, 0.0
+    else:
+        f_hard = (-math.log(inv_top / inv_c) + two_a * inv_top - two_a * inv_c) / big_l
+    mean_w = -math.expm1(-(1.0 - f_hard) * tau)
+    if mean_w > 0.0:
+        if mean_w > 0.9999:
+            w = 2.0 * _uniform(state)
+        else:
+            b = _soft_scale(mean_w)
+            w = -b * math.log1p(-_uniform(state) * -math.expm1(-2.0 / b))
+        cp, sp = _azimuth(state)
+        ux, uy, uz = _rotate(ux, uy, uz, 1.0 - w, cp, sp)
+    # Poisson number of hard collisions, mean HARD_PER_LAMBDA1 * tau (inversion)
+    p = math.exp(-hard * tau)
+    q = _uniform(state)
+    while q > p:
+        w = 1.0 / (inv_c - _uniform(state) * (inv_c - inv_top)) - two_a
+        cp, sp = _azimuth(state)
+        ux, uy, uz = _rotate(ux, uy, uz, 1.0 - w, cp, sp)
+        q *= _uniform(state)
+    return ux, uy, uz
+
+
+@nb.njit(cache=True, inline="always")
+def _to_face(z: float, uz: float, lo: float, hi: float) -> float:
+    """Straight-line distance from depth z along a direction of z-cosine uz to the face of
+    the slab [lo, hi] it heads for (inf when parallel to the faces)."""
+    if uz > 0.0:
+        return max(hi - z, 0.0) / uz
+    if uz < 0.0:
+        return max(z - lo, 0.0) / -uz
+    return math.inf
+
+
+@nb.njit(cache=True, inline="always")
+def _poisson(mean: float, state: np.ndarray) -> int:
+    """Poisson variate (inversion by products of uniforms; for the small means used here)."""
+    p = math.exp(-mean)
+    q = _uniform(state)
+    k = 0
+    while q > p:
+        k += 1
+        q *= _uniform(state)
+    return k
+
+
+@nb.njit(cache=True, inline="always")
+def _gauss_within(mean: float, var: float, state: np.ndarray) -> float:
+    """A Gaussian of ``mean`` and ``var`` restricted to [0, 2 mean] (uniform there when the
+    width exceeds 4 mean): the mean is kept."""
+    sig = math.sqrt(var)
+    if mean < 0.25 * sig:
+        return mean + (2.0 * _uniform(state) - 1.0) * mean
+    while True:
+        x = mean + sig * _normal(state)
+        if 0.0 <= x <= 2.0 * mean:
+            return x
+
+
+@nb.njit(cache=True)
+def _loss_fluctuation(mean_loss: float, tcut: float, ipot: float, state: np.ndarray) -> float:
+    """Energy loss (MeV) of a step whose mean continuous loss is ``mean_loss``, restricted to
+    energy transfers below ``tcut``, in a medium of mean excitation energy ``ipot`` (MeV):
+    L. Urban's model as in Geant4's G4UniversalFluctuation. A fraction 1 - FL_RATE of the
+    mean goes to excitations of one level near I (Poisson numbers, their widths widened),
+    the rest to ionisations with a 1/E^2 spectrum from FL_E0 to tcut (Poisson number each
+    sampled, the numerous soft ones summed as a Gaussian). Its mean is ``mean_loss``; thin
+    layers get the Landau–Vavilov shape, thick ones a Gaussian."""
+    if tcut <= FL_E0 or mean_loss <= 0.0:
+        return mean_loss
+    scaling = min(1.0 + 0.5e-3 / tcut, 1.5)
+    ml = mean_loss / scaling
+    a1 = 0.0
+    e1 = ipot
+    if tcut > e1:
+        a1 = ml * (1.0 - FL_RATE) / e1
+        if a1 < FL_A0:
+            fwnow = 0.1 + (FL_FW - 0.1) * math.sqrt(a1 / FL_A0)
+            a1 /= fwnow
+            e1 *= fwnow
+        else:
+            a1 /= FL_FW
+            e1 *= FL_FW
+    w1 = tcut / FL_E0
+    a3 = FL_RATE * ml * (tcut - FL_E0) / (FL_E0 * tcut * math.log(w1))
+    if a1 <= 0.0:
+        a3 /= FL_RATE
+    loss = 0.0
+    if a1 > FL_NMAX:
+        loss += _gauss_within(a1 * e1, a1 * e1 * e1, state)
+    elif a1 > 0.0:
+        k = _poisson(a1, state)
+        if k > 0:
+            loss += ((k + 1) - 2.0 * _uniform(state)) * e1
+    if a3 > 0.0:
+        emean = 0.0
+        sig2e = 0.0
+        p3 = a3
+        alfa = 1.0
+        if a3 > FL_NMAX:
+            alfa = w1 * (FL_NMAX + a3) / (w1 * FL_NMAX + a3)
+            alfa1 = alfa * math.log(alfa) / (alfa - 1.0)
+            namean = a3 * w1 * (alfa - 1.0) / ((w1 - 1.0) * alfa)
+            emean = namean * FL_E0 * alfa1
+            sig2e = FL_E0 * FL_E0 * namean * (alfa - alfa1 * alfa1)
+            p3 = a3 - namean
+        w3 = alfa * FL_E0
+        if tcut > w3:
+            w = (tcut - w3) / tcut
+            for _ in range(_poisson(p3, state)):
+                loss += w3 / (1.0 - w * _uniform(state))
+        if sig2e > 0.0:
+            loss += _gauss_within(emean, sig2e, state)
+    return loss * scaling
+
+
+@nb.njit(cache=True)
+def _brems_ratio(el: np.ndarray, etot: float, k: float) -> float:
+    """Tsai's screened over completely screened bremsstrahlung cross section for a photon
+    ``k`` from an e± of total energy ``etot`` in a material whose elements are the rows of
+    ``el`` (:func:`~.physics.brems_elements`; :func:`~.physics.brems_screening_ratio`)."""
+    y = k / etot
+    x = 100.0 * ME * k / (etot * max(etot - k, ME))
+    shape = 4.0 / 3.0 - 4.0 / 3.0 * y + y * y
+    tail = 2.0 / 3.0 * (1.0 - y)
+    num = 0.0
+    den = 0.0
+    for j in range(el.shape[0]):
+        n = el[j, 0]
+        if n == 0.0:
+            break
+        z2, z, c = el[j, 3], el[j, 4], el[j, 5]
+        g = x / el[j, 1]
+        e = x / el[j, 2]
+        p1 = 20.863 - 2.0 * math.log1p((0.55846 * g) ** 2)
+        p1 -= 4.0 * (1.0 - 0.6 * math.exp(-0.9 * g) - 0.4 * math.exp(-1.5 * g))
+        s1 = 28.340 - 2.0 * math.log1p((3.621 * e) ** 2)
+        s1 -= 4.0 * (1.0 - 0.7 * math.exp(-8.0 * e) - 0.3 * math.exp(-29.2 * e))
+        dp = (2.0 / 3.0) / (1.0 + 6.5 * g + 6.0 * g * g)
+        ds = (2.0 / 3.0) / (1.0 + 40.0 * e + 400.0 * e * e)
+        num += n * (shape * (z2 * p1 + z * s1 + c) + tail * (z2 * dp + z * ds))
+        den += n * (shape * (z2 * 20.863 + z * 28.340 + c) + tail * (2.0 / 3.0) * (z2 + z))
+    return min(max(num / den, 0.0), 1.0)
 
 
 # ---- one shower ------------------------------------------------------------------------------------
+# The particle being transported is one float vector ``p`` (the per-step state):
+# kinetic energy, position, direction, slab (an integer stored exactly as a float).
+P_E, P_X, P_Y, P_Z, P_UX, P_UY, P_UZ, P_SLAB = range(8)
+# what ended an e± step (:func:`_charged_step`)
+STEP_ON, STEP_DISCRETE, STEP_FACE, STEP_STOPPED = range(4)
+
+
+@nb.njit(cache=True, inline="always")
+def _emit_at(
+    p: np.ndarray,
+    ptype: int,
+    e: float,
+    vx: float,
+    vy: float,
+    vz: float,
+    n: int,
+    ctx: tuple,
+    ro: tuple,
+) -> int:
+    """:func:`_emit` a secondary of energy ``e`` and direction v from where ``p`` is."""
+    book, cells, sf, si, state, cutv = ctx[3], ctx[4], ctx[5], ctx[6], ctx[7], ctx[8]
+    return _emit(
+        ptype, e, p[P_X], p[P_Y], p[P_Z], vx, vy, vz, int(p[P_SLAB]), n, sf, si, state,
+        cutv[C_ETRACK], cutv[C_GTRACK], book, cells, ro,
+    )  # fmt: skip
+
+
+@nb.njit(cache=True)
+def _pair(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
+    """Pair production: the e− takes a fraction eps of the photon energy (complete-screening
+    Bethe–Heitler shape), both leptons at modified-Tsai angles, the positron at phi + pi."""
+    state = ctx[7]
+    e = p[P_E]
+    emin = ME / e
+    while True:
+        eps = emin + (1.0 - 2.0 * emin) * _uniform(state)
+        if _uniform(state) <= 1.0 - 4.0 / 3.0 * eps * (1.0 - eps):
+            break
+    cp, sp = _azimuth(state)
+    for lep in range(2):
+        sgn = 1.0 if lep == 0 else -1.0
+        etot = eps * e if lep == 0 else (1.0 - eps) * e
+        t = etot - ME
+        if t < 0.0:
+            t = 0.0
+        cost = _tsai_cost(etot, state)
+        vx, vy, vz = _rotate(p[P_UX], p[P_UY], p[P_UZ], cost, sgn * cp, sgn * sp)
+        n = _emit_at(p, ELECTRON if lep == 0 else POSITRON, t, vx, vy, vz, n, ctx, ro)
+        if n < 0:
+            return n
+    return n
+
+
+@nb.njit(cache=True)
+def _photo_electron(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
+    """Photo-electric absorption: an isotropic photo-electron with all the energy."""
+    state = ctx[7]
+    cost = 2.0 * _uniform(state) - 1.0
+    cp, sp = _azimuth(state)
+    vx, vy, vz = _rotate(p[P_UX], p[P_UY], p[P_UZ], cost, cp, sp)
+    return _emit_at(p, ELECTRON, p[P_E], vx, vy, vz, n, ctx, ro)
+
+
+@nb.njit(cache=True)
+def _compton(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
+    """Compton scattering (Klein–Nishina, Geant4 G4KleinNishinaCompton sampling): the photon
+    in ``p`` scattered, the electron emitted by momentum conservation."""
+    state = ctx[7]
+    e = p[P_E]
+    ux, uy, uz = p[P_UX], p[P_UY], p[P_UZ]
+    k0 = e / ME
+    eps0 = 1.0 / (1.0 + 2.0 * k0)
+    eps0sq = eps0 * eps0
+    a1 = -math.log(eps0)
+    a2 = a1 + 0.5 * (1.0 - eps0sq)
+    while True:
+        if a1 > a2 * _uniform(state):
+            eps = math.exp(-a1 * _uniform(state))
+            epssq = eps * eps
+        else:
+            epssq = eps0sq + (1.0 - eps0sq) * _uniform(state)
+            eps = math.sqrt(epssq)
+        onecost = (1.0 - eps) / (eps * k0)
+        sint2 = onecost * (2.0 - onecost)
+        if 1.0 - eps * sint2 / (1.0 + epssq) >= _uniform(state):
+            break
+    e1 = eps * e
+    cp, sp = _azimuth(state)
+    gx, gy, gz = _rotate(ux, uy, uz, 1.0 - onecost, cp, sp)
+    te = e - e1
+    px, py, pz = e * ux - e1 * gx, e * uy - e1 * gy, e * uz - e1 * gz
+    pn = math.sqrt(px * px + py * py + pz * pz)
+    if pn > 0.0:
+        n = _emit_at(p, ELECTRON, te, px / pn, py / pn, pz / pn, n, ctx, ro)
+        if n < 0:
+            return n
+    else:
+        _deposit(te, True, p[P_X], p[P_Y], int(p[P_SLAB]), ctx[3], ctx[4], ro)
+    p[P_E] = e1
+    p[P_UX], p[P_UY], p[P_UZ] = gx, gy, gz
+    return n
+
+
+@nb.njit(cache=True)
+def _photon(p: np.ndarray, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
+    """Transport the photon ``p`` to its end (absorbed, converted, below the tracking cut or
+    out of the stack); returns the stack size (-1: overflow)."""
+    z_lo, z_hi, smat, book, cells, state, cutv = ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], ctx[7], ctx[8]  # fmt: skip
+    ln_e0, inv_dln, mu_c, mu_pe, mu_pair = tabs[0], tabs[1], tabs[2], tabs[3], tabs[4]
+    ns = z_lo.shape[0]
+    while True:
+        e = p[P_E]
+        slab = int(p[P_SLAB])
+        if e < cutv[C_GTRACK]:
+            _deposit(e, True, p[P_X], p[P_Y], slab, book, cells, ro)
+            return n
+        m = smat[slab]
+        lne = math.log(e)
+        mc = _lerp(mu_c, m, lne, ln_e0, inv_dln)
+        mp = _lerp(mu_pe, m, lne, ln_e0, inv_dln)
+        mpr = _lerp(mu_pair, m, lne, ln_e0, inv_dln) if e > 2.0 * ME else 0.0
+        mt = mc + mp + mpr
+        d = -math.log(_uniform(state)) / mt
+        uz = p[P_UZ]
+        if uz > 0.0:
+            db = (z_hi[slab] - p[P_Z]) / uz
+        elif uz < 0.0:
+            db = (z_lo[slab] - p[P_Z]) / uz
+        else:
+            db = math.inf
+        if d >= db:
+            p[P_X] += db * p[P_UX]
+            p[P_Y] += db * p[P_UY]
+            if uz > 0.0:
+                p[P_Z] = z_hi[slab]
+                slab += 1
+            else:
+                p[P_Z] = z_lo[slab]
+                slab -= 1
+            p[P_SLAB] = slab
+            if slab < 0 or slab >= ns:
+                book[2] += e
+                return n
+            continue
+        p[P_X] += d * p[P_UX]
+        p[P_Y] += d * p[P_UY]
+        p[P_Z] += d * uz
+        r = _uniform(state) * mt
+        if r < mpr:
+            return _pair(p, n, ctx, ro)
+        if r < mpr + mp:
+            return _photo_electron(p, n, ctx, ro)
+        n = _compton(p, n, ctx, ro)
+        if n < 0:
+            return n
+
+
+@nb.njit(cache=True)
+def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) -> int:
+    """One condensed-history step of the e± ``p`` (kinetic energy >= the tracking cut):
+    step length from the range, lambda_1 near faces and the discrete cross sections; a
+    random hinge (straight for a uniform fraction of the step, deflected there by the whole
+    step's multiple scattering, straight for the rest; a leg that meets a face ends the step
+    there, the deflection then applied only if its hinge was reached); the continuous loss
+    (Urban's fluctuations) deposited along the legs. Returns what ended the step
+    (STEP_ON, STEP_DISCRETE, STEP_FACE with ``p`` on the face, or STEP_STOPPED)."""
+    z_lo, z_hi, smat, book, cells, state, cutv = ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], ctx[7], ctx[8]  # fmt: skip
+    ln_e0, inv_dln, rng_tab, sig_b, sig_d, ipot = tabs[0], tabs[1], tabs[5], tabs[6], tabs[7], tabs[8]  # fmt: skip
+    lam1_tab, screen, tau_tab = tabs[9], tabs[10], tabs[11]
+    c = 1 if pos else 0
+    rt, ttau, sd = rng_tab[c], tau_tab[c], sig_d[c]
+    t = p[P_E]
+    slab = int(p[P_SLAB])
+    x, y, z = p[P_X], p[P_Y], p[P_Z]
+    ux, uy, uz = p[P_UX], p[P_UY], p[P_UZ]
+    m = smat[slab]
+    lnt = math.log(t)
+    rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
+    final_range = cutv[C_FINAL]
+    s = rng if rng <= final_range else max(cutv[C_FRAC] * rng, final_range)
+    # an e± whose range reaches a face and which diffuses before ranging out (lambda_1
+    # below its range) steps at most lambda1_fraction lambda_1
+    lam1 = _lerp(lam1_tab, m, lnt, ln_e0, inv_dln)
+    if rng > min(z - z_lo[slab], z_hi[slab] - z) and lam1 < rng:
+        s = min(s, cutv[C_LAMBDA1] * lam1)
+    lim = STEP_ON
+    sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
+    if sig > 0.0:
+        sdisc = -math.log(_uniform(state)) / sig
+        if sdisc < s:
+            s = sdisc
+            lim = STEP_DISCRETE
+    t1, tau = _after_step(t, rng, s, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)
+    xa, ya = x, y
+    leg = _uniform(state) * s
+    xh, yh = x, y
+    used = s
+    cross = 0
+    d1 = _to_face(z, uz, z_lo[slab], z_hi[slab])
+    if d1 <= leg:
+        used = d1
+        cross = 1 if uz > 0.0 else -1
+        x += d1 * ux
+        y += d1 * uy
+        z = z_hi[slab] if uz > 0.0 else z_lo[slab]
+    else:
+        x += leg * ux
+        y += leg * uy
+        z += leg * uz
+        xh, yh = x, y
+        a_scr = _lerp(screen, m, math.log(max(0.5 * (t + t1), 1e-3)), ln_e0, inv_dln)
+        ux, uy, uz = _msc_deflect(ux, uy, uz, tau, a_scr, state)
+        rest = s - leg
+        d2 = _to_face(z, uz, z_lo[slab], z_hi[slab])
+        if d2 <= rest:
+            used = leg + d2
+            cross = 1 if uz > 0.0 else -1
+            x += d2 * ux
+            y += d2 * uy
+            z = z_hi[slab] if uz > 0.0 else z_lo[slab]
+        else:
+            x += rest * ux
+            y += rest * uy
+            z += rest * uz
+    if cross != 0:
+        lim = STEP_FACE
+        if used < s:
+            t1 = _after_step(t, rng, used, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)[0]
+    dt = t - t1
+    if used < rng and dt > 0.0:
+        tcut = min(cutv[C_TPROD], t if pos else 0.5 * t)
+        dt = min(_loss_fluctuation(dt, tcut, ipot[m], state), t)
+    if dt > 0.0:
+        f1 = min(leg, used) / used if used > 0.0 else 1.0
+        _deposit_leg(dt * f1, xa, ya, xh, yh, slab, book, cells, ro)
+        if f1 < 1.0:
+            _deposit_leg(dt - dt * f1, xh, yh, x, y, slab, book, cells, ro)
+    p[P_E] = t - dt
+    p[P_X], p[P_Y], p[P_Z] = x, y, z
+    p[P_UX], p[P_UY], p[P_UZ] = ux, uy, uz
+    if p[P_E] <= 0.0:
+        return STEP_STOPPED
+    if lim == STEP_FACE:
+        p[P_SLAB] = slab + (1 if cross > 0 else -1)
+    return lim
+
+
+@nb.njit(cache=True)
+def _brems(p: np.ndarray, m: int, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
+    """A bremsstrahlung photon above the production cut from the e± ``p`` (1/k envelope,
+    accepted by the complete-screening shape times Tsai's screening ratio), at a modified-Tsai
+    angle; the e± keeps its direction."""
+    state, kprod = ctx[7], ctx[8][C_KPROD]
+    t = p[P_E]
+    if t <= kprod:
+        return n
+    etot = t + ME
+    el = tabs[12][m]
+    while True:
+        k = kprod * (t / kprod) ** _uniform(state)
+        yy = k / etot
+        f = (4.0 / 3.0 - 4.0 / 3.0 * yy + yy * yy) * _brems_ratio(el, etot, k)
+        if _uniform(state) * 4.0 / 3.0 <= f:
+            break
+    cost = _tsai_cost(etot, state)
+    cp, sp = _azimuth(state)
+    vx, vy, vz = _rotate(p[P_UX], p[P_UY], p[P_UZ], cost, cp, sp)
+    n = _emit_at(p, PHOTON, k, vx, vy, vz, n, ctx, ro)
+    p[P_E] = t - k
+    return n
+
+
+@nb.njit(cache=True)
+def _delta_ray(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple) -> int:
+    """A Møller (e−) or Bhabha (e+) delta ray above the production cut from ``p``; the e±
+    recoils by momentum conservation."""
+    state, tprod = ctx[7], ctx[8][C_TPROD]
+    t = p[P_E]
+    xmax = 1.0 if pos else 0.5
+    xmin = tprod / t
+    if xmin >= xmax:
+        return n
+    gam = t / ME + 1.0
+    beta2 = 1.0 - 1.0 / (gam * gam)
+    b1 = b2 = b3 = b4 = gg = 0.0
+    if pos:
+        yb = 1.0 / (gam + 1.0)
+        y12 = 1.0 - 2.0 * yb
+        b1, b2 = 2.0 - yb * yb, y12 * (3.0 + yb * yb)
+        b4 = y12 * y12 * y12
+        b3 = b4 + y12 * y12
+        hmax = 1.0 + beta2 * (b2 + b4)
+    else:
+        gg = (2.0 * gam - 1.0) / (gam * gam)
+        hmax = 2.25
+    while True:
+        q = _uniform(state)
+        xd = xmin * xmax / (xmin * (1.0 - q) + xmax * q)
+        if pos:
+            h = 1.0 - beta2 * xd * (b1 - xd * (b2 - xd * (b3 - xd * b4)))
+        else:
+            h = 1.0 + xd * xd / ((1.0 - xd) * (1.0 - xd)) + (1.0 - gg) * xd * xd
+            h -= gg * xd / (1.0 - xd)
+        if _uniform(state) * hmax <= h:
+            break
+    ed = xd * t
+    cosd = min(math.sqrt(ed * (t + 2.0 * ME) / (t * (ed + 2.0 * ME))), 1.0)
+    cp, sp = _azimuth(state)
+    ux, uy, uz = p[P_UX], p[P_UY], p[P_UZ]
+    vx, vy, vz = _rotate(ux, uy, uz, cosd, cp, sp)
+    p0 = math.sqrt(t * (t + 2.0 * ME))
+    pd = math.sqrt(ed * (ed + 2.0 * ME))
+    n = _emit_at(p, ELECTRON, ed, vx, vy, vz, n, ctx, ro)
+    if n < 0:
+        return n
+    px, py, pz = p0 * ux - pd * vx, p0 * uy - pd * vy, p0 * uz - pd * vz
+    pn = math.sqrt(px * px + py * py + pz * pz)
+    if pn > 0.0:
+        p[P_UX], p[P_UY], p[P_UZ] = px / pn, py / pn, pz / pn
+    p[P_E] = t - ed
+    return n
+
+
+@nb.njit(cache=True)
+def _charged(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
+    """Transport the e± ``p`` to its end (ranged out, below the tracking cut, range-rejected
+    or out of the stack; a positron then annihilates at rest); returns the stack size (-1:
+    overflow)."""
+    z_lo, z_hi, smat, book, cells, sf, si, state, cutv = ctx
+    ln_e0, inv_dln, rng_tab, sig_b, sig_d = tabs[0], tabs[1], tabs[5], tabs[6], tabs[7]
+    sd = sig_d[1] if pos else sig_d[0]
+    rt = rng_tab[1] if pos else rng_tab[0]
+    rr_max = min(cutv[C_RR], cutv[C_TPROD])
+    ns = z_lo.shape[0]
+    while True:
+        t = p[P_E]
+        slab = int(p[P_SLAB])
+        x, y, z = p[P_X], p[P_Y], p[P_Z]
+        stop = t < cutv[C_ETRACK]
+        if not stop and t <= rr_max and not ro[0][slab]:
+            # range rejection: it cannot leave this passive slab, makes no delta ray
+            # (t <= the delta-ray cut) and radiates little: deposited here at once
+            m = smat[slab]
+            rng = _lerp(rt, m, math.log(t), ln_e0, inv_dln)
+            stop = rng < min(z - z_lo[slab], z_hi[slab] - z)
+        if stop:
+            _deposit(t, True, x, y, slab, book, cells, ro)
+            if pos:
+                return _annihilate(x, y, z, slab, n, sf, si, state)
+            return n
+        m = smat[slab]
+        end = _charged_step(p, pos, ctx, ro, tabs)
+        if end == STEP_STOPPED:
+            if pos:
+                return _annihilate(p[P_X], p[P_Y], p[P_Z], slab, n, sf, si, state)
+            return n
+        if end == STEP_FACE:
+            nxt = int(p[P_SLAB])
+            if nxt < 0 or nxt >= ns:
+                book[2] += p[P_E] + (2.0 * ME if pos else 0.0)
+                return n
+            continue
+        if end != STEP_DISCRETE:
+            continue
+        # discrete interaction at the end of the step: bremsstrahlung or a delta ray
+        t = p[P_E]
+        lnt = math.log(t)
+        sb = _lerp(sig_b, m, lnt, ln_e0, inv_dln)
+        sdd = _lerp(sd, m, lnt, ln_e0, inv_dln)
+        if sb + sdd <= 0.0:
+            continue
+        if _uniform(state) * (sb + sdd) < sb:
+            n = _brems(p, m, n, ctx, ro, tabs)
+        else:
+            n = _delta_ray(p, pos, n, ctx, ro)
+        if n < 0:
+            return n
+
+
 @nb.njit(cache=True)
 def _shower(
     e0: float,
@@ -326,457 +952,26 @@ def _shower(
 ) -> bool:
     """Transport one shower; returns False if the particle stack overflowed. ``ro``: its
     readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
-    range, sigma_brems, sigma_delta, x0_mm, bohr) of :class:`~.physics.PhysicsTables`."""
-    ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, x0mm, bohr = tabs
+    range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau,
+    brems_elements) of :class:`~.physics.PhysicsTables`. Particles are popped from the LIFO
+    stack into the state vector ``p`` and handed to :func:`_photon` or :func:`_charged`."""
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
-    kprod, tprod = cutv[C_KPROD], cutv[C_TPROD]
-    gtrack, etrack = cutv[C_GTRACK], cutv[C_ETRACK]
-    frac, final_range = cutv[C_FRAC], cutv[C_FINAL]
-    bstep = cutv[C_BSTEP]
-    ns = z_lo.shape[0]
+    ctx = (z_lo, z_hi, smat, book, cells, sf, si, state, cutv)
+    p = np.empty(8)
     n = _push(sf, si, 0, ptype0, e0, x0, y0, z_lo[0], ux0, uy0, uz0, 0)
     while n > 0:
         n -= 1
-        e = sf[n, 0]
-        x, y, z = sf[n, 1], sf[n, 2], sf[n, 3]
-        ux, uy, uz = sf[n, 4], sf[n, 5], sf[n, 6]
-        ptype, slab = si[n, 0], si[n, 1]
+        for j in range(7):
+            p[j] = sf[n, j]
+        ptype = si[n, 0]
+        p[P_SLAB] = si[n, 1]
         if ptype == PHOTON:
-            # ---------------------------------------------------------------- photon
-            while True:
-                if e < gtrack:
-                    _deposit(
-                        e,
-                        True,
-                        x,
-                        y,
-                        slab,
-                        book,
-                        cells,
-                        ro,
-                    )
-                    break
-                m = smat[slab]
-                lne = math.log(e)
-                mc = _lerp(mu_c, m, lne, ln_e0, inv_dln)
-                mp = _lerp(mu_pe, m, lne, ln_e0, inv_dln)
-                mpr = _lerp(mu_pair, m, lne, ln_e0, inv_dln) if e > 2.0 * ME else 0.0
-                mt = mc + mp + mpr
-                d = -math.log(_uniform(state)) / mt
-                if uz > 0.0:
-                    db = (z_hi[slab] - z) / uz
-                elif uz < 0.0:
-                    db = (z_lo[slab] - z) / uz
-                else:
-                    db = math.inf
-                if d >= db:
-                    x += db * ux
-                    y += db * uy
-                    if uz > 0.0:
-                        z = z_hi[slab]
-                        slab += 1
-                    else:
-                        z = z_lo[slab]
-                        slab -= 1
-                    if slab < 0 or slab >= ns:
-                        book[2] += e
-                        break
-                    continue
-                x += d * ux
-                y += d * uy
-                z += d * uz
-                r = _uniform(state) * mt
-                if r < mpr:
-                    # pair production: e- takes fraction eps of the photon energy
-                    emin = ME / e
-                    while True:
-                        eps = emin + (1.0 - 2.0 * emin) * _uniform(state)
-                        if _uniform(state) <= 1.0 - 4.0 / 3.0 * eps * (1.0 - eps):
-                            break
-                    cp, sp = _azimuth(state)
-                    for lep in range(2):
-                        sgn = 1.0 if lep == 0 else -1.0  # the positron at phi + pi
-                        etot = eps * e if lep == 0 else (1.0 - eps) * e
-                        t = etot - ME
-                        if t < 0.0:
-                            t = 0.0
-                        cost = _tsai_cost(etot, state)
-                        vx, vy, vz = _rotate(ux, uy, uz, cost, sgn * cp, sgn * sp)
-                        pt = ELECTRON if lep == 0 else POSITRON
-                        n = _emit(
-                            pt,
-                            t,
-                            x,
-                            y,
-                            z,
-                            vx,
-                            vy,
-                            vz,
-                            slab,
-                            n,
-                            sf,
-                            si,
-                            state,
-                            etrack,
-                            gtrack,
-                            book,
-                            cells,
-                            ro,
-                        )
-                        if n < 0:
-                            return False
-                    break
-                if r < mpr + mp:
-                    # photo-electric absorption: an isotropic photo-electron with all the energy
-                    cost = 2.0 * _uniform(state) - 1.0
-                    cp, sp = _azimuth(state)
-                    vx, vy, vz = _rotate(ux, uy, uz, cost, cp, sp)
-                    n = _emit(
-                        ELECTRON,
-                        e,
-                        x,
-                        y,
-                        z,
-                        vx,
-                        vy,
-                        vz,
-                        slab,
-                        n,
-                        sf,
-                        si,
-                        state,
-                        etrack,
-                        gtrack,
-                        book,
-                        cells,
-                        ro,
-                    )
-                    if n < 0:
-                        return False
-                    break
-                # Compton scattering (Klein-Nishina, Geant4 G4KleinNishinaCompton sampling)
-                k0 = e / ME
-                eps0 = 1.0 / (1.0 + 2.0 * k0)
-                eps0sq = eps0 * eps0
-                a1 = -math.log(eps0)
-                a2 = a1 + 0.5 * (1.0 - eps0sq)
-                while True:
-                    if a1 > a2 * _uniform(state):
-                        eps = math.exp(-a1 * _uniform(state))
-                        epssq = eps * eps
-                    else:
-                        epssq = eps0sq + (1.0 - eps0sq) * _uniform(state)
-                        eps = math.sqrt(epssq)
-                    onecost = (1.0 - eps) / (eps * k0)
-                    sint2 = onecost * (2.0 - onecost)
-                    if 1.0 - eps * sint2 / (1.0 + epssq) >= _uniform(state):
-                        break
-                e1 = eps * e
-                cp, sp = _azimuth(state)
-                gx, gy, gz = _rotate(ux, uy, uz, 1.0 - onecost, cp, sp)
-                te = e - e1
-                px, py, pz = e * ux - e1 * gx, e * uy - e1 * gy, e * uz - e1 * gz
-                pn = math.sqrt(px * px + py * py + pz * pz)
-                if pn > 0.0:
-                    n = _emit(
-                        ELECTRON,
-                        te,
-                        x,
-                        y,
-                        z,
-                        px / pn,
-                        py / pn,
-                        pz / pn,
-                        slab,
-                        n,
-                        sf,
-                        si,
-                        state,
-                        etrack,
-                        gtrack,
-                        book,
-                        cells,
-                        ro,
-                    )
-                    if n < 0:
-                        return False
-                else:
-                    _deposit(
-                        te,
-                        True,
-                        x,
-                        y,
-                        slab,
-                        book,
-                        cells,
-                        ro,
-                    )
-                e = e1
-                ux, uy, uz = gx, gy, gz
-            continue
-        # -------------------------------------------------------------------- electron / positron
-        pos = ptype == POSITRON
-        rt = rng_tab[1] if pos else rng_tab[0]
-        sd = sig_d[1] if pos else sig_d[0]
-        t = e
-        while True:
-            if t < etrack:
-                _deposit(
-                    t,
-                    True,
-                    x,
-                    y,
-                    slab,
-                    book,
-                    cells,
-                    ro,
-                )
-                if pos:
-                    n = _annihilate(x, y, z, slab, n, sf, si, state)
-                    if n < 0:
-                        return False
-                break
-            m = smat[slab]
-            lnt = math.log(t)
-            rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
-            s = rng if rng <= final_range else max(frac * rng, final_range)
-            # near a boundary (it is within the residual range) the step is at most the
-            # distance to the closer slab face, but not below the boundary step
-            # (only for electrons that diffuse before ranging out: transport mean free path
-            # X0 (beta p / 13.6 MeV)^2 below the range)
-            safety = min(z - z_lo[slab], z_hi[slab] - z)
-            if rng > safety:
-                bp = t * (t + 2.0 * ME) / (t + ME)
-                if x0mm[m] * (bp / 13.6) ** 2 < rng:
-                    s = min(s, max(safety, bstep))
-            lim = 0
-            sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
-            if sig > 0.0:
-                sdisc = -math.log(_uniform(state)) / sig
-                if sdisc < s:
-                    s = sdisc
-                    lim = 1
-            if uz > 0.0:
-                db = (z_hi[slab] - z) / uz
-            elif uz < 0.0:
-                db = (z_lo[slab] - z) / uz
-            else:
-                db = math.inf
-            # multiple scattering: tau = s / lambda_1 with theta0^2 (Highland) = tau, mean
-            # geometric advance along u: lambda_1 (1 - exp(-tau)) (a boundary step is the true
-            # length whose mean advance reaches the boundary)
-            p0 = math.sqrt(t * (t + 2.0 * ME))
-            msc_k = (13.6 * (t + ME) / (p0 * p0)) ** 2 / x0mm[m]
-            inv_b2 = ((t + ME) / p0) ** 2
-            tau = _msc_tau(s, msc_k, inv_b2, x0mm[m])
-            zg = _mean_advance(s, tau)
-            if zg >= db:
-                lam = s / tau if tau > 0.0 else math.inf
-                if db < lam * 0.999999:
-                    s = -lam * math.log1p(-db / lam) if lam < math.inf else db
-                else:
-                    s = db
-                s = min(s, rng)
-                tau = _msc_tau(s, msc_k, inv_b2, x0mm[m])
-                zg = db
-                lim = 2
-            # continuous loss over the step, with Bohr fluctuations of its mean
-            if s >= rng:
-                dt = t
-            else:
-                hint = int((lnt - ln_e0) * inv_dln)
-                dt = t - _energy_from_range(rt, m, rng - s, ln_e0, inv_dln, hint)
-                if dt < 0.0:
-                    dt = 0.0
-                gam = t / ME + 1.0
-                beta2 = 1.0 - 1.0 / (gam * gam)
-                tmax = min(tprod, t if pos else 0.5 * t)
-                var = bohr[m] * s * tmax * (1.0 - 0.5 * beta2) / beta2
-                if var > 0.0 and dt > 0.0:
-                    sg = math.sqrt(var)
-                    zr = _normal(state)
-                    lim_z = dt / sg
-                    zr = min(max(zr, -lim_z), lim_z)
-                    dt += sg * zr
-                    dt = min(dt, t)
-            xa, ya = x, y
-            g = math.exp(-tau)
-            if lim == 2:
-                x += db * ux
-                y += db * uy
-                z = z_hi[slab] if uz > 0.0 else z_lo[slab]
-            # deflection: Henyey-Greenstein with mean cosine exp(-tau)
-            if g < 1e-6:
-                cost = 2.0 * _uniform(state) - 1.0
-            elif g < 1.0 - 1e-14:
-                h = (1.0 - g * g) / (1.0 - g + 2.0 * g * _uniform(state))
-                cost = min(max((1.0 + g * g - h * h) / (2.0 * g), -1.0), 1.0)
-            else:
-                cost = 1.0
-            cp, sp = _azimuth(state)
-            if lim != 2:
-                # lateral displacement: variance of the persistent random walk, correlated
-                # with the deflection (PDG: rho = sqrt(3)/2 for small tau)
-                if tau < 1e-3:
-                    r2 = s * s * (1.0 - tau / 3.0)
-                else:
-                    r2 = 2.0 * (s / tau) ** 2 * (tau - 1.0 + g)
-                var_p = max(r2 - zg * zg, 0.0) * (2.0 + g) / 6.0
-                sd_p = math.sqrt(var_p)
-                rho = 0.8660254037844386 * g
-                sin2_mean = 2.0 * (1.0 - g * g) / 3.0
-                sint = math.sqrt(max(0.0, 1.0 - cost * cost))
-                norm = sint / math.sqrt(0.5 * sin2_mean) if sin2_mean > 1e-30 else 0.0
-                dx1 = sd_p * (rho * norm * cp + math.sqrt(1.0 - rho * rho) * _normal(state))
-                dx2 = sd_p * (rho * norm * sp + math.sqrt(1.0 - rho * rho) * _normal(state))
-                perp2 = ux * ux + uy * uy
-                if perp2 < 1e-20:
-                    e1x, e1y, e1z, e2x, e2y, e2z = 1.0, 0.0, 0.0, 0.0, 1.0, 0.0
-                else:
-                    pp = math.sqrt(perp2)
-                    e1x, e1y, e1z = ux * uz / pp, uy * uz / pp, -pp
-                    e2x, e2y, e2z = -uy / pp, ux / pp, 0.0
-                x += zg * ux + dx1 * e1x + dx2 * e2x
-                y += zg * uy + dx1 * e1y + dx2 * e2y
-                z += zg * uz + dx1 * e1z + dx2 * e2z
-                lo, hi = z_lo[slab], z_hi[slab]
-                z = min(max(z, lo), hi - 1e-9 * (hi - lo))
-            if dt > 0.0:
-                _deposit(
-                    dt,
-                    False,
-                    0.5 * (xa + x),
-                    0.5 * (ya + y),
-                    slab,
-                    book,
-                    cells,
-                    ro,
-                )
-            t -= dt
-            going_up = uz > 0.0
-            if cost < 1.0:
-                ux, uy, uz = _rotate(ux, uy, uz, cost, cp, sp)
-            if t <= 0.0:
-                if pos:
-                    n = _annihilate(x, y, z, slab, n, sf, si, state)
-                    if n < 0:
-                        return False
-                break
-            if lim == 2:
-                slab += 1 if going_up else -1
-                if slab < 0 or slab >= ns:
-                    book[2] += t + (2.0 * ME if pos else 0.0)
-                    break
-                continue
-            if lim != 1:
-                continue
-            # discrete interaction: bremsstrahlung or a delta ray
-            lnt = math.log(t)
-            sb = _lerp(sig_b, m, lnt, ln_e0, inv_dln)
-            sdd = _lerp(sd, m, lnt, ln_e0, inv_dln)
-            if sb + sdd <= 0.0:
-                continue
-            etot = t + ME
-            if _uniform(state) * (sb + sdd) < sb:
-                if t <= kprod:
-                    continue
-                while True:
-                    k = kprod * (t / kprod) ** _uniform(state)
-                    yy = k / etot
-                    if _uniform(state) * 4.0 / 3.0 <= 4.0 / 3.0 - 4.0 / 3.0 * yy + yy * yy:
-                        break
-                cost = _tsai_cost(etot, state)
-                cp, sp = _azimuth(state)
-                vx, vy, vz = _rotate(ux, uy, uz, cost, cp, sp)
-                n = _emit(
-                    PHOTON,
-                    k,
-                    x,
-                    y,
-                    z,
-                    vx,
-                    vy,
-                    vz,
-                    slab,
-                    n,
-                    sf,
-                    si,
-                    state,
-                    etrack,
-                    gtrack,
-                    book,
-                    cells,
-                    ro,
-                )
-                if n < 0:
-                    return False
-                t -= k
-                continue
-            xmax = 1.0 if pos else 0.5
-            xmin = tprod / t
-            if xmin >= xmax:
-                continue
-            gam = t / ME + 1.0
-            beta2 = 1.0 - 1.0 / (gam * gam)
-            b1 = b2 = b3 = b4 = gg = 0.0
-            if pos:
-                yb = 1.0 / (gam + 1.0)
-                y12 = 1.0 - 2.0 * yb
-                b1, b2 = 2.0 - yb * yb, y12 * (3.0 + yb * yb)
-                b4 = y12 * y12 * y12
-                b3 = b4 + y12 * y12
-                hmax = 1.0 + beta2 * (b2 + b4)
-            else:
-                gg = (2.0 * gam - 1.0) / (gam * gam)
-                hmax = 2.25
-            while True:
-                q = _uniform(state)
-                xd = xmin * xmax / (xmin * (1.0 - q) + xmax * q)
-                if pos:
-                    h = 1.0 - beta2 * xd * (b1 - xd * (b2 - xd * (b3 - xd * b4)))
-                else:
-                    h = (
-                        1.0
-                        + xd * xd / ((1.0 - xd) * (1.0 - xd))
-                        + (1.0 - gg) * xd * xd
-                        - gg * xd / (1.0 - xd)
-                    )
-                if _uniform(state) * hmax <= h:
-                    break
-            ed = xd * t
-            cosd = min(math.sqrt(ed * (t + 2.0 * ME) / (t * (ed + 2.0 * ME))), 1.0)
-            cp, sp = _azimuth(state)
-            vx, vy, vz = _rotate(ux, uy, uz, cosd, cp, sp)
-            p0 = math.sqrt(t * (t + 2.0 * ME))
-            pd = math.sqrt(ed * (ed + 2.0 * ME))
-            n = _emit(
-                ELECTRON,
-                ed,
-                x,
-                y,
-                z,
-                vx,
-                vy,
-                vz,
-                slab,
-                n,
-                sf,
-                si,
-                state,
-                etrack,
-                gtrack,
-                book,
-                cells,
-                ro,
-            )
-            if n < 0:
-                return False
-            px, py, pz = p0 * ux - pd * vx, p0 * uy - pd * vy, p0 * uz - pd * vz
-            pn = math.sqrt(px * px + py * py + pz * pz)
-            if pn > 0.0:
-                ux, uy, uz = px / pn, py / pn, pz / pn
-            t -= ed
+            n = _photon(p, n, ctx, ro, tabs)
+        else:
+            n = _charged(p, ptype == POSITRON, n, ctx, ro, tabs)
+        if n < 0:
+            return False
     return True
 
 
@@ -864,6 +1059,7 @@ def run_showers(
     ipar: np.ndarray,
     fpar: np.ndarray,
     redges: np.ndarray,
+    pitch: np.ndarray,
     ln_e0: float,
     inv_dln: float,
     mu_c: np.ndarray,
@@ -872,19 +1068,25 @@ def run_showers(
     rng_tab: np.ndarray,
     sig_b: np.ndarray,
     sig_d: np.ndarray,
-    x0mm: np.ndarray,
-    bohr: np.ndarray,
+    ipot: np.ndarray,
+    lam1_tab: np.ndarray,
+    screen: np.ndarray,
+    tau_tab: np.ndarray,
+    brem_el: np.ndarray,
     cutv: np.ndarray,
     cells: np.ndarray,
     book: np.ndarray,
     ok: np.ndarray,
 ) -> None:
     """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel."""
-    tabs = (ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, x0mm, bohr)
+    tabs = (
+        ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot, lam1_tab, screen,
+        tau_tab, brem_el,
+    )  # fmt: skip
     for i in nb.prange(energy.shape[0]):
         sf = np.empty((STACK_CAPACITY, 7))
         si = np.empty((STACK_CAPACITY, 2), dtype=np.int64)
-        ro = (sact, slay, kind, coff, ipar, fpar, redges, sh_eta[i], sh_phi[i])
+        ro = (sact, slay, kind, coff, ipar, fpar, redges, sh_eta[i], sh_phi[i], pitch)
         ok[i] = _shower(
             energy[i], ptype, x0[i], y0[i], dirs[i, 0], dirs[i, 1], dirs[i, 2], seeds[i],
             cells[i], book[i], z_lo, z_hi, smat, ro, tabs, cutv, sf, si,
