@@ -11,7 +11,7 @@
 
 ``DEMO_SCALE=small`` runs a shorter version (fewer showers, fewer training steps; 11.7 minutes
 was measured for it on a loaded 2-core machine with transport version 2 of the cascade MC).
-The cascade's transport version 7 (converged stepping) costs ~0.6 s CPU per photon at 16-65 GeV,
+The cascade's transport version 7 (converged stepping) costs 0.67 s CPU per photon at 16-65 GeV (measured, 1 thread),
 so the full run's 4500 showers take ~25 minutes of its time on 2 cores (an estimate from that
 rate; the whole demo has not been re-timed with version 7).
 """
@@ -40,7 +40,7 @@ OUT = Path("demo-output")
 SCALES = {
     #          showers per energy (train, reference), training steps, bench budget (s)
     "small": {"n_train": 150, "n_ref": 100, "steps": 150, "bench_budget": 0.3, "n_mc": 5},
-    # transport version 7 takes ~0.6 s CPU per shower at these energies (8x version 2's 75 ms)
+    # transport version 7 takes 0.67 s CPU per shower at these energies (measured, 1 thread)
     "full": {"n_train": 1000, "n_ref": 500, "steps": 2000, "bench_budget": 1.0, "n_mc": 10},
 }
 ENERGIES_GEV = (16.0, 32.0, 65.0)
