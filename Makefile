@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 CUDA        ?=
 TORCH_INDEX ?= $(if $(CUDA),https://download.pytorch.org/whl/$(CUDA))
 
-# two pytest-xdist workers, a test file each at a time, one thread each (see tests/conftest.py)
-PYTEST_WORKERS ?= -n 2 --dist loadfile
+# two pytest-xdist workers, one torch thread each (see tests/conftest.py)
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
 .PHONY: demo test test-fast lint bench venv clean cpp
 

@@ -7,8 +7,9 @@ by a test: ask for the ``..._copy`` variant to edit one.
 
 ``slow``: a test that takes more than ~10 s on 2 cores (end-to-end runs, training, physics
 samples). ``make test-fast`` (``pytest -m "not slow"``) leaves them out; ``make test`` runs all.
-Both run on two pytest-xdist workers, a test file per worker at a time (``--dist loadfile``, so
-module fixtures are built once), one thread each.
+Both run on two pytest-xdist workers, one torch thread each, test by test (``--dist
+loadgroup``); a module whose tests share an expensive fixture keeps them on one worker with
+``pytestmark = pytest.mark.xdist_group(...)`` so the fixture is built once.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import os
 
 # Under pytest-xdist (``make test`` runs two workers) every worker and the processes it starts
-# get one thread each, so the two workers do not oversubscribe the two cores; a value the
-# caller set wins.
+# get one torch/BLAS thread each, so the two workers do not oversubscribe the two cores; a value
+# the caller set wins. (Numba's pool keeps its default: the cascade tests ask it for 2 workers,
+# and numba refuses a second pool size once its threads have started.)
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
 
 import shutil

@@ -16,6 +16,10 @@ N_SHOWERS = 5000
 FAST = ClassifierConfig(max_epochs=20, patience=4)
 
 
+# one xdist worker runs this module: its module fixture is built once
+pytestmark = pytest.mark.xdist_group("report")
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("report")

@@ -65,6 +65,10 @@ def _artifact(folder: Path, family: str) -> Path:
     return save_model(folder / family, gen, family=family, hparams=hp, particle="photon", seed=0)
 
 
+# one xdist worker runs this module: its module fixture is built once
+pytestmark = pytest.mark.xdist_group("cpp")
+
+
 @pytest.fixture(scope="module")
 def driver() -> Path:
     """`make cpp` with this interpreter's torch (no venv stamp): builds or reuses the build."""

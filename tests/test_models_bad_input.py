@@ -92,7 +92,7 @@ def test_geometry_mismatch_between_data_and_config(tmp_path: Path) -> None:
     cfg.write_text('[train]\ngeometry = "atlas-em-barrel"\nsteps = 1\n')
     with pytest.raises(
         ValueError,
-        match=r"calogan\.h5: the data's geometry 'calogan' \(504 cells\) differs.*'atlas-em-barrel' \(266 cells\)",
+        match=r"calogan\.h5: the file's geometry 'calogan' \(504 cells\) differs.*'atlas-em-barrel' \(266 cells\)",
     ):
         train(path, "wgan-gp", cfg, tmp_path / "out")
 
