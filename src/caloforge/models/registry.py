@@ -41,6 +41,21 @@ REGISTRY: tuple[FamilyEntry, ...] = (
         "caloforge.models.flow_matching:FlowMatching",
         "two-stage conditional flow matching (energies, then shapes), fixed-step ODE solver",
     ),
+    FamilyEntry(
+        "gan-mbd",
+        "caloforge.models.gan_mbd:GANMBD",
+        "GAN with minibatch discrimination, layer-wise conv nets (Getting High)",
+    ),
+    FamilyEntry(
+        "wgan-lo",
+        "caloforge.models.wgan_lo:WGANLO",
+        "WGAN-GP with latent optimisation (LOGAN), layer-wise conv nets",
+    ),
+    FamilyEntry(
+        "bib-ae",
+        "caloforge.models.bib_ae:BIBAE",
+        "BIB-AE: VAE + image/latent critics + MMD, post-processor, KDE latent sampling",
+    ),
 )
 
 
