@@ -51,8 +51,8 @@ from caloforge.training import RunConfig, TrainConfig, train
 RESULTS = Path(__file__).resolve().parent / "results"
 #: network space log1p(f / ALPHA), f = cell / E_inc: 1 MIP at 100 GeV (f ~ 2e-6) sits at ~1.1
 ALPHA = 1e-6
-LOW_LEVEL = ClassifierConfig(hidden=(64, 64), max_epochs=20)
-HIGH_LEVEL = ClassifierConfig(max_epochs=40)
+LOW_LEVEL = ClassifierConfig(hidden=(64, 64), max_epochs=10)
+HIGH_LEVEL = ClassifierConfig(max_epochs=20)
 
 
 def mip_mev(geometry: Geometry) -> float:
