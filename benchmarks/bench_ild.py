@@ -325,7 +325,8 @@ def report(args: argparse.Namespace) -> None:
         f"{records[0]['mip_mev']:.4f} MeV (dE/dx_min x 0.5 mm Si); hits: cells > 0.5 MIP. "
         f"Reference MIP peak {ref['mip_peak_mip']:.3f} MIP, mean hits {ref['mean_hits']:.1f}.",
         "",
-        f"{records[0]['load_note']}.",
+        "Timings: one thread on a 2-core machine shared with other agents (load average between "
+        "1 and 19 over these runs): loaded; train CPU s is the process's CPU time.",
         "",
         "| model | seed | steps | MIP peak (MIP) | vs ref | hit E 0.5-2 MIP, vs ref | mean hits "
         "| vs ref | AUC low | AUC high | E_vis/E_inc | train wall s | train CPU s | gen ms/shower |",
