@@ -51,6 +51,21 @@ REGISTRY: tuple[FamilyEntry, ...] = (
         "caloforge.models.gan3d:GAN3D",
         "3DGAN: 3D conv generator and discriminator with an energy-regression head",
     ),
+    FamilyEntry(
+        "gan-mbd",
+        "caloforge.models.gan_mbd:GANMBD",
+        "GAN with minibatch discrimination, layer-wise conv nets (Getting High)",
+    ),
+    FamilyEntry(
+        "wgan-lo",
+        "caloforge.models.wgan_lo:WGANLO",
+        "WGAN-GP with latent optimisation (LOGAN), layer-wise conv nets",
+    ),
+    FamilyEntry(
+        "bib-ae",
+        "caloforge.models.bib_ae:BIBAE",
+        "BIB-AE: VAE + image/latent critics + MMD, post-processor, KDE latent sampling",
+    ),
 )
 
 

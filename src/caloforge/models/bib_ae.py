@@ -1,0 +1,347 @@
+"""``bib-ae``: the Bounded-Information-Bottleneck auto-encoder with a post-processor and KDE
+sampling of the latent (the "Getting High" BIB-AE, Buhmann et al., Comput. Softw. Big Sci. 5
+(2021) 13; BIB-AE: Voloshynovskiy et al., arXiv:1912.00830).
+
+- encoder (training only): network-space cells and conditions -> posterior mean and
+  log-variance of a ``latent_dim`` latent (:class:`~caloforge.models.grid.GridEncoder`);
+- decoder (in the generator): latent and conditions -> cells
+  (:class:`~caloforge.models.grid.GridDecoder`);
+- image critic (WGAN-GP, :class:`~caloforge.models.grid_gan.GridCritic`): real showers against
+  their reconstructions; latent critic (WGAN-GP, dense): prior draws against encoded latents;
+- auto-encoder loss: squared reconstruction error + ``beta`` x KL + ``mmd_weight`` x MMD between
+  the encoded latents and prior draws (:func:`caloforge.models.gan_ecritic.mmd`) +
+  ``adversarial_weight`` x both critics' generator terms;
+- post-processor (in the generator): a small residual layer-wise convolutional network applied
+  to the decoder's output, trained on the (detached) reconstructions to restore each shower's
+  per-cell energy spectrum, which the squared-error reconstruction smears (the MIP peak): loss
+  ``sort_weight`` x squared difference of the sorted cell values (per shower the 1D
+  Wasserstein-2 distance of the cell spectra) + ``post_mse_weight`` x squared error to the real
+  shower. The paper compared sorted cell values by an MMD; both vanish only for equal spectra;
+- generation: the latent from a KDE of encoded training showers
+  (:class:`~caloforge.models.kde.LatentKDE`, refreshed on every training step), driven by the
+  noise: ``noise[:, 0]`` selects a kernel, ``noise[:, 1:]`` is the draw within it.
+
+``generator.post_process`` (from ``post_process``) switches the post-processor in or out of
+generation; the benchmark sets it False on a trained model to show what the stage buys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from caloforge.geometry import Geometry
+from caloforge.models.base import Batch, Family, Generator, Objective, Trained
+from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.critic import gradient_penalty
+from caloforge.models.dense import mlp
+from caloforge.models.gan_ecritic import mmd
+from caloforge.models.grid import CellGrid, GridDecoder, GridEncoder
+from caloforge.models.grid_gan import GridCritic, check_channels
+from caloforge.models.hparams import check_sizes
+from caloforge.models.kde import LatentKDE
+from caloforge.models.preprocessing import Preprocessing
+
+__all__ = ["BIBAE", "BIBAEConfig", "BIBAEGenerator", "PostProcessor"]
+
+
+@dataclass(frozen=True)
+class BIBAEConfig:
+    latent_dim: int = 24
+    encoder_hidden: tuple[int, ...] = (64,)
+    encoder_channels: tuple[int, ...] = (4, 8)
+    decoder_hidden: tuple[int, ...] = (128,)
+    decoder_channels: tuple[int, ...] = (2, 4)
+    critic_hidden: tuple[int, ...] = (64,)
+    critic_channels: tuple[int, ...] = (4, 8)
+    latent_critic_hidden: tuple[int, ...] = (64, 64)
+    post_channels: int = 8
+    beta: float = 0.1
+    mmd_weight: float = 100.0
+    mmd_bandwidths: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    adversarial_weight: float = 1.0
+    gp_lambda: float = 10.0
+    sort_weight: float = 1.0
+    post_mse_weight: float = 0.1
+    #: kernels of the latent KDE (the encoded showers of the last ``kde_kernels`` training rows)
+    kde_kernels: int = 2048
+    post_process: bool = True
+
+    def __post_init__(self) -> None:
+        check_sizes(
+            latent_dim=self.latent_dim,
+            encoder_hidden=self.encoder_hidden,
+            decoder_hidden=self.decoder_hidden,
+            critic_hidden=self.critic_hidden,
+            latent_critic_hidden=self.latent_critic_hidden,
+            post_channels=self.post_channels,
+        )
+        check_channels(
+            encoder_channels=self.encoder_channels,
+            decoder_channels=self.decoder_channels,
+            critic_channels=self.critic_channels,
+        )
+        weights = {
+            "beta": self.beta,
+            "mmd_weight": self.mmd_weight,
+            "adversarial_weight": self.adversarial_weight,
+            "gp_lambda": self.gp_lambda,
+            "sort_weight": self.sort_weight,
+            "post_mse_weight": self.post_mse_weight,
+        }
+        for key, value in weights.items():
+            if not value >= 0:
+                msg = f"{key} must be >= 0, got {value}"
+                raise ValueError(msg)
+        if self.kde_kernels < 2:
+            msg = f"kde_kernels must be >= 2, got {self.kde_kernels}"
+            raise ValueError(msg)
+
+
+class PostProcessor(nn.Module):
+    """(B, n_cells) network-space cells, (B, cond_dim) -> (B, n_cells): ``relu(x + delta)``,
+    ``delta`` a small MLP of each cell's value, the incident-energy condition and the cell's
+    depth (layer / n_layers), the same for every cell -- a learnt, energy- and depth-dependent
+    map of the cell energy scale, which is what the per-cell spectrum asks for. The paper's
+    post-processor is a small 3D convolutional network; here a per-cell one (1 x 1 x 1
+    convolutions), for CPU cost. Starts near the identity."""
+
+    depth: torch.Tensor
+
+    def __init__(self, geometry: Geometry, channels: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(3, channels),
+            nn.LeakyReLU(0.2),
+            nn.Linear(channels, channels),
+            nn.LeakyReLU(0.2),
+            nn.Linear(channels, 1),
+        )
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)
+        with torch.no_grad():
+            last.weight.mul_(0.01)
+            last.bias.zero_()
+        layer = torch.as_tensor(geometry.cell_layer, dtype=torch.float32)
+        self.register_buffer("depth", layer / max(geometry.n_layers, 1))
+
+    def forward(self, x: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        energy = conditions[:, :1].expand_as(x)
+        inputs = torch.stack([x, energy, self.depth.expand_as(x)], dim=2)
+        return torch.relu(x + self.net(inputs)[..., 0])
+
+
+class BIBAEGenerator(Generator):
+    """Noise (N, 1 + latent_dim) -> KDE latent -> decoder -> (post-processor) -> cells."""
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: BIBAEConfig,
+    ) -> None:
+        super().__init__(geometry, encoding, preprocessing)
+        self.latent_dim = hparams.latent_dim
+        c = hparams.decoder_channels
+        self.decoder = GridDecoder(
+            hparams.latent_dim + encoding.dim,
+            CellGrid(geometry),
+            hparams.decoder_hidden,
+            (c[0], c[1]),
+        )
+        self.kde = LatentKDE(hparams.kde_kernels, hparams.latent_dim)
+        self.post_processor = PostProcessor(geometry, hparams.post_channels)
+        #: apply the post-processor in :meth:`transformed` (a switch, not saved in the weights)
+        self.post_process = hparams.post_process
+
+    @property
+    def noise_dim(self) -> int:
+        return 1 + self.latent_dim
+
+    def latent(self, noise: torch.Tensor) -> torch.Tensor:
+        """(N, 1 + latent_dim) noise -> (N, latent_dim) draws of the latent KDE."""
+        return self.kde.sample(noise[:, 0], noise[:, 1:])
+
+    def decode(self, latent: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """The decoder alone: (N, latent_dim), (N, cond_dim) -> network-space cells."""
+        return self.decoder(torch.cat([latent, conditions], dim=1))
+
+    def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        x = self.decode(self.latent(noise), conditions)
+        return self.post_processor(x, conditions) if self.post_process else x
+
+
+class Decoding(nn.Module):
+    """The generator as training calls it: ``forward(noise, conditions)`` is
+    :meth:`BIBAEGenerator.transformed`; with a third argument ``latent`` (an encoded latent
+    that replaces the KDE draw) it is the decoder alone, :meth:`BIBAEGenerator.decode`."""
+
+    def __init__(self, generator: BIBAEGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(
+        self, noise: torch.Tensor, conditions: torch.Tensor, latent: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if latent is None:
+            return self.generator.transformed(noise, conditions)
+        return self.generator.decode(latent, conditions)
+
+
+class LatentCritic(nn.Module):
+    """(B, latent_dim), (B, cond_dim) -> (B, 1): dense WGAN critic of latents."""
+
+    def __init__(self, latent_dim: int, cond_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = mlp(latent_dim + cond_dim, hidden, 1, final_bias=False)
+
+    def forward(self, z: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([z, conditions], dim=1))
+
+
+class BIBAE(Family[BIBAEConfig]):
+    name = "bib-ae"
+    Config = BIBAEConfig
+    generator: BIBAEGenerator
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: BIBAEConfig,
+    ) -> None:
+        super().__init__(geometry, encoding, preprocessing, hparams)
+        hp = hparams
+        self.trained_generator = Trained(self.generator, Decoding(self.generator))
+        ec = hp.encoder_channels
+        self.encoder = Trained(
+            GridEncoder(
+                CellGrid(geometry),
+                encoding.dim,
+                hp.encoder_hidden,
+                (ec[0], ec[1]),
+                2 * hp.latent_dim,
+            )
+        )
+        self.critic = Trained(
+            GridCritic(geometry, encoding.dim, hp.critic_hidden, hp.critic_channels)
+        )
+        self.latent_critic = Trained(
+            LatentCritic(hp.latent_dim, encoding.dim, hp.latent_critic_hidden)
+        )
+
+    @classmethod
+    def build_generator(
+        cls,
+        geometry: Geometry,
+        encoding: ConditionEncoding,
+        preprocessing: Preprocessing,
+        hparams: BIBAEConfig,
+    ) -> BIBAEGenerator:
+        return BIBAEGenerator(geometry, encoding, preprocessing, hparams)
+
+    def networks(self) -> dict[str, Trained[Any]]:
+        return super().networks() | {
+            "encoder": self.encoder,
+            "critic": self.critic,
+            "latent_critic": self.latent_critic,
+        }
+
+    def objectives(self) -> dict[str, Objective]:
+        post = list(self.generator.post_processor.parameters())
+        own = {id(p) for p in post}
+        auto = [p for p in self.generator.parameters() if id(p) not in own]
+        critics = [*self.critic.parameters(), *self.latent_critic.parameters()]
+        return {
+            "autoencoder": Objective(self.autoencoder_loss, [*self.encoder.parameters(), *auto]),
+            "critic": Objective(self.critic_loss, critics),
+            # the post-processor is called outside the generator's training forward: sync
+            "post": Objective(self.post_loss, post, sync=True),
+        }
+
+    @property
+    def batches_per_step(self) -> int:
+        return 2
+
+    # ---- pieces ------------------------------------------------------------------------------
+    def encode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance, (B, latent_dim) each."""
+        mu, log_var = self.encoder(batch.x, batch.conditions).chunk(2, dim=1)
+        return mu, log_var.clamp(-20.0, 10.0)
+
+    def reconstruct(
+        self, batch: Batch, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(reconstruction, latent, mean, log-variance, prior draw): the latent sampled from
+        the posterior with the noise's Gaussian part, the prior draw a second noise draw."""
+        n, device = len(batch.x), batch.x.device
+        noise = self.noise_like(n, rng, device)
+        prior = self.noise_like(n, rng, device)[:, 1:]
+        mu, log_var = self.encode(batch)
+        z = mu + torch.exp(0.5 * log_var) * noise[:, 1:]
+        x_hat = self.trained_generator(noise, batch.conditions, z)
+        return x_hat, z, mu, log_var, prior
+
+    # ---- losses ------------------------------------------------------------------------------
+    def critic_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Image critic (real vs reconstruction) + latent critic (prior vs encoded), each
+        ``-W + gp_lambda x GP``."""
+        with torch.no_grad():
+            x_hat, z, _, _, prior = self.reconstruct(batch, rng)
+        c, lam = batch.conditions, self.hparams.gp_lambda
+        eps = torch.rand(len(batch.x), 2, generator=rng).to(batch.x.device)
+        w_img = self.critic(batch.x, c).mean() - self.critic(x_hat, c).mean()
+        gp_img = gradient_penalty(self.critic, batch.x, x_hat, c, eps[:, :1])
+        w_lat = self.latent_critic(prior, c).mean() - self.latent_critic(z, c).mean()
+        gp_lat = gradient_penalty(self.latent_critic, prior, z, c, eps[:, 1:])
+        total = -w_img + lam * gp_img - w_lat + lam * gp_lat
+        return {"critic": total, "wasserstein": w_img, "latent_wasserstein": w_lat}
+
+    def autoencoder_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Reconstruction + ``beta`` KL + ``mmd_weight`` MMD(latent, prior) +
+        ``adversarial_weight`` x (``-D(x_hat)`` - ``D_latent(z)``); per-shower sums, batch mean."""
+        hp, c = self.hparams, batch.conditions
+        x_hat, z, mu, log_var, prior = self.reconstruct(batch, rng)
+        recon = ((x_hat - batch.x) ** 2).sum(dim=1).mean()
+        kl = (-0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(dim=1)).mean()
+        m = mmd(z, prior, hp.mmd_bandwidths)
+        adversarial = -self.critic(x_hat, c).mean() - self.latent_critic(z, c).mean()
+        total = recon + hp.beta * kl + hp.mmd_weight * m + hp.adversarial_weight * adversarial
+        return {
+            "autoencoder": total,
+            "reconstruction": recon,
+            "kl": kl,
+            "mmd": m,
+            "adversarial": adversarial,
+        }
+
+    def post_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Post-processor on detached reconstructions: ``sort_weight`` x sorted-spectrum
+        distance + ``post_mse_weight`` x squared error, per-shower sums, batch mean."""
+        hp = self.hparams
+        with torch.no_grad():
+            x_hat = self.reconstruct(batch, rng)[0]
+        out = self.generator.post_processor(x_hat, batch.conditions)
+        spectrum = ((out.sort(dim=1).values - batch.x.sort(dim=1).values) ** 2).sum(dim=1).mean()
+        mse = ((out - batch.x) ** 2).sum(dim=1).mean()
+        return {"post": hp.sort_weight * spectrum + hp.post_mse_weight * mse, "spectrum": spectrum}
+
+    def train_step(
+        self,
+        next_batch: Callable[[], Batch],
+        optimisers: dict[str, torch.optim.Optimizer],
+        rng: torch.Generator,
+    ) -> dict[str, float]:
+        c = self.minimise("critic", next_batch(), rng, optimisers)
+        batch = next_batch()
+        a = self.minimise("autoencoder", batch, rng, optimisers)
+        p = self.minimise("post", batch, rng, optimisers)
+        with torch.no_grad():  # the latent KDE: this batch's posterior means, newest in
+            self.generator.kde.update(self.encode(batch)[0])
+        return {k: float(v.detach()) for k, v in (c | a | p).items()}
