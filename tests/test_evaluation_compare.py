@@ -20,8 +20,15 @@ FAST = ClassifierConfig(max_epochs=20, patience=4)
 pytestmark = pytest.mark.xdist_group("report")
 
 
+#: the report, made once per process: xdist may tear the module fixture down between this
+#: module's tests (a worker runs a test with no known next one), and it costs a minute
+_REPORT: list[tuple[dict[str, Any], Path]] = []
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    if _REPORT:
+        return _REPORT[0]
     out = tmp_path_factory.mktemp("report")
     reference = atlas_showers(N_SHOWERS, 1)
     other = atlas_showers(N_SHOWERS, 2)
@@ -39,6 +46,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pa
         n_bootstrap=4,
         max_histograms=4,
     )
+    _REPORT.append((metrics, out))
     return metrics, out
 
 
