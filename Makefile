@@ -9,7 +9,7 @@ CUDA        ?=
 TORCH_INDEX ?= $(if $(CUDA),https://download.pytorch.org/whl/$(CUDA))
 
 # two pytest-xdist workers, one torch thread each (see tests/conftest.py)
-PYTEST_WORKERS ?= -n 2 --dist loadgroup
+PYTEST_WORKERS ?= -n 2 --dist load
 
 .PHONY: demo test test-fast lint bench venv clean cpp
 

@@ -7,9 +7,10 @@ by a test: ask for the ``..._copy`` variant to edit one.
 
 ``slow``: a test that takes more than ~10 s on 2 cores (end-to-end runs, training, physics
 samples). ``make test-fast`` (``pytest -m "not slow"``) leaves them out; ``make test`` runs all.
-Both run on two pytest-xdist workers, one torch thread each, test by test (``--dist
-loadgroup``); a module whose tests share an expensive fixture keeps them on one worker with
-``pytestmark = pytest.mark.xdist_group(...)`` so the fixture is built once.
+Both run on two pytest-xdist workers, one torch thread each, test by test (``--dist load``:
+whole-file scheduling left one worker idle behind the README test). A module fixture is then
+built once per worker that runs the module's tests. (``xdist_group`` does not group with
+pytest 9.2 and pytest-xdist 3.8: the group suffix never reaches the scheduler.)
 """
 
 from __future__ import annotations

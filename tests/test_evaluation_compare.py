@@ -16,12 +16,8 @@ N_SHOWERS = 5000
 FAST = ClassifierConfig(max_epochs=20, patience=4)
 
 
-# one xdist worker runs this module: its module fixture is built once
-pytestmark = pytest.mark.xdist_group("report")
-
-
-#: the report, made once per process: xdist may tear the module fixture down between this
-#: module's tests (a worker runs a test with no known next one), and it costs a minute
+#: the report, made once per process (it costs a minute): under pytest-xdist a worker may run
+#: this module's tests between other modules' tests, and pytest then rebuilds a module fixture
 _REPORT: list[tuple[dict[str, Any], Path]] = []
 
 

@@ -8,6 +8,7 @@ keep the suite inside CI's time the parity test compiles one family (wgan-gp) un
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -65,21 +66,22 @@ def _artifact(folder: Path, family: str) -> Path:
     return save_model(folder / family, gen, family=family, hparams=hp, particle="photon", seed=0)
 
 
-# one xdist worker runs this module: its module fixture is built once
-pytestmark = pytest.mark.xdist_group("cpp")
-
-
 @pytest.fixture(scope="module")
 def driver() -> Path:
-    """`make cpp` with this interpreter's torch (no venv stamp): builds or reuses the build."""
+    """`make cpp` with this interpreter's torch (no venv stamp): builds or reuses the build.
+    An exclusive lock on a file beside the build keeps two pytest-xdist workers from running
+    cmake in the same build folder at once (the second reuses the first one's build)."""
     bin_dir = Path(sys.executable).parent
-    res = subprocess.run(
-        ["make", "-C", str(REPO), "cpp", "STAMP=", f"BIN={bin_dir}"],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    lock_path = REPO / "deploy" / "cpp" / ".build.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        res = subprocess.run(
+            ["make", "-C", str(REPO), "cpp", "STAMP=", f"BIN={bin_dir}"],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
+        )
     assert res.returncode == 0, f"make cpp failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     assert DRIVER.is_file()
     return DRIVER

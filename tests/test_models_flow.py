@@ -224,10 +224,6 @@ def _run(steps: int, **model: object) -> RunConfig:
     )
 
 
-# one xdist worker runs this module: its module fixture is built once
-pytestmark = pytest.mark.xdist_group("flow-teacher")
-
-
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("flow_teacher")

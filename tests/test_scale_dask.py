@@ -25,10 +25,6 @@ from synthetic import synthetic_showers
 GUN = ParticleGun("photon", energy_range_mev=(5_000.0, 20_000.0))
 
 
-# one xdist worker runs this module: its module fixture is built once
-pytestmark = pytest.mark.xdist_group("dask-client")
-
-
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     """Two single-threaded workers in this process (threads: starts in well under a second)."""

@@ -34,10 +34,6 @@ decoder_hidden = {choices = [[16], [32, 16]]}
 """
 
 
-# one xdist worker runs this module: its module fixture is built once
-pytestmark = pytest.mark.xdist_group("tune-files")
-
-
 @pytest.fixture(scope="module")
 def files(
     tmp_path_factory: pytest.TempPathFactory, shower_file: Callable[..., Path]
