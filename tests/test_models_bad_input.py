@@ -133,3 +133,11 @@ def test_resume_without_checkpoint_or_with_other_config(tmp_path: Path) -> None:
     cfg.write_text("[model]\nlatent_dim = 4\n")
     with pytest.raises(ValueError, match="another configuration"):
         train(data, "vae", cfg, tmp_path / "out", resume=True, **kw)
+
+
+def test_check_counts_names_the_first_count_below_one() -> None:
+    from caloforge.models.hparams import check_counts
+
+    check_counts(steps=1, layers=7)
+    with pytest.raises(ValueError, match=r"^layers must be >= 1, got 0$"):
+        check_counts(steps=3, layers=0, depth=-1)

@@ -37,6 +37,7 @@ from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.flow_student import FlowTeacher, distillation_loss
+from caloforge.models.hparams import check_counts
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.shower_transform import LOG_ENERGY_FLOOR, ShowerTransform
 from caloforge.models.spline import CouplingFlow
@@ -76,18 +77,14 @@ class FlowConfig:
     teacher: str = ""
 
     def __post_init__(self) -> None:
-        positive = {
-            "energy_layers": self.energy_layers,
-            "energy_hidden": self.energy_hidden,
-            "shape_layers": self.shape_layers,
-            "shape_hidden": self.shape_hidden,
-            "depth": self.depth,
-            "fit_batches": self.fit_batches,
-        }
-        for key, value in positive.items():
-            if value < 1:
-                msg = f"flow: {key} must be >= 1, got {value}"
-                raise ValueError(msg)
+        check_counts(
+            energy_layers=self.energy_layers,
+            energy_hidden=self.energy_hidden,
+            shape_layers=self.shape_layers,
+            shape_hidden=self.shape_hidden,
+            depth=self.depth,
+            fit_batches=self.fit_batches,
+        )
         if self.bins < 2 or not self.bound > 0:
             msg = f"flow: bins must be >= 2 and bound > 0, got {self.bins}, {self.bound}"
             raise ValueError(msg)

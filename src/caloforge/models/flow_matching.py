@@ -36,6 +36,7 @@ import torch
 from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective
 from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.hparams import check_counts
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.reflow import Teacher
 from caloforge.models.shower_transform import ShowerTransform
@@ -91,19 +92,15 @@ class FlowMatchingConfig:
     teacher: str = ""
 
     def __post_init__(self) -> None:
-        positive = {
-            "energy_hidden": self.energy_hidden,
-            "energy_blocks": self.energy_blocks,
-            "shape_hidden": self.shape_hidden,
-            "shape_blocks": self.shape_blocks,
-            "time_frequencies": self.time_frequencies,
-            "solver_steps": self.solver_steps,
-            "fit_batches": self.fit_batches,
-        }
-        for key, value in positive.items():
-            if value < 1:
-                msg = f"flow-matching: {key} must be >= 1, got {value}"
-                raise ValueError(msg)
+        check_counts(
+            energy_hidden=self.energy_hidden,
+            energy_blocks=self.energy_blocks,
+            shape_hidden=self.shape_hidden,
+            shape_blocks=self.shape_blocks,
+            time_frequencies=self.time_frequencies,
+            solver_steps=self.solver_steps,
+            fit_batches=self.fit_batches,
+        )
         if self.solver not in SOLVER_EVALUATIONS:
             msg = f"flow-matching: solver must be one of {', '.join(SOLVER_EVALUATIONS)}, got {self.solver!r}"
             raise ValueError(msg)

@@ -52,7 +52,7 @@ from caloforge.models.base import Batch, Family, Generator, Objective, Trained
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.conv3d import ConvDiscriminator, ConvUpsampler, VolumeMap
 from caloforge.models.dense import EnergyRatioModel
-from caloforge.models.hparams import check_sizes
+from caloforge.models.hparams import check_counts, check_sizes
 from caloforge.models.preprocessing import Preprocessing
 
 __all__ = ["GAN3D", "GAN3DConfig", "Gan3DDiscriminator", "Gan3DGenerator"]
@@ -91,23 +91,17 @@ class GAN3DConfig:
         if self.noise_dim < 2:
             msg = f"noise_dim must be >= 2 (two columns drive E_tot/E_inc), got {self.noise_dim}"
             raise ValueError(msg)
-        if self.n_critic < 1:
-            msg = f"n_critic must be >= 1, got {self.n_critic}"
-            raise ValueError(msg)
+        check_counts(
+            n_critic=self.n_critic, fit_batches=self.fit_batches, energy_updates=self.energy_updates
+        )
         if not self.energy_weight >= 0:
             msg = f"energy_weight must be >= 0, got {self.energy_weight}"
             raise ValueError(msg)
         if not self.log_alpha > 0:
             msg = f"log_alpha must be > 0, got {self.log_alpha}"
             raise ValueError(msg)
-        if self.fit_batches < 1:
-            msg = f"fit_batches must be >= 1, got {self.fit_batches}"
-            raise ValueError(msg)
         if not 0 <= self.threshold_momentum <= 1:
             msg = f"threshold_momentum must be in [0, 1], got {self.threshold_momentum}"
-            raise ValueError(msg)
-        if self.energy_updates < 1:
-            msg = f"energy_updates must be >= 1, got {self.energy_updates}"
             raise ValueError(msg)
         if not self.energy_lr_factor > 0:
             msg = f"energy_lr_factor must be > 0, got {self.energy_lr_factor}"

@@ -23,7 +23,7 @@ from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective, Trained
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.grid import CellGrid, GridDecoder, GridEncoder
-from caloforge.models.hparams import check_sizes
+from caloforge.models.hparams import check_counts, check_sizes
 from caloforge.models.minibatch import MinibatchDiscrimination
 from caloforge.models.preprocessing import Preprocessing
 
@@ -60,9 +60,7 @@ class GridGANConfig:
         check_channels(
             generator_channels=self.generator_channels, critic_channels=self.critic_channels
         )
-        if self.n_critic < 1:
-            msg = f"n_critic must be >= 1, got {self.n_critic}"
-            raise ValueError(msg)
+        check_counts(n_critic=self.n_critic)
 
 
 class GridGenerator(Generator):

@@ -37,6 +37,15 @@ def check_sizes(**sizes: int | tuple[int, ...]) -> None:
                 raise ValueError(msg)
 
 
+def check_counts(**counts: int) -> None:
+    """Raise ValueError ``"<key> must be >= 1, got <value>"`` for the first count below 1
+    (steps, batches, layers: the integers of a config that must be positive)."""
+    for key, value in counts.items():
+        if value < 1:
+            msg = f"{key} must be >= 1, got {value}"
+            raise ValueError(msg)
+
+
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)

@@ -24,7 +24,7 @@ from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.critic import Critic, gradient_penalty
 from caloforge.models.dense import EnergyRatioModel, HeadKind
 from caloforge.models.generator import DenseGenerator
-from caloforge.models.hparams import check_sizes
+from caloforge.models.hparams import check_counts, check_sizes
 from caloforge.models.preprocessing import Preprocessing
 
 __all__ = ["WGANGP", "CriticGAN", "WGANGPConfig"]
@@ -62,17 +62,12 @@ class WGANGPConfig:
             generator_hidden=self.generator_hidden,
             critic_hidden=self.critic_hidden,
         )
-        if self.n_critic < 1:
-            msg = f"n_critic must be >= 1, got {self.n_critic}"
-            raise ValueError(msg)
+        check_counts(n_critic=self.n_critic, fit_batches=self.fit_batches)
         if self.critic_log_alpha < 0:
             msg = f"critic_log_alpha must be >= 0, got {self.critic_log_alpha}"
             raise ValueError(msg)
         if not self.energy_lr_factor > 0:
             msg = f"energy_lr_factor must be > 0, got {self.energy_lr_factor}"
-            raise ValueError(msg)
-        if self.fit_batches < 1:
-            msg = f"fit_batches must be >= 1, got {self.fit_batches}"
             raise ValueError(msg)
 
 
