@@ -292,3 +292,22 @@ def test_teacher_must_be_a_trained_flow_with_the_same_preprocessing(teacher: Pat
     ok = FlowConfig(**{**SMALL, "teacher": str(teacher)})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="key 'conditions'"):
         Flow(GEOMETRY, ConditionEncoding(1.0, 2.0, 8), Preprocessing(), ok)
+
+
+def test_a_teacher_of_another_family_is_refused_by_name(wgan_model: Path) -> None:
+    from caloforge.models.reflow import load_frozen_teacher
+
+    g = get_geometry("atlas-em-barrel")
+    for family in ("flow", "flow-matching"):
+        with pytest.raises(
+            ValueError, match=rf"model\.json: key 'family' is 'wgan-gp'; .*'{family}'"
+        ):
+            load_frozen_teacher(
+                wgan_model,
+                g,
+                ConditionEncoding(1e3, 1e5, 1),
+                None,
+                family=family,
+                keys=(),
+                shares="-",
+            )

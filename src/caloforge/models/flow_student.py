@@ -16,13 +16,13 @@ teacher's) and is a ``flow`` artifact like any other (same generator, export and
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
 from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.reflow import load_frozen_teacher
 
 if TYPE_CHECKING:
     from caloforge.geometry import Geometry
@@ -71,33 +71,16 @@ class FlowTeacher:
     ) -> FlowTeacher:
         """Load the teacher at ``path``; errors name the key that makes it unusable for a
         student with hyper-parameters ``student`` on ``geometry`` and ``encoding``."""
-        from caloforge.models.artifact import load_model
         from caloforge.models.flow import FlowGenerator
 
-        art = load_model(path)
-        where = f"{Path(path) / 'model.json'}"
-        if art.family != "flow" or not isinstance(art.generator, FlowGenerator):
-            msg = f"{where}: key 'family' is {art.family!r}; a flow teacher is a 'flow' model"
-            raise ValueError(msg)
-        if not art.geometry.same_readout(geometry):
-            msg = f"{where}: key 'geometry' ({art.geometry.name!r}) differs from the training data's ({geometry.name!r})"
-            raise ValueError(msg)
-        if art.encoding != encoding:
-            msg = f"{where}: key 'conditions' {dataclasses.asdict(art.encoding)} differs from the student's {dataclasses.asdict(encoding)} (train on the teacher's data)"
-            raise ValueError(msg)
-        for key in SHARED:
-            if getattr(art.hparams, key) != getattr(student, key):
-                msg = f"{where}: key 'hyperparameters.{key}' is {getattr(art.hparams, key)!r}; the student has {getattr(student, key)!r} (a student shares its teacher's preprocessing)"
-                raise ValueError(msg)
+        art = load_frozen_teacher(
+            path, geometry, encoding, student, family="flow", keys=SHARED, shares="preprocessing"
+        )
+        assert isinstance(art.generator, FlowGenerator)  # checked with the family
         if art.hparams.teacher:
-            msg = f"{where}: key 'hyperparameters.teacher' is set; distil from a model trained on data"
-            raise ValueError(msg)
-        if not art.generator.transform.is_fitted:
-            msg = f"{where}: the teacher's preprocessing is not fitted (an untrained model)"
+            msg = f"{Path(path) / 'model.json'}: key 'hyperparameters.teacher' is set; distil from a model trained on data"
             raise ValueError(msg)
         art.generator.eval()
-        for p in art.generator.parameters():
-            p.requires_grad_(False)
         return cls(art.generator, Path(path))
 
     def to(self, device: torch.device | str) -> FlowTeacher:

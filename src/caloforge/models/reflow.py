@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.shower_transform import ShowerTransform
 from caloforge.models.velocity import integrate
 
 if TYPE_CHECKING:
     from caloforge.geometry import Geometry
+    from caloforge.models.artifact import Artifact
     from caloforge.models.flow_matching import FlowMatchingConfig, FlowMatchingGenerator
 
-__all__ = ["ARCHITECTURE", "Teacher"]
+__all__ = ["ARCHITECTURE", "Teacher", "load_frozen_teacher"]
 
 #: hyper-parameters a student must share with its teacher (it starts from the teacher's tensors)
 ARCHITECTURE = (
@@ -43,6 +45,46 @@ ARCHITECTURE = (
     "cut_mev",
     "u0_headroom",
 )
+
+
+def load_frozen_teacher(
+    path: str | Path,
+    geometry: Geometry,
+    encoding: ConditionEncoding,
+    student: Any,
+    *,
+    family: str,
+    keys: tuple[str, ...],
+    shares: str,
+) -> Artifact:
+    """The trained ``family`` model at ``path``, its generator frozen, checked usable as the
+    teacher of a student with hyper-parameters ``student`` on ``geometry`` and ``encoding``
+    (the hyper-parameters ``keys``, its ``shares``, must be the student's); errors name the key.
+    Used by every distillation: reflow here and the flow's student."""
+    from caloforge.models.artifact import load_model
+
+    art = load_model(path)
+    where = f"{Path(path) / 'model.json'}"
+    if art.family != family:
+        msg = f"{where}: key 'family' is {art.family!r}; this teacher must be a {family!r} model"
+        raise ValueError(msg)
+    if not art.geometry.same_readout(geometry):
+        msg = f"{where}: key 'geometry' ({art.geometry.name!r}) differs from the training data's ({geometry.name!r})"
+        raise ValueError(msg)
+    if art.encoding != encoding:
+        msg = f"{where}: key 'conditions' {dataclasses.asdict(art.encoding)} differs from the student's {dataclasses.asdict(encoding)} (train on the teacher's data)"
+        raise ValueError(msg)
+    for key in keys:
+        if getattr(art.hparams, key) != getattr(student, key):
+            msg = f"{where}: key 'hyperparameters.{key}' is {getattr(art.hparams, key)!r}; the student has {getattr(student, key)!r} (a student shares its teacher's {shares})"
+            raise ValueError(msg)
+    transform = getattr(art.generator, "transform", None)
+    if not (isinstance(transform, ShowerTransform) and transform.is_fitted):
+        msg = f"{where}: the teacher's preprocessing is not fitted (an untrained model)"
+        raise ValueError(msg)
+    for p in art.generator.parameters():
+        p.requires_grad_(False)
+    return art
 
 
 class Teacher:
@@ -61,29 +103,18 @@ class Teacher:
     ) -> Teacher:
         """Load the teacher at ``path`` and check that a student with hyper-parameters
         ``student`` on ``geometry`` and ``encoding`` can learn from it; errors name the key."""
-        from caloforge.models.artifact import load_model
         from caloforge.models.flow_matching import FlowMatchingGenerator
 
-        art = load_model(path)
-        where = f"{Path(path) / 'model.json'}"
-        if art.family != "flow-matching" or not isinstance(art.generator, FlowMatchingGenerator):
-            msg = f"{where}: key 'family' is {art.family!r}; a reflow teacher is a 'flow-matching' model"
-            raise ValueError(msg)
-        if not art.geometry.same_readout(geometry):
-            msg = f"{where}: key 'geometry' ({art.geometry.name!r}) differs from the training data's ({geometry.name!r})"
-            raise ValueError(msg)
-        if art.encoding != encoding:
-            msg = f"{where}: key 'conditions' {dataclasses.asdict(art.encoding)} differs from the student's {dataclasses.asdict(encoding)} (train on the teacher's data)"
-            raise ValueError(msg)
-        for key in ARCHITECTURE:
-            if getattr(art.hparams, key) != getattr(student, key):
-                msg = f"{where}: key 'hyperparameters.{key}' is {getattr(art.hparams, key)!r}; the student has {getattr(student, key)!r} (a student shares its teacher's architecture)"
-                raise ValueError(msg)
-        if not art.generator.transform.is_fitted:
-            msg = f"{where}: the teacher's preprocessing is not fitted (an untrained model)"
-            raise ValueError(msg)
-        for p in art.generator.parameters():
-            p.requires_grad_(False)
+        art = load_frozen_teacher(
+            path,
+            geometry,
+            encoding,
+            student,
+            family="flow-matching",
+            keys=ARCHITECTURE,
+            shares="architecture",
+        )
+        assert isinstance(art.generator, FlowMatchingGenerator)  # checked with the family
         return cls(art.generator, Path(path))
 
     def to(self, device: torch.device | str) -> Teacher:
