@@ -11,7 +11,18 @@ import pytest
 
 from caloforge.materials import get_material
 from caloforge.simulation.cascade.physics import Cuts, build_tables, energy_grid
-from caloforge.simulation.cascade.transport import HARD_PER_LAMBDA1, _msc_deflect
+from caloforge.simulation.cascade.transport import (
+    HARD_PER_LAMBDA1,
+    SOFT_W0,
+    SOFT_W1,
+    TAU_SPREAD,
+    _hinge_length,
+    _msc_deflect,
+    _normal,
+    _soft_scale,
+    _soft_scale_newton,
+    _spread_variance,
+)
 
 # CODATA: electron rest energy, classical radius, Bohr radius (cm), hbar c (MeV cm), alpha
 ME, RE_CM, A0_CM, HBARC_MEV_CM, ALPHA = 0.51099895, 2.8179403262e-13, 5.29177210903e-9, 1.973269804e-11, 1 / 137.036  # fmt: skip
@@ -97,21 +108,27 @@ def test_gaussian_core_and_single_scattering_tail() -> None:
 
 
 def _hinge_path(tau: float, n_steps: int, a: float, n: int, seed: int) -> np.ndarray:
-    """(n, 3) end points of paths of length 1 (lambda_1 = 1, no energy loss) cut into
-    n_steps random-hinge steps, as the kernel moves an e±: straight for a uniform fraction of
-    the step, deflected by the step's tau / n_steps transport lengths, straight for the rest."""
+    """(n, 3) end points of paths of tau transport lengths (lambda_1 = 1, no energy loss) cut
+    into n_steps random-hinge steps far from any face, as the kernel moves an e±: straight
+    for a uniform fraction of the legs' length g (:func:`_hinge_length`), deflected by the
+    step's tau / n_steps transport lengths, straight for the rest, then, for steps beyond
+    TAU_SPREAD, the Gaussian of :func:`_spread_variance` added to the end point."""
     state = np.array([seed], dtype=np.uint64)
     out = np.empty((n, 3))
     s = tau / n_steps
+    g = _hinge_length(s, s)
+    sd = math.sqrt(_spread_variance(s, s, g)) if s > TAU_SPREAD else 0.0
     rng = np.random.default_rng(seed)
     for i in range(n):
         pos = np.zeros(3)
         u = (0.0, 0.0, 1.0)
         for _ in range(n_steps):
-            leg = rng.uniform() * s
+            leg = rng.uniform() * g
             pos += leg * np.asarray(u)
             u = _msc_deflect(*u, s, a, state)
-            pos += (s - leg) * np.asarray(u)
+            pos += (g - leg) * np.asarray(u)
+            if sd > 0.0:
+                pos += sd * np.array([_normal(state), _normal(state), _normal(state)])
         out[i] = pos
     return out
 
@@ -144,3 +161,29 @@ def test_hinge_displacement_has_the_analytic_moments(n_steps: int) -> None:
     err = rho2.std() / math.sqrt(n)
     target = rho2_mean * (0.95 if n_steps == 1 else 1.0)
     assert abs(rho2.mean() - target) < 4 * err + 0.02 * rho2_mean
+
+
+@pytest.mark.parametrize("tau", [0.5, 2.0, 6.0])
+def test_long_hinge_step_has_lewis_first_and_second_moments(tau: float) -> None:
+    """One step of many transport lengths (a step far from a face): the legs shortened to
+    2 tanh(tau / 2) and the added Gaussian make <z> = 1 - e^-tau and <r^2> =
+    2 (tau - 1 + e^-tau) exact (Lewis); the plain hinge (legs of length tau) gives
+    <z> = tau (1 + e^-tau) / 2, 1.7 times too long at tau = 2."""
+    n = 20_000
+    end = _hinge_path(tau, 1, 1e-4, n, seed=31)
+    z = end[:, 2]
+    assert abs(z.mean() - (1 - math.exp(-tau))) < 4 * z.std() / math.sqrt(n)
+    r2 = (end**2).sum(axis=1)
+    assert abs(r2.mean() - 2 * (tau - 1 + math.exp(-tau))) < 4 * r2.std() / math.sqrt(n)
+
+
+def test_soft_scale_table_matches_newton() -> None:
+    """The tabulated scale of the soft deflection agrees with Newton's solution to 4e-6 over
+    the table, and is Newton's own outside it."""
+    for w in np.linspace(SOFT_W0, SOFT_W1, 2_003)[:-1]:
+        assert _soft_scale(w) == pytest.approx(_soft_scale_newton(w), rel=4e-6)
+    for w in (0.05, 0.19, 0.96, 0.999):
+        assert _soft_scale(w) == _soft_scale_newton(w)
+    # the scale solves b - 2 / (e^(2/b) - 1) = mean w
+    b = _soft_scale(0.5)
+    assert b - 2 / math.expm1(2 / b) == pytest.approx(0.5, rel=1e-5)

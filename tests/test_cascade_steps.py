@@ -15,10 +15,20 @@ from caloforge.simulation.gun import ParticleGun
 
 
 def test_step_scale_multiplies_every_step_limit() -> None:
-    cuts = Cuts(range_fraction=0.2, final_range_mm=0.2, lambda1_fraction=0.25, step_scale=0.5)
-    assert cuts.step_limits() == pytest.approx((0.1, 0.1, 0.125))
-    # the range fraction is a fraction: capped at 1
-    assert Cuts(range_fraction=0.8, step_scale=2.0).step_limits()[0] == 1.0
+    cuts = Cuts(
+        range_fraction=0.2,
+        final_range_mm=0.2,
+        lambda1_fraction=0.25,
+        safety_fraction=0.5,
+        step_scale=0.5,
+    )
+    assert cuts.step_limits() == pytest.approx((0.1, 0.1, 0.125, 0.25))
+    # the range and safety fractions are fractions: capped at 1
+    limits = Cuts(range_fraction=0.8, safety_fraction=0.8, step_scale=2.0).step_limits()
+    assert limits[0] == 1.0
+    assert limits[3] == 1.0
+    with pytest.raises(ValueError, match="safety_fraction"):
+        Cuts(safety_fraction=1.5)
     with pytest.raises(ValueError, match="step_scale"):
         Cuts(step_scale=0.0)
 

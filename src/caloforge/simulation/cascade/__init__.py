@@ -41,8 +41,11 @@ __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
 #: 6: bremsstrahlung with Tsai's screening functions (incomplete screening below ~1 GeV: a
 #: 10 MeV electron in W radiates 0.67 E / X0, was E / X0); 7: the continuous loss of a leg
 #: spread along it in pieces of at most half a cell (was: at its midpoint), range rejection of
-#: e± below ``Cuts.range_rejection_mev`` that cannot leave a passive slab.
-TRANSPORT_VERSION = "7"
+#: e± below ``Cuts.range_rejection_mev`` that cannot leave a passive slab; 8: e± steps far
+#: from faces up to ``Cuts.safety_fraction`` of the distance to the nearer face, the hinge of
+#: a long step with Lewis's first two moments (legs 2 lambda_1 tanh(tau / 2), plus a
+#: Gaussian), no hard collisions sampled one by one beyond 2 transport lengths.
+TRANSPORT_VERSION = "8"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 

@@ -96,15 +96,21 @@ class Cuts:
     energy deposited where they are (booked as below-cut). Step limits: an e± step is at most
     ``range_fraction`` of its residual range, unless the range is below ``final_range_mm``
     (then it may be the whole range); an e± whose range reaches a slab face and whose
-    transport mean free path lambda_1 is below its range steps at most
-    ``lambda1_fraction * lambda_1``. Steps are random hinges (see :mod:`.transport`), so a
-    face is met exactly, not through a boundary step. ``step_scale``: every e± step limit
-    (``range_fraction``, capped at 1, ``final_range_mm``, ``lambda1_fraction``) is multiplied
-    by it, so that halving it checks step-size convergence. ``range_rejection_mev``: an e±
-    in a passive slab below this energy (and below ``electron_production_mev``, so that it
-    makes no delta ray) whose range is shorter than its distance to either face is deposited
-    on the spot (booked below-cut); the bremsstrahlung it would still emit (a radiative yield
-    of ~3% at 1 MeV in W, photons mostly absorbed in the same slab) stays there too.
+    transport mean free path lambda_1 is below its range steps at most the larger of
+    ``lambda1_fraction * lambda_1`` and ``safety_fraction`` times its distance to the nearer
+    face (a step shorter than that distance cannot reach the face: far from faces steps are
+    long, near them short). Steps are random hinges with Lewis's first two moments (see
+    :mod:`.transport`), so a face is met exactly, not through a boundary step.
+    ``step_scale``: every e± step limit (``range_fraction`` and ``safety_fraction``, capped
+    at 1, ``final_range_mm``, ``lambda1_fraction``) is multiplied by it, so that halving it
+    checks step-size convergence. ``range_rejection_mev``: an e± in a passive slab below this
+    energy (and below ``electron_production_mev``, so that it makes no delta ray) whose range
+    is shorter than its distance to either face is deposited on the spot (booked below-cut);
+    the bremsstrahlung it would still emit (a radiative yield of ~3% at 1 MeV in W, photons
+    mostly absorbed in the same slab) stays there too. Not done in active slabs: the few
+    bremsstrahlung photons of the electrons ranging out there reach far cells, and the mean
+    number of hit cells of a 10 GeV atlas-em-barrel shower fell by 5% (95 to 90) when they
+    were.
     """
 
     photon_production_mev: float = 0.1
@@ -114,6 +120,7 @@ class Cuts:
     range_fraction: float = 0.2
     final_range_mm: float = 0.2
     lambda1_fraction: float = 0.25
+    safety_fraction: float = 0.5
     step_scale: float = 1.0
     range_rejection_mev: float = 1.0
 
@@ -122,9 +129,10 @@ class Cuts:
             if not (math.isfinite(value) and value > 0):
                 msg = f"Cuts: {name} must be finite and > 0, got {value}"
                 raise ValueError(msg)
-        if self.range_fraction > 1:
-            msg = f"Cuts: range_fraction must be <= 1, got {self.range_fraction}"
-            raise ValueError(msg)
+        for name in ("range_fraction", "safety_fraction"):
+            if getattr(self, name) > 1:
+                msg = f"Cuts: {name} must be <= 1, got {getattr(self, name)}"
+                raise ValueError(msg)
         if self.photon_production_mev < self.photon_tracking_mev:
             msg = "Cuts: photon_production_mev must be >= photon_tracking_mev"
             raise ValueError(msg)
@@ -135,14 +143,15 @@ class Cuts:
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
-    def step_limits(self) -> tuple[float, float, float]:
-        """(range fraction, final range mm, step in lambda_1 near faces) with ``step_scale``
-        applied."""
+    def step_limits(self) -> tuple[float, float, float, float]:
+        """(range fraction, final range mm, step in lambda_1 near faces, step in distances to
+        the nearer face) with ``step_scale`` applied."""
         f = self.step_scale
         return (
             min(self.range_fraction * f, 1.0),
             self.final_range_mm * f,
             self.lambda1_fraction * f,
+            min(self.safety_fraction * f, 1.0),
         )
 
 

@@ -54,12 +54,18 @@ _COS16, _COS18 = 1.0 / 20922789888000.0, -1.0 / 6402373705728000.0
 HARD_PER_LAMBDA1 = 3.0
 #: beyond this many transport lengths a step's direction is taken as isotropic (e^-8 < 4e-4)
 TAU_ISOTROPIC = 8.0
+#: beyond this many transport lengths (mean cosine e^-2 = 0.14) the hard collisions are not
+#: sampled one by one: the whole deflection is the truncated exponential in w of mean
+#: 1 - e^-tau (a long step near no face; the hard ones would cost a rotation each)
+TAU_MIXED = 2.0
 # Urban's fluctuation model: lowest ionisation energy (MeV), share of the mean loss that goes
 # to ionisation, width factor and count scale of the excitation level, count above which a
 # Poisson number is summed as a Gaussian
 FL_E0, FL_RATE, FL_FW, FL_A0, FL_NMAX = 1e-5, 0.56, 4.0, 42.0, 8.0
 # cut parameter vector layout
-C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1, C_RR = range(8)
+C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1, C_SAFETY, C_RR = range(9)
+#: a step of more transport lengths than this gets the second-moment displacement term
+TAU_SPREAD = 0.3
 
 
 # ---- random numbers ---------------------------------------------------------------------------
@@ -365,8 +371,8 @@ def _after_step(
     return t1, max(tau, 0.0)
 
 
-@nb.njit(cache=True, inline="always")
-def _soft_scale(mean_w: float) -> float:
+@nb.njit(cache=True)
+def _soft_scale_newton(mean_w: float) -> float:
     """Scale b of the exponential distribution of w = 1 - cos theta truncated to [0, 2]
     whose mean is ``mean_w`` (in (0, 1)): solves b - 2 / (e^(2/b) - 1) = mean_w (Newton)."""
     if mean_w < 0.2:
@@ -381,6 +387,29 @@ def _soft_scale(mean_w: float) -> float:
     return b
 
 
+#: :func:`_soft_scale` tabulated on mean w in [SOFT_W0, SOFT_W1] (linear interpolation there;
+#: relative error < 4e-6, checked in the tests), Newton's method above
+SOFT_W0, SOFT_W1, SOFT_N = 0.2, 0.95, 4097
+_SOFT_TABLE = np.array(
+    [_soft_scale_newton(w) for w in np.linspace(SOFT_W0, SOFT_W1, SOFT_N)], dtype=np.float64
+)
+_SOFT_INV_DW = (SOFT_N - 1) / (SOFT_W1 - SOFT_W0)
+
+
+@nb.njit(cache=True, inline="always")
+def _soft_scale(mean_w: float) -> float:
+    """:func:`_soft_scale_newton`, from a table over the range the steps use (the Newton
+    iterations, eight expm1 each, were a fifth of a step's cost)."""
+    if mean_w < SOFT_W0:
+        return mean_w + 2.0 / math.expm1(2.0 / mean_w)
+    if mean_w >= SOFT_W1:
+        return _soft_scale_newton(mean_w)
+    f = (mean_w - SOFT_W0) * _SOFT_INV_DW
+    i = int(f)
+    w = f - i
+    return _SOFT_TABLE[i] * (1.0 - w) + _SOFT_TABLE[i + 1] * w
+
+
 @nb.njit(cache=True)
 def _msc_deflect(
     ux: float, uy: float, uz: float, tau: float, a: float, state: np.ndarray
@@ -391,8 +420,9 @@ def _msc_deflect(
     transport length) are sampled one by one (Poisson number, each from the screened
     Rutherford law above w_c: the single-scattering tail); the softer ones, many per step,
     are one deflection with a Gaussian small-angle core (w exponential, truncated at 2) whose
-    mean w is 1 - exp(-tau_soft). The mean cosine is exactly exp(-tau): steps compose, so the
-    angular spread does not depend on how a path is cut into steps."""
+    mean w is 1 - exp(-tau_soft) (beyond :data:`TAU_MIXED` all of it is that one deflection).
+    The mean cosine is exactly exp(-tau): steps compose, so the angular spread does not
+    depend on how a path is cut into steps."""
     if tau <= 0.0:
         return ux, uy, uz
     if tau > TAU_ISOTROPIC:
@@ -403,7 +433,8 @@ def _msc_deflect(
     inv_top = 1.0 / (2.0 + two_a)
     inv_c = HARD_PER_LAMBDA1 * big_l + inv_top
     hard = HARD_PER_LAMBDA1
-    if inv_c * two_a >= 1.0:  # screening so strong (A > ~0.01) that w_c would be <= 0
+    if tau > TAU_MIXED or inv_c * two_a >= 1.0:  # long step, or screening so strong
+        # (A > ~0.01) that w_c would be <= 0: one deflection
         hard, inv_c, f_hard = 0.0, 1.0 / two_a, 0.0
     else:
         f_hard = (-math.log(inv_top / inv_c) + two_a * inv_top - two_a * inv_c) / big_l
@@ -707,15 +738,45 @@ def _photon(p: np.ndarray, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
             return n
 
 
+@nb.njit(cache=True, inline="always")
+def _hinge_length(s: float, tau: float) -> float:
+    """Geometric length of the two legs of a random hinge standing for a true path ``s`` of
+    ``tau`` transport lengths: 2 (s / tau) tanh(tau / 2), so that the mean displacement along
+    the initial direction, g (1 + e^-tau) / 2 for legs u g and (1 - u) g, is Lewis's
+    lambda_1 (1 - e^-tau) for any tau (the plain hinge, g = s, overshoots it for tau >~ 1)."""
+    if tau < 1e-3:
+        return s * (1.0 - tau * tau / 12.0)
+    return 2.0 * s / tau * math.tanh(0.5 * tau)
+
+
+@nb.njit(cache=True, inline="always")
+def _spread_variance(s: float, tau: float, g: float) -> float:
+    """Variance per axis of the isotropic Gaussian added to the end of a hinge of legs
+    totalling ``g`` (true path ``s``, ``tau`` transport lengths) so that its mean squared
+    displacement is Lewis's 2 lambda_1^2 (tau - 1 + e^-tau) (the hinge alone gives
+    g^2 (2 + e^-tau) / 3: 8% short at tau = 1, 60% at tau = 4)."""
+    lam = s / tau
+    e = math.exp(-tau)
+    deficit = 2.0 * lam * lam * (tau - 1.0 + e) - g * g * (2.0 + e) / 3.0
+    return max(deficit, 0.0) / 3.0
+
+
 @nb.njit(cache=True)
 def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) -> int:
-    """One condensed-history step of the e± ``p`` (kinetic energy >= the tracking cut):
-    step length from the range, lambda_1 near faces and the discrete cross sections; a
-    random hinge (straight for a uniform fraction of the step, deflected there by the whole
-    step's multiple scattering, straight for the rest; a leg that meets a face ends the step
-    there, the deflection then applied only if its hinge was reached); the continuous loss
-    (Urban's fluctuations) deposited along the legs. Returns what ended the step
-    (STEP_ON, STEP_DISCRETE, STEP_FACE with ``p`` on the face, or STEP_STOPPED)."""
+    """One condensed-history step of the e± ``p`` (kinetic energy >= the tracking cut).
+
+    Step length: a fraction of the range, the discrete cross sections, and, for an e± whose
+    range reaches a face and which diffuses before ranging out (lambda_1 below its range),
+    the larger of ``lambda1_fraction`` lambda_1 and ``safety_fraction`` of its distance to
+    the nearer face (a step no longer than that distance cannot reach a face, whatever its
+    multiple scattering). Geometry: a random hinge (straight for a uniform fraction u of the
+    legs' length g, deflected there by the whole step's multiple scattering, straight for the
+    rest) with g from :func:`_hinge_length`, plus, for long steps, the Gaussian of
+    :func:`_spread_variance` at its end; a leg that meets a face ends the step there (the
+    true path used scaled by s / g, the deflection applied only if its hinge was reached).
+    The continuous loss (Urban's fluctuations) is deposited along the legs. Returns what
+    ended the step (STEP_ON, STEP_DISCRETE, STEP_FACE with ``p`` on the face, or
+    STEP_STOPPED)."""
     z_lo, z_hi, smat, book, cells, state, cutv = ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], ctx[7], ctx[8]  # fmt: skip
     ln_e0, inv_dln, rng_tab, sig_b, sig_d, ipot = tabs[0], tabs[1], tabs[5], tabs[6], tabs[7], tabs[8]  # fmt: skip
     lam1_tab, screen, tau_tab = tabs[9], tabs[10], tabs[11]
@@ -725,16 +786,16 @@ def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) 
     slab = int(p[P_SLAB])
     x, y, z = p[P_X], p[P_Y], p[P_Z]
     ux, uy, uz = p[P_UX], p[P_UY], p[P_UZ]
+    lo, hi = z_lo[slab], z_hi[slab]
     m = smat[slab]
     lnt = math.log(t)
     rng = _lerp(rt, m, lnt, ln_e0, inv_dln)
     final_range = cutv[C_FINAL]
     s = rng if rng <= final_range else max(cutv[C_FRAC] * rng, final_range)
-    # an e± whose range reaches a face and which diffuses before ranging out (lambda_1
-    # below its range) steps at most lambda1_fraction lambda_1
     lam1 = _lerp(lam1_tab, m, lnt, ln_e0, inv_dln)
-    if rng > min(z - z_lo[slab], z_hi[slab] - z) and lam1 < rng:
-        s = min(s, cutv[C_LAMBDA1] * lam1)
+    safety = min(z - lo, hi - z)
+    if rng > safety and lam1 < rng:
+        s = min(s, max(cutv[C_LAMBDA1] * lam1, cutv[C_SAFETY] * safety))
     lim = STEP_ON
     sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
     if sig > 0.0:
@@ -743,18 +804,19 @@ def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) 
             s = sdisc
             lim = STEP_DISCRETE
     t1, tau = _after_step(t, rng, s, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)
+    g = _hinge_length(s, tau)
     xa, ya = x, y
-    leg = _uniform(state) * s
+    leg = _uniform(state) * g
     xh, yh = x, y
-    used = s
+    used = g
     cross = 0
-    d1 = _to_face(z, uz, z_lo[slab], z_hi[slab])
+    d1 = _to_face(z, uz, lo, hi)
     if d1 <= leg:
         used = d1
         cross = 1 if uz > 0.0 else -1
         x += d1 * ux
         y += d1 * uy
-        z = z_hi[slab] if uz > 0.0 else z_lo[slab]
+        z = hi if uz > 0.0 else lo
     else:
         x += leg * ux
         y += leg * uy
@@ -762,24 +824,31 @@ def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) 
         xh, yh = x, y
         a_scr = _lerp(screen, m, math.log(max(0.5 * (t + t1), 1e-3)), ln_e0, inv_dln)
         ux, uy, uz = _msc_deflect(ux, uy, uz, tau, a_scr, state)
-        rest = s - leg
-        d2 = _to_face(z, uz, z_lo[slab], z_hi[slab])
+        rest = g - leg
+        d2 = _to_face(z, uz, lo, hi)
         if d2 <= rest:
             used = leg + d2
             cross = 1 if uz > 0.0 else -1
             x += d2 * ux
             y += d2 * uy
-            z = z_hi[slab] if uz > 0.0 else z_lo[slab]
+            z = hi if uz > 0.0 else lo
         else:
             x += rest * ux
             y += rest * uy
             z += rest * uz
+            if tau > TAU_SPREAD:
+                sd_r = math.sqrt(_spread_variance(s, tau, g))
+                dz = sd_r * _normal(state)
+                if lo < z + dz < hi:
+                    x += sd_r * _normal(state)
+                    y += sd_r * _normal(state)
+                    z += dz
     if cross != 0:
         lim = STEP_FACE
-        if used < s:
-            t1 = _after_step(t, rng, used, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)[0]
+        if used < g:
+            t1 = _after_step(t, rng, used * s / g, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)[0]
     dt = t - t1
-    if used < rng and dt > 0.0:
+    if used * s < rng * g and dt > 0.0:
         tcut = min(cutv[C_TPROD], t if pos else 0.5 * t)
         dt = min(_loss_fluctuation(dt, tcut, ipot[m], state), t)
     if dt > 0.0:
