@@ -1,28 +1,33 @@
-"""Speed of the cascade MC: ms per shower at 1, 10 and 100 GeV on ``atlas-em-barrel`` and
-``calochallenge-2``, with 1 and 2 workers (photons, default cuts).
+"""Speed of the cascade MC against GFlash in the same run: ms per shower at 1, 10 and 100 GeV
+on ``atlas-em-barrel`` and ``calochallenge-2``, with 1 and 2 workers (photons, default cuts),
+each cascade point followed by GFlash on the same gun sample, and their ratio.
 
     .venv/bin/python benchmarks/bench_cascade.py [--out benchmarks/results/cascade_speed]
 
-Writes ``<out>.json`` and ``<out>.md`` with the command and the machine. The numba kernel is
-compiled (or loaded from its cache) by a warm-up call before timing.
+Writes ``<out>.json`` and ``<out>.md`` with the command, the machine, its load average and the
+transport version. The numba kernels are compiled (or loaded from their cache) by a warm-up
+call before timing. The ratio is the figure to quote on a shared machine: both engines run
+under the same load within seconds of each other.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import time
 from pathlib import Path
 
 from caloforge.geometry import get_geometry
 from caloforge.provenance import machine_description, versions
 from caloforge.simulation import simulate
-from caloforge.simulation.cascade import Cuts
+from caloforge.simulation.cascade import TRANSPORT_VERSION, Cuts
 from caloforge.simulation.gun import ParticleGun
 
 #: showers timed per energy (GeV): enough for ~1 s per point on one core
 N_SHOWERS = {1: 60, 10: 12, 100: 3}
+#: GFlash is ~1000x faster: it makes this many times more showers per point
+GFLASH_FACTOR = 20
 
 
 def main() -> None:
@@ -33,22 +38,32 @@ def main() -> None:
     rows = []
     for name in ("atlas-em-barrel", "calochallenge-2"):
         geometry = get_geometry(name)
-        simulate(geometry, ParticleGun(args.particle, energies_mev=(1000.0,)), 2, progress=False)
+        warm = ParticleGun(args.particle, energies_mev=(1000.0,))
+        for engine in ("cascade", "gflash"):
+            simulate(geometry, warm, 2, engine=engine, progress=False)
         for e_gev, n in N_SHOWERS.items():
             gun = ParticleGun(args.particle, energies_mev=(1000.0 * e_gev,))
             for workers in (1, 2):
-                t0 = time.perf_counter()
-                res = simulate(geometry, gun, n, seed=1, workers=workers, progress=False)
-                wall = time.perf_counter() - t0
+                ms = {}
+                for engine, count in (("cascade", n), ("gflash", GFLASH_FACTOR * n)):
+                    res = simulate(
+                        geometry, gun, count, seed=1, engine=engine, workers=workers,
+                        progress=False,
+                    )  # fmt: skip
+                    ms[engine] = 1e3 * res.seconds / count
+                    if engine == "cascade":
+                        sampling_fraction = res.mean_sampling_fraction
                 rows.append(
                     {
                         "geometry": name,
                         "energy_gev": e_gev,
                         "workers": workers,
                         "n_showers": n,
-                        "ms_per_shower": 1e3 * res.seconds / n,
-                        "ms_per_shower_wall": 1e3 * wall / n,
-                        "mean_sampling_fraction": res.mean_sampling_fraction,
+                        "ms_per_shower": ms["cascade"],
+                        "gflash_ms_per_shower": ms["gflash"],
+                        "cascade_over_gflash": ms["cascade"] / ms["gflash"],
+                        "mean_sampling_fraction": sampling_fraction,
+                        "load_average_1min": os.getloadavg()[0],
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
@@ -57,6 +72,7 @@ def main() -> None:
         "machine": machine_description(),
         "versions": versions("numba", "numpy"),
         "particle": args.particle,
+        "transport_version": TRANSPORT_VERSION,
         "cuts": Cuts().to_dict(),
         "target": "<= 20 ms per 10 GeV shower on one core",
         "rows": rows,
@@ -71,16 +87,21 @@ def main() -> None:
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"{report['machine']['os']}, numba {report['versions']['numba']}",
         "",
-        f"{args.particle}s, default cuts {report['cuts']}; time of the engine calls (kernel "
-        "loaded from the numba cache beforehand).",
+        f"{args.particle}s, cascade transport version {TRANSPORT_VERSION}, default cuts "
+        f"{report['cuts']}; time of the engine calls (kernels loaded from the numba cache "
+        f"beforehand); GFlash on the same gun, {GFLASH_FACTOR}x the showers, right after each "
+        "cascade point; the 1-minute load average after each point.",
         "",
-        "| geometry | E (GeV) | workers | showers | ms / shower | sampling fraction |",
-        "|---|---|---|---|---|---|",
+        "| geometry | E (GeV) | workers | showers | cascade ms / shower | GFlash ms / shower "
+        "| cascade / GFlash | sampling fraction | load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['geometry']} | {r['energy_gev']} | {r['workers']} | {r['n_showers']} | "
-            f"{r['ms_per_shower']:.1f} | {r['mean_sampling_fraction']:.4f} |"
+            f"{r['ms_per_shower']:.1f} | {r['gflash_ms_per_shower']:.3f} | "
+            f"{r['cascade_over_gflash']:.0f} | {r['mean_sampling_fraction']:.4f} | "
+            f"{r['load_average_1min']:.1f} |"
         )
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 

@@ -401,6 +401,8 @@ def _soft_scale(mean_w: float) -> float:
     """:func:`_soft_scale_newton`, from a table over the range the steps use (the Newton
     iterations, eight expm1 each, were a fifth of a step's cost)."""
     if mean_w < SOFT_W0:
+        if mean_w < 0.04:  # 2 / expm1(2 / mean_w) < 1e-20 mean_w: below half an ulp
+            return mean_w
         return mean_w + 2.0 / math.expm1(2.0 / mean_w)
     if mean_w >= SOFT_W1:
         return _soft_scale_newton(mean_w)
@@ -444,7 +446,9 @@ def _msc_deflect(
             w = 2.0 * _uniform(state)
         else:
             b = _soft_scale(mean_w)
-            w = -b * math.log1p(-_uniform(state) * -math.expm1(-2.0 / b))
+            # truncation at w = 2: 1 - e^(-2/b), which is 1.0 in double precision for b < 0.05
+            top = 1.0 if b < 0.05 else -math.expm1(-2.0 / b)
+            w = -b * math.log1p(-_uniform(state) * top)
         cp, sp = _azimuth(state)
         ux, uy, uz = _rotate(ux, uy, uz, 1.0 - w, cp, sp)
     # Poisson number of hard collisions, mean HARD_PER_LAMBDA1 * tau (inversion)
