@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> None:
                 "reference": public(ref),
                 "machine": f"{os.cpu_count()} cores",
             }
-            loaded.update(ref=ref, energy=energy, common=common)
+            loaded.update(ref=ref, energy=energy, common=common, ref_set=ref_set)
         return loaded["ref"], loaded["energy"], loaded["common"]
 
     RESULTS.mkdir(exist_ok=True)
@@ -271,7 +271,11 @@ def run(args: argparse.Namespace) -> None:
         n = min(len(train_set), len(energy))
         t_cells = np.asarray(train_set.cells[:n], dtype=np.float64)
         t_energy = np.asarray(train_set.incident_energy[:n], dtype=np.float64)
-        sub = {k: (v[:n] if k.startswith("_") else v) for k, v in ref.items()}
+        sub = ref
+        if n < len(energy):  # the reference's first n showers, scored the same way
+            r_cells = np.asarray(loaded["ref_set"].cells[:n], dtype=np.float64)
+            sub = observables(r_cells, energy[:n], geometry)
+            sub["_low"] = low_level(r_cells, energy[:n], geometry)
         res = compare(t_cells, t_energy, sub, geometry, seed=0)
         _write(args.label, "floor", common | {"model": "training data", "metrics": res})
 
