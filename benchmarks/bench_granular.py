@@ -33,6 +33,7 @@ from caloforge.evaluation import evaluate
 from caloforge.evaluation.classifier import ClassifierConfig
 from caloforge.evaluation.grid import compare_grid, compute_grid_observables
 from caloforge.generation import generate
+from caloforge.io import count_showers, read_showers
 from caloforge.models import load_model
 from caloforge.provenance import machine_description
 from caloforge.training import RunConfig, TrainConfig, train
@@ -67,6 +68,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "train_file": str(args.train),
+        "train_sample": sample_info(args.train),
         "train_wall_seconds_this_process": wall,
         "generator_parameters": sum(p.numel() for p in gen.parameters()),
         "final_validation": result.metrics.get("final", {}),
@@ -75,6 +77,18 @@ def cmd_train(args: argparse.Namespace) -> None:
     }
     (out / "bench_train.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     print(json.dumps({k: info[k] for k in ("seed", "train_wall_seconds_this_process")}))
+
+
+def sample_info(path: str | Path) -> dict[str, Any]:
+    """Showers in a file and the cascade transport version that made them (None: not the
+    cascade MC, or a file from before versions were recorded)."""
+    head = read_showers(path, stop=0)
+    return {
+        "file": str(path),
+        "n_showers": count_showers(path),
+        "engine": head.attrs.get("engine"),
+        "transport_version": head.attrs.get("transport_version"),
+    }
 
 
 def _ratios(cand: dict[str, list[float]], ref: dict[str, list[float]]) -> dict[str, Any]:
@@ -148,7 +162,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             "log_rows": len(log) - 1,
         }
         candidates[f"gan3d seed {seed}"] = out
-    candidates[args.floor_label] = Path(args.floor)
+    train_files = {Path(m["train_file"]).resolve() for m in models.values()}
+    floor_label = args.floor_label or (
+        "floor: training data"
+        if Path(args.floor).resolve() in train_files
+        else "floor: independent cascade sample"
+    )
+    candidates[floor_label] = Path(args.floor)
     labels = list(candidates)
     classifier = ClassifierConfig(hidden=tuple(args.cls_hidden), max_epochs=args.cls_epochs)
     result = evaluate(
@@ -184,6 +204,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             "hit_spectrum_separation": g["spectrum_separation"],
             "fpd": c["fpd"],
         }
+    body["samples"] = {
+        "reference": sample_info(args.reference),
+        "floor": sample_info(args.floor),
+        "training": sorted({m["train_file"] for m in models.values()}),
+        "training_samples": [m.get("train_sample") for m in models.values()],
+    }
     body["reference"] = {
         "file": str(args.reference),
         "n_showers": result["reference"]["n_showers"],
@@ -214,6 +240,29 @@ def _pm(d: dict[str, float]) -> str:
     return f"{d['auc']:.3f} ± {d['error']:.3f}"
 
 
+def _samples_lines(doc: dict[str, Any]) -> list[str]:
+    """Sample sizes and the cascade transport version of every simulated sample."""
+    samples = doc.get("samples")
+    if samples is None:
+        return ["Sample sizes and transport versions: not recorded (a run before they were)."]
+
+    def one(info: dict[str, Any] | None) -> str:
+        if not info:
+            return "not recorded"
+        version = info.get("transport_version")
+        made = f"cascade transport version {version}" if version else "transport version unknown"
+        return f"{info['n_showers']} showers, {made}"
+
+    ref, floor = samples["reference"], samples["floor"]
+    train = [one(t) for t in samples.get("training_samples", [])]
+    n_cand = {c["n_showers"] for c in doc["candidates"].values()}
+    return [
+        f"Samples: reference {one(ref)}; floor {one(floor)}; training "
+        f"{'; '.join(sorted(set(train))) or 'not recorded'}; each generated sample "
+        f"{', '.join(str(n) for n in sorted(n_cand))} showers at the reference's energies.",
+    ]
+
+
 def markdown(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     cls = doc["classifier"]
@@ -232,6 +281,8 @@ def markdown(doc: dict[str, Any]) -> str:
         f"MIP peak of its hit spectrum {doc['reference']['mip_peak']:.3f} MIP. Bands: linearity "
         f"within {doc['bands']['linearity']:.0%}, sigma/E within {doc['bands']['resolution']:.0%} "
         "of the reference at every energy point.",
+        "",
+        *_samples_lines(doc),
         "",
         "## Models",
         "",
@@ -263,13 +314,12 @@ def markdown(doc: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Notes: the floor is a cascade sample independent of the reference (here the training "
-        "data, which has the reference's energies); its deviations are the statistical noise of "
-        "these sample sizes. An AUC far below 0.5 means a classifier that separates the samples "
-        "with the labels the wrong way round on the test split: at these sizes (a few hundred "
-        "showers per class, one input per cell) the low-level classifier is not stable, and "
-        "|AUC - 0.5| is the separability. MIP-w.: the MIP-weighted energy (sum of E_layer / "
-        "f_mip).",
+        "Notes: the floor is the cascade sample given as `--floor` (see Samples; the training "
+        "data when its label says so), independent of the reference, at its energies; its "
+        "deviations are the statistical noise of "
+        "these sample sizes. AUC errors: Hanley-McNeil, on the test quarter of the showers "
+        "(an AUC below 0.5 by more than ~2 errors is not a possible outcome of a working "
+        "classifier). MIP-w.: the MIP-weighted energy (sum of E_layer / f_mip).",
     ]
     lines += ["", "## Per energy point (cell sum: candidate / reference)", ""]
     lines += ["| candidate | E (GeV) | linearity ratio | sigma/E ratio |", "|---|---|---|---|"]
@@ -302,7 +352,11 @@ def main() -> None:
     e.add_argument("--floor", required=True)
     e.add_argument("--work", required=True)
     e.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    e.add_argument("--floor-label", default="floor: training data")
+    e.add_argument(
+        "--floor-label",
+        help="default: 'floor: training data' when --floor is a "
+        "model's training file, else 'floor: independent cascade sample'",
+    )
     e.add_argument("--label", default="clic-ecal-electrons")
     e.add_argument("--lowlevel-rows", type=int, default=600)
     e.add_argument("--cls-hidden", type=int, nargs="+", default=[64])

@@ -6,8 +6,10 @@ family for each seed on the training showers (CPU, one thread, timed), generates
 as the reference holds at the reference's incident energies, and measures against the
 reference:
 
-- the MIP peak position of the hit-energy spectrum and the mean number of hits (cells above
-  0.5 MIP), MIP = dE/dx_min(Si) x 0.5 mm (PDG, the materials table);
+- the MIP peak position of the hit-energy spectrum, the mean number of hits (cells above
+  0.5 MIP), centres of gravity and profiles, through :mod:`caloforge.evaluation.grid` (the
+  definitions of ``caloforge evaluate`` and ``bench_granular.py``); MIP = dE/dx_min(Si) x
+  0.5 mm (PDG, the materials table);
 - classifier AUCs, low level (log cell energies in MIP, layer images 2 x 2-pooled, and log E_inc)
   and high level (E_vis/E_inc, hits, layer fractions, centres of gravity, r.m.s. radius, log E);
 - for ``bib-ae`` also with the post-processor switched off (the same trained model);
@@ -26,8 +28,8 @@ be split over processes); ``report`` merges every ``ild_<label>_*.json`` into
         --label small --work D/runs
     python benchmarks/bench_ild.py report --label small
 
-The observables here are minimal and local to this script (MIP peak, hits, centres of gravity);
-the library's grid observables are meant to replace them.
+Local to this script: the mean hit energy in 0.5-2 MIP, the r.m.s. radius and the classifier
+inputs.
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ import numpy as np
 import torch
 
 from caloforge.evaluation.classifier import ClassifierConfig, classifier_auc
+from caloforge.evaluation.grid import compare_grid, compute_grid_observables, mip_energy_mev
 from caloforge.geometry import Geometry, get_geometry
 from caloforge.io import read_showers
-from caloforge.materials import get_material
 from caloforge.models import Preprocessing, load_model
+from caloforge.models.bib_ae import BIBAEGenerator
 from caloforge.models.registry import get_family
 from caloforge.showerset import ShowerSet
 from caloforge.training import RunConfig, TrainConfig, train
@@ -61,9 +64,9 @@ HIGH_LEVEL = ClassifierConfig(max_epochs=20)
 
 
 def mip_mev(geometry: Geometry) -> float:
-    """Energy lost by a minimum-ionising particle crossing the active slab of layer 0 (MeV)."""
-    active = [s for s in geometry.layers[0].slabs if s.active]
-    return sum(get_material(s.material).dedx_min_mev_mm * s.thickness_mm for s in active)
+    """Energy lost by a minimum-ionising particle crossing the active slab of layer 0 (MeV; the
+    same in every ild-ecal layer)."""
+    return float(mip_energy_mev(geometry)[0])
 
 
 def load_parts(folder: Path, limit: int | None, *, wait: bool = False) -> ShowerSet:
@@ -80,32 +83,21 @@ def load_parts(folder: Path, limit: int | None, *, wait: bool = False) -> Shower
         time.sleep(60)
 
 
-# ---- observables ---------------------------------------------------------------------------
-def mip_peak(hit_mip: np.ndarray) -> float:
-    """MIP peak position (in MIP): the vertex of a parabola fitted to dN/dE of the hits in
-    0.5-2 MIP (bins of 0.05 MIP); NaN when the fit has no maximum. A fixed window: the cascade
-    MC's peak is shallow (no Landau tail; dN/dE nearly flat from 0.5 to 1.1 MIP), and an
-    estimate that starts from the fullest bin jumped by 15% between two samples of the same
-    physics; this one moved by 2% (training data against reference, 1000 showers each)."""
-    edges = np.arange(0.5, 2.0 + 0.025, 0.05)
-    counts, _ = np.histogram(hit_mip, edges)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    a, b, _ = np.polyfit(centres, counts, 2)
-    return float(-b / (2 * a)) if a < 0 else float("nan")
-
-
+# ---- observables ----------------------------------------------------------------------------
 def observables(cells: np.ndarray, energy: np.ndarray, geometry: Geometry) -> dict[str, Any]:
-    mip = mip_mev(geometry)
-    hits = cells > 0.5 * mip
-    hit_mip = cells[hits] / mip
-    hit_region = hit_mip[hit_mip < 2.0]  # the MIP region: mean hit energy in 0.5-2 MIP
-    n_hits = hits.sum(axis=1)
+    """The MIP peak, hits, centres of gravity and profiles of :mod:`caloforge.evaluation.grid`
+    (one definition for every benchmark and the report), plus the mean hit energy in the MIP
+    region (0.5-2 MIP) and the r.m.s. radius. Keys starting with ``_`` are not JSON: the
+    high-level classifier's inputs and the :class:`GridObservables`."""
+    grid = compute_grid_observables(ShowerSet(energy, cells, geometry), name="sample")
+    in_mip = cells / mip_energy_mev(geometry)[geometry.cell_layer]
+    hit_region = in_mip[(in_mip > grid.hit_threshold_mip) & (in_mip < 2.0)]
+    n_hits = grid.column("n_hits")
+    e_vis = grid.column("e_vis")
+    cog_x, cog_y, cog_z = grid.column("cog_x"), grid.column("cog_y"), grid.column("cog_z")
     layers = geometry.layer_energies(cells)
-    e_vis = layers.sum(axis=1)
     safe = np.maximum(e_vis, 1e-12)
     xy = geometry.cell_centres_mm()
-    z = np.asarray(geometry.cell_layer, dtype=np.float64)
-    cog_x, cog_y, cog_z = (cells @ xy[:, 0]) / safe, (cells @ xy[:, 1]) / safe, (cells @ z) / safe
     r2 = (cells @ (xy[:, 0] ** 2 + xy[:, 1] ** 2)) / safe - cog_x**2 - cog_y**2
     high = np.column_stack(
         [
@@ -120,15 +112,23 @@ def observables(cells: np.ndarray, energy: np.ndarray, geometry: Geometry) -> di
         ]
     )
     return {
-        "mip_peak_mip": mip_peak(hit_mip),
+        "mip_peak_mip": grid.mip_peak,
         "mean_hit_mip_0p5_2": float(hit_region.mean()) if hit_region.size else float("nan"),
         "mean_hits": float(n_hits.mean()),
         "mean_hits_err": float(n_hits.std() / np.sqrt(len(n_hits))),
         "mean_evis_over_einc": float((e_vis / energy).mean()),
         "mean_cog_z_layers": float(cog_z.mean()),
         "mean_rms_radius_mm": float(np.sqrt(np.maximum(r2, 0)).mean()),
+        "longitudinal_mev": grid.longitudinal.tolist(),
+        "radial_mev": grid.radial.tolist(),
         "_high": high,
+        "_grid": grid,
     }
+
+
+def public(obs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-ready entries of :func:`observables`."""
+    return {k: v for k, v in obs.items() if not k.startswith("_")}
 
 
 def low_level(cells: np.ndarray, energy: np.ndarray, geometry: Geometry) -> np.ndarray:
@@ -150,13 +150,18 @@ def compare(
     cand: np.ndarray, energy: np.ndarray, ref: dict[str, Any], geometry: Geometry, seed: int
 ) -> dict[str, Any]:
     obs = observables(cand, energy, geometry)
-    high = obs.pop("_high")
     auc_low = classifier_auc(
         ref["_low"], low_level(cand, energy, geometry), seed=seed, config=LOW_LEVEL
     )
-    auc_high = classifier_auc(ref["_high"], high, seed=seed, config=HIGH_LEVEL)
-    out = dict(obs)
+    auc_high = classifier_auc(ref["_high"], obs["_high"], seed=seed, config=HIGH_LEVEL)
+    grid = compare_grid(ref["_grid"], {"candidate": obs["_grid"]}, seed=seed)["candidates"]
+    g = grid["candidate"]
+    out = public(obs)
     out.update(relative(obs, ref))
+    out["grid_separation"] = {k: v["separation"] for k, v in g["observables"].items()}
+    out["hit_spectrum_separation"] = g["spectrum_separation"]
+    out["longitudinal_ratio"] = g["longitudinal_ratio"]["ratio"]
+    out["radial_ratio"] = g["radial_ratio"]["ratio"]
     out["auc_low"], out["auc_low_err"] = auc_low
     out["auc_high"], out["auc_high_err"] = auc_high
     return out
@@ -168,7 +173,7 @@ def generate(
 ) -> tuple[np.ndarray, float]:
     art = load_model(art_dir)
     gen = art.generator.eval()
-    if hasattr(gen, "post_process"):
+    if isinstance(gen, BIBAEGenerator):
         gen.post_process = post_process
     noise = gen.make_noise(len(energy), torch.Generator().manual_seed(10_000 + seed))
     out, t0 = [], time.perf_counter()
@@ -197,12 +202,13 @@ def run(args: argparse.Namespace) -> None:
                 "command": " ".join(["python", *sys.argv]),
                 "n_train": len(train_set),
                 "n_reference": len(ref_set),
+                "train_transport_version": train_set.attrs.get("transport_version"),
+                "reference_transport_version": ref_set.attrs.get("transport_version"),
                 "mip_mev": mip_mev(geometry),
-                "reference": {k: v for k, v in ref.items() if not k.startswith("_")},
-                "load_note": "2-core machine shared by ~6 agents (load average 10-16): "
-                "timings are loaded",
+                "reference": public(ref),
+                "machine": f"{os.cpu_count()} cores",
             }
-            loaded.update(ref=ref, energy=energy, common=common)
+            loaded.update(ref=ref, energy=energy, common=common, ref_set=ref_set)
         return loaded["ref"], loaded["energy"], loaded["common"]
 
     RESULTS.mkdir(exist_ok=True)
@@ -229,6 +235,7 @@ def run(args: argparse.Namespace) -> None:
                 model=model_cfg,
                 preprocessing=Preprocessing(kind="log", alpha=ALPHA),
             )
+            load0 = os.getloadavg()[0]
             wall0, cpu0 = time.perf_counter(), time.process_time()
             train(
                 train_set,
@@ -253,6 +260,7 @@ def run(args: argparse.Namespace) -> None:
                     "hparams": dataclasses.asdict(model_cfg),
                     "generator_parameters": sum(p.numel() for p in art.generator.parameters()),
                     "train_wall_s": wall,
+                    "load_average_1min": [load0, os.getloadavg()[0]],
                     "train_cpu_s": cpu,
                     "generate_ms_per_shower_cpu1": 1e3 * per_shower,
                     "metrics": metrics,
@@ -263,7 +271,11 @@ def run(args: argparse.Namespace) -> None:
         n = min(len(train_set), len(energy))
         t_cells = np.asarray(train_set.cells[:n], dtype=np.float64)
         t_energy = np.asarray(train_set.incident_energy[:n], dtype=np.float64)
-        sub = {k: (v[:n] if k.startswith("_") else v) for k, v in ref.items()}
+        sub = ref
+        if n < len(energy):  # the reference's first n showers, scored the same way
+            r_cells = np.asarray(loaded["ref_set"].cells[:n], dtype=np.float64)
+            sub = observables(r_cells, energy[:n], geometry)
+            sub["_low"] = low_level(r_cells, energy[:n], geometry)
         res = compare(t_cells, t_energy, sub, geometry, seed=0)
         _write(args.label, "floor", common | {"model": "training data", "metrics": res})
 
@@ -282,7 +294,6 @@ def rescore(args: argparse.Namespace) -> None:
         ref_set = load_parts(args.reference_dir, n_ref)
         energy = np.asarray(ref_set.incident_energy, dtype=np.float64)
         ref = observables(np.asarray(ref_set.cells, dtype=np.float64), energy, geometry)
-        ref.pop("_high")
         if record["model"] == "training data":
             data = load_parts(args.train_dir, n_ref)
             e = np.asarray(data.incident_energy, dtype=np.float64)
@@ -293,9 +304,8 @@ def rescore(args: argparse.Namespace) -> None:
             out_dir = args.work / f"{family}_s{record['seed']}"
             cells, _ = generate(out_dir, energy, record["seed"], post)
             obs = observables(cells, energy, geometry)
-        obs.pop("_high")
-        record["reference"] = ref
-        record["metrics"] |= obs | relative(obs, ref)
+        record["reference"] = public(ref)
+        record["metrics"] |= public(obs) | relative(obs, ref)
         record["rescored_command"] = " ".join(["python", *sys.argv])
         path.write_text(json.dumps(record, indent=1, default=float) + "\n")
         print(f"rescored {path}", flush=True)
@@ -305,6 +315,17 @@ def _write(label: str, name: str, record: dict[str, Any]) -> None:
     path = RESULTS / f"ild_{label}_{name}.json"
     path.write_text(json.dumps(record, indent=1, default=float) + "\n")
     print(f"wrote {path}", flush=True)
+
+
+def _load_line(records: list[dict[str, Any]]) -> str:
+    loads = [x for r in records for x in r.get("load_average_1min", [])]
+    if not loads:
+        return "machine load not recorded (loaded: the machine was shared)"
+    return (
+        f"1-minute load average between {min(loads):.1f} and {max(loads):.1f} at the start and "
+        f"end of the trainings on {records[0].get('machine', 'this machine')} (loaded when above "
+        "the core count)"
+    )
 
 
 # ---- report --------------------------------------------------------------------------------
@@ -321,12 +342,16 @@ def report(args: argparse.Namespace) -> None:
         f"# Getting High families on ild-ecal ({args.label})",
         "",
         f"Reference: {records[0]['n_reference']} cascade-MC photons, 10-100 GeV uniform, an "
-        f"independent seed; training: {records[0]['n_train']} showers. MIP = "
+        f"independent seed (cascade transport version "
+        f"{records[0].get('reference_transport_version') or 'not recorded'}); training: "
+        f"{records[0]['n_train']} showers (transport version "
+        f"{records[0].get('train_transport_version') or 'not recorded'}); each model generates "
+        f"as many showers as the reference holds, at its energies. MIP = "
         f"{records[0]['mip_mev']:.4f} MeV (dE/dx_min x 0.5 mm Si); hits: cells > 0.5 MIP. "
-        f"Reference MIP peak {ref['mip_peak_mip']:.3f} MIP, mean hits {ref['mean_hits']:.1f}.",
+        f"Reference MIP peak {ref['mip_peak_mip']:.3f} MIP (caloforge.evaluation.grid.mip_peak), "
+        f"mean hits {ref['mean_hits']:.1f}.",
         "",
-        "Timings: one thread on a 2-core machine shared with other agents (load average between "
-        "1 and 19 over these runs): loaded; train CPU s is the process's CPU time.",
+        f"Timings: one thread; {_load_line(records)}; train CPU s is the process's CPU time.",
         "",
         "| model | seed | steps | MIP peak (MIP) | vs ref | hit E 0.5-2 MIP, vs ref | mean hits "
         "| vs ref | AUC low | AUC high | E_vis/E_inc | train wall s | train CPU s | gen ms/shower |",

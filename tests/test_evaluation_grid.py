@@ -11,6 +11,7 @@ import pytest
 
 from caloforge.evaluation.grid import (
     MIP_EDGES_LOG10,
+    PEAK_WINDOW_MIP,
     compare_grid,
     compute_grid_observables,
     is_grid,
@@ -57,8 +58,31 @@ def test_mip_peak_finds_a_constructed_peak() -> None:
     # is higher than the peak below the search window (0.3 MIP)
     counts = 1e4 * np.exp(-0.5 * ((centres - np.log10(0.85)) / 0.05) ** 2) + 2e3 * 10 ** (-centres)
     assert counts[np.argmax(counts)] > counts[np.searchsorted(centres, np.log10(0.85))]
-    assert mip_peak(counts) == pytest.approx(0.85, rel=0.01)
+    # the fit over +-0.125 dex: the background's slope pulls the vertex down by 1.3%
+    assert mip_peak(counts) == pytest.approx(0.85 * (1 - 0.013), rel=0.002)
     assert np.isnan(mip_peak(np.zeros_like(centres)))
+    # a falling spectrum has no peak inside the window: the estimate sits at its lower edge
+    falling = 1e4 * 10 ** (-centres)
+    lowest = 10 ** centres[np.searchsorted(centres, np.log10(PEAK_WINDOW_MIP[0]))]
+    assert mip_peak(falling) == pytest.approx(lowest, rel=1e-9)
+
+
+def test_mip_peak_of_a_flat_topped_spectrum_is_stable_against_counting_noise() -> None:
+    """A shower's hit spectrum per log bin is flat-topped (ild-ecal cascade photons: within 3%
+    from 1.2 to 1.75 MIP). Poisson draws of a Gaussian in log10 E at 1.4 MIP, 0.3 dex wide,
+    ~1e4 hits per bin at the top (1000 ild-ecal showers): every estimate within 2% of 1.4
+    (measured: 1.7% at most); the fullest single bin misses by more than 4% on some draws."""
+    centres = 0.5 * (MIP_EDGES_LOG10[1:] + MIP_EDGES_LOG10[:-1])
+    mean = 1e4 * np.exp(-0.5 * ((centres - np.log10(1.4)) / 0.3) ** 2) + 50.0
+    rng = np.random.default_rng(0)
+    window = (centres >= np.log10(PEAK_WINDOW_MIP[0])) & (centres <= np.log10(PEAK_WINDOW_MIP[1]))
+    peaks, fullest = [], []
+    for _ in range(20):
+        counts = rng.poisson(mean)
+        peaks.append(mip_peak(counts))
+        fullest.append(10 ** centres[window][np.argmax(counts[window])])
+    assert np.max(np.abs(np.array(peaks) / 1.4 - 1)) < 0.02, peaks
+    assert np.max(np.abs(np.array(fullest) / 1.4 - 1)) > 0.04, fullest
 
 
 def test_per_shower_observables_and_profiles_are_exact() -> None:

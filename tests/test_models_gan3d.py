@@ -12,6 +12,7 @@ import torch
 from caloforge.geometry import get_geometry
 from caloforge.models import ConditionEncoding, Preprocessing
 from caloforge.models.base import Batch
+from caloforge.models.bounded import MAX_RATIO
 from caloforge.models.conv3d import ConvUpsampler, VolumeMap, conv_output_size
 from caloforge.models.gan3d import GAN3D, GAN3DConfig
 
@@ -129,4 +130,26 @@ def test_builds_on_the_ild_volume() -> None:
         ratio = gen.energy.sample(noise[:, 0], noise[:, 1], cond)
     torch.testing.assert_close(
         cells.sum(dim=1) / torch.tensor([1e4, 1e5]), ratio, rtol=1e-4, atol=0
+    )
+
+
+def test_likelihood_tail_cannot_put_more_than_the_incident_energy_into_a_shower() -> None:
+    """The E_tot/E_inc model standardised around 50 (a tail, or a diverged fit) samples ratios
+    far above MAX_RATIO; the cells still add up to exactly MAX_RATIO x E_inc, after the zero
+    suppression too."""
+    fam = _family("atlas-em-barrel")
+    gen = fam.generator
+    gen.energy.ref_mean.fill_(50.0)
+    # clipped to MAX_RATIO, an untrained softmax gives each cell ~MAX_RATIO / n_cells: about
+    # half of them suppressed
+    gen.cell_threshold.fill_(MAX_RATIO / fam.geometry.n_cells)
+    e = np.array([1e4, 3e4, 1e5])
+    noise = gen.make_noise(3, torch.Generator().manual_seed(0))
+    cond = gen.encode_conditions(e)
+    with torch.no_grad():
+        assert bool((gen.energy.sample(noise[:, 0], noise[:, 1], cond) > 40).all())
+    cells = gen.sample(e, noise=noise)
+    assert bool((cells == 0).any())
+    torch.testing.assert_close(
+        cells.sum(dim=1).double(), torch.as_tensor(e * MAX_RATIO), rtol=1e-5, atol=0
     )

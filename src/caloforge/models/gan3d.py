@@ -49,6 +49,7 @@ from torch import nn
 
 from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective, Trained
+from caloforge.models.bounded import bounded_ratio
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.conv3d import ConvDiscriminator, ConvUpsampler, VolumeMap
 from caloforge.models.dense import EnergyRatioModel
@@ -111,9 +112,10 @@ class GAN3DConfig:
 class Gan3DGenerator(Generator):
     """``concat(noise, conditions)`` -> :class:`ConvUpsampler` logits on the volume -> softmax
     over the geometry's cells (padding voxels excluded) x E_tot/E_inc drawn from
-    :class:`EnergyRatioModel` with noise columns 0 and 1. Network-space cells at or below the
-    per-cell buffer ``cell_threshold`` are zeroed and the survivors rescaled to that
-    E_tot/E_inc."""
+    :class:`EnergyRatioModel` with noise columns 0 and 1, clipped to ``[0, MAX_RATIO]`` by
+    :func:`~caloforge.models.bounded.bounded_ratio` (the likelihood model's tails cannot put more
+    than 2 E_inc into a shower). Network-space cells at or below the per-cell buffer
+    ``cell_threshold`` are zeroed and the survivors rescaled to that E_tot/E_inc."""
 
     cell_threshold: torch.Tensor
 
@@ -144,7 +146,7 @@ class Gan3DGenerator(Generator):
         """Network-space cells (fractions of E_inc) before the zero suppression."""
         logits = self.volume.to_cells(self.body(torch.cat([noise, conditions], dim=1)))
         ratio = self.energy.sample(noise[:, 0], noise[:, 1], conditions)
-        return torch.softmax(logits, dim=1) * ratio[:, None]
+        return torch.softmax(logits, dim=1) * bounded_ratio(ratio)[:, None]
 
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         x = self.unthresholded(noise, conditions)

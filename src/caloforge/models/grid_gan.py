@@ -1,8 +1,12 @@
 """The generator and critic of the grid GANs (``gan-mbd``, ``wgan-lo``), and their shared
 training process.
 
-Generator: ``concat(noise, conditions)`` -> :class:`~caloforge.models.grid.GridDecoder` (ReLU
-output: exact zeros, as in a zero-suppressed calorimeter). Critic: a
+Generator: ``concat(noise, conditions)`` -> a pattern from a
+:class:`~caloforge.models.grid.GridDecoder` (ReLU output: exact zeros, as in a zero-suppressed
+calorimeter) normalised to a bounded E_tot/E_inc from a
+:class:`~caloforge.models.bounded.RatioHead` (:func:`~caloforge.models.bounded.share`: the cells
+never add up to more than the incident energy), then into the preprocessing's network space.
+Critic: a
 :class:`~caloforge.models.grid.GridEncoder` of the network-space cells, which also sees the
 conditions and ``log1p`` of the layer sums and the total (the longitudinal profile and total
 energy, which layer-wise convolutions see only through their flattened maps), optionally with a
@@ -21,6 +25,7 @@ from torch import nn
 
 from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective, Trained
+from caloforge.models.bounded import RatioHead, share
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.grid import CellGrid, GridDecoder, GridEncoder
 from caloforge.models.hparams import check_counts, check_sizes
@@ -64,7 +69,8 @@ class GridGANConfig:
 
 
 class GridGenerator(Generator):
-    """``(noise, conditions)`` -> network-space cells through a :class:`GridDecoder`."""
+    """``(noise, conditions)`` -> network-space cells: the fractions of E_inc
+    :meth:`fractions` mapped by the preprocessing."""
 
     def __init__(
         self,
@@ -79,16 +85,22 @@ class GridGenerator(Generator):
         super().__init__(geometry, encoding, preprocessing)
         self._noise_dim = int(noise_dim)
         grid = CellGrid(geometry)
-        self.decoder = GridDecoder(
-            self._noise_dim + encoding.dim, grid, hidden, (channels[0], channels[1])
-        )
+        n_in = self._noise_dim + encoding.dim
+        self.decoder = GridDecoder(n_in, grid, hidden, (channels[0], channels[1]))
+        self.ratio = RatioHead(n_in, hidden)
 
     @property
     def noise_dim(self) -> int:
         return self._noise_dim
 
+    def fractions(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """(B, n_cells) cell energies / E_inc: the decoder's ReLU pattern shared out to the
+        ratio head's E_tot/E_inc (at most ``MAX_RATIO``)."""
+        h = torch.cat([noise, conditions], dim=1)
+        return share(self.decoder(h), self.ratio(h))
+
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
-        return self.decoder(torch.cat([noise, conditions], dim=1))
+        return self.preprocessing.from_fraction(self.fractions(noise, conditions))
 
 
 class GridCritic(nn.Module):
@@ -210,6 +222,9 @@ class GridGAN(Family[GC]):
     ) -> dict[str, float]:
         c: dict[str, torch.Tensor] = {}
         for _ in range(self.hparams.n_critic):
-            c = self.minimise("critic", next_batch(), rng, optimisers)
+            batch = next_batch()
+            if not self.generator.ratio.is_fitted:
+                self.generator.ratio.fit(self.preprocessing.to_fraction(batch.x).sum(dim=1))
+            c = self.minimise("critic", batch, rng, optimisers)
         g = self.minimise("generator", next_batch(), rng, optimisers)
         return {k: float(v.detach()) for k, v in (c | g).items()}
