@@ -30,7 +30,7 @@ def client() -> Iterator[Client]:
     """Two single-threaded workers in this process (threads: starts in well under a second)."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as c,
     ):

@@ -92,7 +92,7 @@ def dask_client(
         n_workers=n or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=processes,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: two clusters on one machine never collide
     )
     with local, Client(local) as c:
         yield c
