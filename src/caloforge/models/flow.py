@@ -5,8 +5,10 @@ The same two stages and the same preprocessing as ``flow-matching``
 layer energies given the conditions (ln E_inc and, for ``atlas-em-barrel``, the alignment
 configuration one-hot) through the standardised logit u variables; the **shape flow** models
 every layer's dequantised, normalised cell pattern (standardised logit) given the conditions,
-the u's and the log layer energies. Both are stacks of rational-quadratic spline couplings
-(:mod:`caloforge.models.spline`) over a standard-normal base.
+the u's and the log layer energies, each cell standardised again per alignment configuration
+(``shape_scaling="cell"``, :class:`~caloforge.models.shower_transform.GroupScaling`). Both are
+stacks of rational-quadratic spline couplings (:mod:`caloforge.models.spline`; affine with
+``energy_coupling`` / ``shape_coupling = "affine"``) over a standard-normal base.
 
 Training: maximum likelihood -- each flow minimises its negative log-likelihood per dimension
 (nats) on the data (the shape flow given the data's true layer energies), each with its own
