@@ -113,7 +113,6 @@ class FlowConfig:
             raise ValueError(msg)
 
 
-
 #: the fast distilled student (``teacher`` left to set: ``dataclasses.replace(STUDENT,
 #: teacher=path)``): a small spline energy flow and affine shape couplings on the teacher's
 #: preprocessing (see docs/train.md for its measured time and fidelity)
@@ -124,6 +123,7 @@ STUDENT = FlowConfig(
     shape_hidden=64,
     shape_coupling="affine",
 )
+
 
 class FlowGenerator(Generator):
     """Energy flow, then shape flow (both inverted), then the inverse preprocessing.
