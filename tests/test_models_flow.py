@@ -335,18 +335,19 @@ def _network_space(gen: FlowGenerator, noise: torch.Tensor, cond: torch.Tensor) 
 def test_student_learns_the_teachers_map_and_exports(
     teacher: Path, tmp_path: Path, coupling: str
 ) -> None:
-    """A spline student and a fast affine one (the shape flow of :data:`STUDENT`) both halve
+    """A spline student and a fast affine one (both flows affine, as :data:`STUDENT`) both halve
     their distance to the teacher's samples in network space, and export."""
     teach = load_model(teacher).generator
     assert isinstance(teach, FlowGenerator)
-    student_hp = FlowConfig(**{**SMALL, "teacher": str(teacher), "shape_coupling": coupling})  # type: ignore[arg-type]
+    couplings = {"energy_coupling": coupling, "shape_coupling": coupling}
+    student_hp = FlowConfig(**{**SMALL, "teacher": str(teacher), **couplings})  # type: ignore[arg-type]
     torch.manual_seed(0)  # the trainer builds the untrained student from seed 0 too
     start = FlowGenerator(teach.geometry, teach.encoding, teach.preprocessing, student_hp)
     start.transform.load_state_dict(teach.transform.state_dict())
     assert start.cell_scaling is not None
     assert teach.cell_scaling is not None
     start.cell_scaling.load_state_dict(teach.cell_scaling.state_dict())
-    run = _run(80, teacher=str(teacher), shape_coupling=coupling)
+    run = _run(80, teacher=str(teacher), **couplings)
     train(atlas_showers(600, 0), config=run, out_dir=tmp_path / "s")
     art = load_model(tmp_path / "s")
     student = art.generator
