@@ -14,8 +14,20 @@ Per family it records, as mean and standard deviation over the seeds:
   time;
 
 and, for the first seed's model, the generation time in microseconds per shower for the torch
-and ONNX Runtime back-ends at each ``--batches`` size and ``--gen-threads`` count (the median of
-``caloforge.bench.timing.time_call``).
+and ONNX Runtime back-ends at each ``--batches`` size and ``--gen-threads`` count, with the
+cascade MC timed in the same run (:func:`caloforge.bench.harness.run_bench`, ``--mc`` showers;
+``--mc 0``: the models only, through ``caloforge.bench.timing.time_call``).
+
+Distilled students (``--distil flow``): for every seed, a student is distilled from that seed's
+trained teacher (``flow``: :data:`caloforge.models.flow.STUDENT`, changed with ``--model
+'{"flow-student": {...}}'``, trained ``--student-steps`` steps) and scored like a family, as
+``flow-student``.
+
+Resumable: every model trains with checkpoints (``--checkpoint-every``); a run that is stopped
+and started again with ``--resume`` continues each unfinished model from its last checkpoint
+and reuses every finished seed's result. The CPU time of a model is summed over its processes
+(recorded at every checkpoint). ``--artifacts DIR`` copies the first seed's model of every family
+(weights + ``model.json``, with the command and seed in ``run.json``) to ``DIR/<label>/``.
 
 Everything is configurable down to a smoke scale; a run's label is printed on every table, and a
 ``--smoke`` run is headed as such (it proves the script, its numbers are not results):
@@ -25,6 +37,13 @@ Everything is configurable down to a smoke scale; a run's label is printed on ev
     python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 --n-train 1000 \\
         --n-reference 500 --steps 20 --seeds 3 --batches 1 1000 --smoke --label smoke
 
+The headline setting (atlas-em-barrel photons at 50 GeV, all eight configurations):
+
+    python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 --families flow wgan-gp \
+        --distil flow --model-preset flow=teacher --seeds 3 --steps 4000 --batch-size 256 \
+        --lr 1e-3 --ema-decay 0.999 --batches 10000 --gen-threads 2 --mc 10 --resume \
+        --artifacts benchmarks/artifacts --label headline-50GeV
+
 Writes ``benchmarks/results/pareto_<label>.json``, ``.md`` and (matplotlib) ``.png``.
 """
 
@@ -33,6 +52,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -50,6 +70,7 @@ from caloforge.bench.timing import time_call
 from caloforge.evaluation import evaluate
 from caloforge.export import export_onnx
 from caloforge.generation import generate
+from caloforge.generation.backend import Backend
 from caloforge.generation.onnxruntime import OnnxBackend
 from caloforge.generation.torch_backend import TorchBackend
 from caloforge.io import read_showers, write_showers
@@ -64,23 +85,43 @@ RESULTS = Path(__file__).parent / "results"
 WORK = Path(__file__).parent / "data" / "runs"
 
 
-def run_config(family: str, args: argparse.Namespace, seed: int) -> RunConfig:
-    model = get_family(family).Config()
-    over = json.loads(args.model).get(family, {}) if args.model else {}
+STUDENTS = {"flow": "flow-student"}
+
+
+def run_config(
+    family: str, args: argparse.Namespace, seed: int, teacher: Path | None = None
+) -> RunConfig:
+    """The run of ``family`` (or, with ``teacher``, of its distilled student) for ``seed``:
+    the family's defaults (a student: its preset) with ``--model`` and ``--train-overrides``."""
+    key = STUDENTS[family] if teacher is not None else family
+    model: Any = get_family(family).Config()
+    if teacher is not None:
+        from caloforge.models.flow import STUDENT
+
+        model = STUDENT
+    over = json.loads(args.model).get(key, {}) if args.model else {}
+    if teacher is not None:
+        over = {**over, "teacher": str(teacher)}
     if over:
-        model = from_mapping(type(model), {**to_mapping(model), **over}, f"--model[{family}]")
+        model = from_mapping(type(model), {**to_mapping(model), **over}, f"--model[{key}]")
+    train_over = json.loads(args.train_overrides).get(key, {}) if args.train_overrides else {}
+    steps = args.student_steps if teacher is not None else args.steps
+    fields: dict[str, Any] = {
+        "steps": steps,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "lr_schedule": args.lr_schedule,
+        "ema_decay": args.ema_decay,
+    } | train_over
+    steps = fields["steps"]
     train_cfg = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
+        **fields,
         threads=args.threads,
         seed=seed,
         progress=False,
-        validate_every=args.steps,
-        checkpoint_every=args.steps,
+        validate_every=min(args.checkpoint_every, steps),
+        checkpoint_every=min(args.checkpoint_every, steps),
         log_every=50,
-        lr_schedule=args.lr_schedule,
-        ema_decay=args.ema_decay,
     )
     return RunConfig(family=family, train=train_cfg, model=model)
 
@@ -121,7 +162,10 @@ def generation_times(model_dir: Path, args: argparse.Namespace, work: Path) -> l
     try:
         for threads in args.gen_threads:
             torch.set_num_threads(threads)
-            backends = [TorchBackend(gen, "cpu"), OnnxBackend(onnx_path, threads=threads)]
+            backends: list[Backend] = [
+                TorchBackend(gen, "cpu"),
+                OnnxBackend(onnx_path, threads=threads),
+            ]
             for batch in args.batches:
                 for backend in backends:
                     noise = np.random.default_rng(0).standard_normal(
@@ -145,43 +189,157 @@ def generation_times(model_dir: Path, args: argparse.Namespace, work: Path) -> l
     return rows
 
 
-def one_seed(
-    family: str, seed: int, train_set: ShowerSet, ref: ShowerSet, args: argparse.Namespace
-) -> dict[str, Any]:
-    work = WORK / f"pareto_{args.label}"
-    out = work / f"{family}_seed{seed}"
-    cached = work / f"{family}_seed{seed}.json"
-    if args.reuse and cached.is_file():
-        done: dict[str, Any] = json.loads(cached.read_text())
-        return done
-    shutil.rmtree(out, ignore_errors=True)
-    run = run_config(family, args, seed)
+def train_resumably(
+    run: RunConfig, train_set: ShowerSet, out: Path, resume: bool
+) -> tuple[Any, float, float]:
+    """Train ``run`` into ``out`` (continuing from its last checkpoint with ``resume``); returns
+    the result and the CPU and wall seconds summed over every process that trained it (kept in
+    ``out/../<name>.time.json``, updated at every validation)."""
+    clock = out.parent / f"{out.name}.time.json"
+    start = (out / "checkpoints" / "last.safetensors").is_file() and resume
+    if not start:
+        shutil.rmtree(out, ignore_errors=True)
+        clock.unlink(missing_ok=True)
+    before = json.loads(clock.read_text()) if clock.is_file() else {"cpu": 0.0, "wall": 0.0}
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    (result,) = train(train_set, config=run, out_dir=out)
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+
+    def spent() -> dict[str, float]:
+        return {
+            "cpu": before["cpu"] + time.process_time() - cpu0,
+            "wall": before["wall"] + time.perf_counter() - wall0,
+        }
+
+    def on_validation(step: int, metrics: dict[str, float]) -> None:
+        clock.write_text(json.dumps(spent() | {"step": step}) + "\n")
+
+    (result,) = train(train_set, config=run, out_dir=out, resume=start, on_validation=on_validation)
+    total = spent()
+    clock.write_text(json.dumps(total | {"step": result.steps}) + "\n")
+    return result, total["cpu"], total["wall"]
+
+
+def _teacher_state(run: RunConfig) -> str | None:
+    """A student's teacher as ``folder@modification time`` of its weights (None: no teacher)."""
+    teacher = getattr(run.model, "teacher", "")
+    if not teacher:
+        return None
+    weights = Path(teacher) / "weights.safetensors"
+    return f"{teacher}@{weights.stat().st_mtime_ns}"
+
+
+def one_seed(
+    name: str,
+    run: RunConfig,
+    seed: int,
+    train_set: ShowerSet,
+    ref: ShowerSet,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Train (or resume, or reuse) model ``name`` for ``seed`` and score it."""
+    work = WORK / f"pareto_{args.label}"
+    out = work / f"{name}_seed{seed}"
+    cached = work / f"{name}_seed{seed}.json"
+    if (args.reuse or args.resume) and cached.is_file():
+        done: dict[str, Any] = json.loads(cached.read_text())
+        if done["steps"] == run.train.steps and done.get("teacher") == _teacher_state(run):
+            return done
+        # asked for more (or fewer) steps, or its teacher has changed: train on from the
+        # checkpoint (a student whose teacher changed starts again)
+        if done.get("teacher") != _teacher_state(run):
+            shutil.rmtree(out, ignore_errors=True)
+    result, cpu, wall = train_resumably(run, train_set, out, args.resume)
     gen_path = generate(
         out,
-        work / f"gen_{family}_seed{seed}.h5",
+        work / f"gen_{name}_seed{seed}.h5",
         like=args.ref_path,
         seed=seed + 1000,
         overwrite=True,
     )
     cand = read_showers(gen_path)
     info: dict[str, Any] = {
-        "family": family,
+        "family": name,
         "seed": seed,
+        "model_dir": str(out),
         "steps": result.steps,
         "train_cpu_seconds": cpu,
         "train_wall_seconds": wall,
         "generator_parameters": sum(p.numel() for p in load_model(out).generator.parameters()),
-        "metrics": fidelity(ref, cand, family, seed=0),
+        "teacher": _teacher_state(run),
+        "metrics": fidelity(ref, cand, name, seed=0),
         "response": response(cand),
     }
-    if seed == args.seed:
-        info["generation"] = generation_times(out, args, work)
     print(json.dumps({k: info[k] for k in ("family", "seed", "train_cpu_seconds")}), flush=True)
     cached.write_text(json.dumps(info, indent=1) + "\n")
     return info
+
+
+def timings(models: dict[str, Path], args: argparse.Namespace) -> dict[str, Any]:
+    """µs per shower of every model (torch and ONNX Runtime, each batch and thread count), in
+    one run with the cascade MC (``--mc`` showers) through the bench harness; a model whose
+    export misses the parity check is timed unchecked by :func:`generation_times`."""
+    from caloforge.bench.harness import BenchConfig, run_bench
+
+    work = WORK / f"pareto_{args.label}"
+    checked, rows = {}, {}
+    for name, model_dir in models.items():
+        if export_for_timing(model_dir, work / f"{model_dir.name}.onnx") is None:
+            checked[name] = model_dir
+        else:
+            rows[name] = generation_times(model_dir, args, work)
+    cfg = BenchConfig(
+        energy_mev=args.energy_mev,
+        batch_sizes=tuple(args.batches),
+        threads=tuple(args.gen_threads),
+        engines=("cascade",) if args.mc > 0 else (),
+        n_mc=max(args.mc, 1),
+        budget_s=args.time_budget,
+        gpu=False,
+    )
+    bench = run_bench(cfg, list(checked.values())) if checked or args.mc > 0 else {"rows": []}
+    for name, model_dir in checked.items():
+        label = f"{load_model(model_dir).family} ({model_dir.name})"
+        rows[name] = [
+            {
+                "backend": "torch" if r["backend"] == "torch-eager" else r["backend"],
+                "threads": r["threads"],
+                "batch": r["batch"],
+                "us_per_shower": 1e6 * r["per_shower_s"],
+                "onnx_parity_failure": None,
+            }
+            for r in bench["rows"]
+            if r["what"] == label
+        ]
+    cascade = [
+        {"threads": r["threads"], "us_per_shower": 1e6 * r["per_shower_s"]}
+        for r in bench["rows"]
+        if r["what"] == "cascade" and r["batch"] == max(args.batches)
+    ]
+    return {"models": rows, "cascade": cascade, "limits": bench.get("limits", {})}
+
+
+def copy_artifact(name: str, run_info: dict[str, Any], doc: dict[str, Any], dest: Path) -> Path:
+    """The model folder of ``run_info`` (weights + model.json) to ``dest/<name>_seed<k>/``, with
+    ``run.json``: the command, seed, steps, CPU time and the scores of this benchmark."""
+    src = Path(run_info["model_dir"])
+    out = dest / f"{name}_seed{run_info['seed']}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for f in ("model.json", "weights.safetensors"):
+        shutil.copy2(src / f, out / f)
+    if (src / "train_config.toml").is_file():
+        shutil.copy2(src / "train_config.toml", out / "train_config.toml")
+    meta = {
+        "benchmark": f"bench_pareto {doc['label']}",
+        "command": doc["command"],
+        "seed": run_info["seed"],
+        "steps": run_info["steps"],
+        "train_cpu_seconds": run_info["train_cpu_seconds"],
+        "train_file": doc["train_files"],
+        "auc_low_level": run_info["metrics"]["auc_low_level"],
+        "auc_high_level": run_info["metrics"]["auc_high_level"],
+    }
+    (out / "run.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return out
 
 
 def _scalars(run: dict[str, Any]) -> dict[str, float]:
@@ -242,7 +400,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"Data: training {doc['n_train']} showers ({doc['train_files']}), independent reference "
         f"{doc['n_reference']} ({doc['reference_file']}); {doc['seeds']} seed(s) per family, "
-        f"{doc['steps']} steps each. Mean ± standard deviation over the seeds; AUC errors are "
+        f"{doc['steps']} steps each (students: {doc.get('student_steps')}). Mean ± standard deviation over the seeds; AUC errors are "
         "the classifier's own (mean over seeds).",
         "",
         "| family | params | AUC low | AUC high | FPD | KPD | max S | worst S (seed 0) | "
@@ -273,7 +431,8 @@ def markdown(doc: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        "Generation time, µs per shower (median; first seed's model; loaded machine):",
+        "Generation time, µs per shower (median; first seed's model; the cascade MC's time "
+        "per shower is the same at every batch size):",
         "",
     ]
     keys = sorted(
@@ -290,6 +449,10 @@ def markdown(doc: dict[str, Any]) -> str:
             (g["backend"], g["batch"], g["threads"]): g["us_per_shower"] for g in body["generation"]
         }
         lines.append(f"| {fam} | " + " | ".join(f"{by[k]:.1f}" for k in keys) + " |")
+    mc = {row["threads"]: row["us_per_shower"] for row in doc.get("cascade_timing", [])}
+    if mc:
+        cells = [f"{mc[t]:.1f}" if t in mc else "-" for _, _, t in keys]
+        lines.append("| cascade MC (same run) | " + " | ".join(cells) + " |")
     failures = {
         fam: next(
             (g["onnx_parity_failure"] for g in body["generation"] if g["onnx_parity_failure"]), None
@@ -308,6 +471,10 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{', '.join(doc['pareto_front'])}.",
         "",
     ]
+    if doc.get("artifacts"):
+        lines += ["Artifacts (first seed, with `run.json`: command, seed, steps, CPU time):", ""]
+        lines += [f"- {fam}: `{path}`" for fam, path in doc["artifacts"].items()]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -339,24 +506,39 @@ def main() -> None:
     p.add_argument("--train", type=Path, nargs="+", required=True)
     p.add_argument("--reference", type=Path, required=True)
     p.add_argument("--families", nargs="+", default=None, help="default: every registered one")
+    p.add_argument(
+        "--distil", nargs="*", default=[], choices=sorted(STUDENTS), help="families to distil"
+    )
     p.add_argument("--n-train", type=int, default=None, help="first N training showers")
     p.add_argument("--n-reference", type=int, default=None, help="first N reference showers")
     p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--student-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--lr-schedule", default="constant")
     p.add_argument("--ema-decay", type=float, default=0.0)
     p.add_argument("--model", default="", help='JSON {"family": {hyper-parameter: value}}')
+    p.add_argument(
+        "--train-overrides", default="", help='JSON {"family": {[train] key: value}}, per family'
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads while training")
+    p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 10000])
     p.add_argument("--gen-threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--time-budget", type=float, default=2.0, help="seconds per timing")
+    p.add_argument("--mc", type=int, default=10, help="cascade MC showers timed (0: none)")
     p.add_argument("--energy-mev", type=float, default=5e4, help="energy of the timed showers")
+    p.add_argument("--artifacts", type=Path, default=None, help="copy first-seed models here")
     p.add_argument("--smoke", action="store_true", help="label the run a smoke test")
     p.add_argument(
         "--reuse", action="store_true", help="reuse the per-seed results of an earlier run"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue unfinished models from their checkpoints, reuse finished ones",
     )
     p.add_argument("--label", required=True)
     args = p.parse_args()
@@ -372,11 +554,14 @@ def main() -> None:
     args.ref_path = work / "reference.h5"
     write_showers(args.ref_path, ref, overwrite=True)
     families = args.families or family_names()
+    missing = [f for f in args.distil if f not in families]
+    if missing:
+        p.error(f"--distil {' '.join(missing)}: train the teacher family too (--families)")
     doc: dict[str, Any] = {
         "benchmark": "bench_pareto",
         "label": args.label,
         "smoke": args.smoke,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "machine": machine_description(),
         "torch": torch.__version__,
         "torch_threads": args.threads,
@@ -386,20 +571,38 @@ def main() -> None:
         "reference_file": str(args.reference),
         "seeds": args.seeds,
         "steps": args.steps,
+        "student_steps": args.student_steps if args.distil else None,
         "families": {},
     }
     for fam in families:
-        runs = [one_seed(fam, args.seed + i, train_set, ref, args) for i in range(args.seeds)]
-        doc["families"][fam] = {
-            "runs": runs,
-            "summary": summarise(runs),
-            "generation": runs[0]["generation"],
-        }
+        runs = []
+        for seed in range(args.seed, args.seed + args.seeds):
+            runs.append(one_seed(fam, run_config(fam, args, seed), seed, train_set, ref, args))
+        doc["families"][fam] = {"runs": runs, "summary": summarise(runs)}
+        if fam in args.distil:
+            name = STUDENTS[fam]
+            students = [
+                one_seed(
+                    name,
+                    run_config(fam, args, r["seed"], teacher=Path(r["model_dir"])),
+                    r["seed"],
+                    train_set,
+                    ref,
+                    args,
+                )
+                for r in runs
+            ]
+            doc["families"][name] = {"runs": students, "summary": summarise(students)}
+    timed = timings({k: Path(v["runs"][0]["model_dir"]) for k, v in doc["families"].items()}, args)
+    for fam, body in doc["families"].items():
+        body["generation"] = timed["models"][fam]
+    doc["cascade_timing"] = timed["cascade"]
+    doc["machine_limits"] = timed["limits"]
     floor_set = train_set[np.arange(min(len(train_set), len(ref)))]
     doc["floor"] = fidelity(ref, floor_set, "training_data", seed=0)
     doc["response_reference"] = response(ref)
-    # the Pareto axis: ONNX Runtime at the largest batch, one thread
-    axis = ("onnxruntime", max(args.batches), min(args.gen_threads))
+    # the Pareto axis: ONNX Runtime at the largest batch and the most threads
+    axis = ("onnxruntime", max(args.batches), max(args.gen_threads))
     doc["pareto_axis"] = f"ONNX Runtime, batch {axis[1]}, {axis[2]} thread(s)"
     points = {}
     for fam, body in doc["families"].items():
@@ -413,6 +616,12 @@ def main() -> None:
     doc["pareto_front"] = pareto_front(points)
     doc["load_average_1_5_15min_at_end"] = list(os.getloadavg())
     doc["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if args.artifacts is not None:
+        dest = args.artifacts / args.label
+        doc["artifacts"] = {
+            fam: str(copy_artifact(fam, body["runs"][0], doc, dest))
+            for fam, body in doc["families"].items()
+        }
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"pareto_{args.label}"
     stem.with_suffix(".json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")

@@ -5,8 +5,10 @@ The same two stages and the same preprocessing as ``flow-matching``
 layer energies given the conditions (ln E_inc and, for ``atlas-em-barrel``, the alignment
 configuration one-hot) through the standardised logit u variables; the **shape flow** models
 every layer's dequantised, normalised cell pattern (standardised logit) given the conditions,
-the u's and the log layer energies. Both are stacks of rational-quadratic spline couplings
-(:mod:`caloforge.models.spline`) over a standard-normal base.
+the u's and the log layer energies, each cell standardised again per alignment configuration
+(``shape_scaling="cell"``, :class:`~caloforge.models.shower_transform.GroupScaling`). Both are
+stacks of rational-quadratic spline couplings (:mod:`caloforge.models.spline`; affine with
+``energy_coupling`` / ``shape_coupling = "affine"``) over a standard-normal base.
 
 Training: maximum likelihood -- each flow minimises its negative log-likelihood per dimension
 (nats) on the data (the shape flow given the data's true layer energies), each with its own
@@ -39,10 +41,12 @@ from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.flow_student import FlowTeacher, distillation_loss
 from caloforge.models.hparams import check_counts
 from caloforge.models.preprocessing import Preprocessing
-from caloforge.models.shower_transform import LOG_ENERGY_FLOOR, ShowerTransform
-from caloforge.models.spline import CouplingFlow
+from caloforge.models.shower_transform import LOG_ENERGY_FLOOR, GroupScaling, ShowerTransform
+from caloforge.models.spline import TRANSFORMS, CouplingFlow
 
-__all__ = ["Flow", "FlowConfig", "FlowGenerator"]
+__all__ = ["SHAPE_SCALINGS", "STUDENT", "Flow", "FlowConfig", "FlowGenerator"]
+
+SHAPE_SCALINGS = ("global", "cell")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,15 @@ class FlowConfig:
     #: standardised logit space (the dequantised empty cells lie around -3 to -4 there)
     bins: int = 8
     bound: float = 8.0
+    #: each flow's coupling transform: ``"spline"`` (rational-quadratic) or ``"affine"``
+    #: (RealNVP: two parameters per dimension, several times cheaper to sample at large
+    #: batches -- a fast student's choice)
+    energy_coupling: str = "spline"
+    shape_coupling: str = "spline"
+    #: the shape flow's space: ``"global"`` (the shared transform's one mean and width over
+    #: all hit cells) or ``"cell"`` (then each cell standardised per alignment configuration,
+    #: :class:`~caloforge.models.shower_transform.GroupScaling`)
+    shape_scaling: str = "cell"
     #: each coupling's last MLP layer starts at this multiple of its default initialisation
     #: (near-identity couplings; exactly 0 would leave the other layers without a gradient)
     init_scale: float = 0.01
@@ -88,9 +101,30 @@ class FlowConfig:
         if self.bins < 2 or not self.bound > 0:
             msg = f"flow: bins must be >= 2 and bound > 0, got {self.bins}, {self.bound}"
             raise ValueError(msg)
+        if self.shape_scaling not in SHAPE_SCALINGS:
+            msg = f"flow: shape_scaling must be one of {', '.join(SHAPE_SCALINGS)}, got {self.shape_scaling!r}"
+            raise ValueError(msg)
+        for key in ("energy_coupling", "shape_coupling"):
+            if getattr(self, key) not in TRANSFORMS:
+                msg = f"flow: {key} must be one of {', '.join(TRANSFORMS)}, got {getattr(self, key)!r}"
+                raise ValueError(msg)
         if not (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
             msg = f"flow: betas must be two numbers in [0, 1), got {self.betas}"
             raise ValueError(msg)
+
+
+#: the fast distilled student (``teacher`` left to set: ``dataclasses.replace(STUDENT,
+#: teacher=path)``): affine couplings in both flows (4 x 32 energy, 6 x 64 shape) on the
+#: teacher's preprocessing; the spline energy flow alone took 30% of a student's ONNX Runtime
+#: time (see docs/train.md for its measured time and fidelity)
+STUDENT = FlowConfig(
+    energy_layers=4,
+    energy_hidden=32,
+    shape_layers=6,
+    shape_hidden=64,
+    energy_coupling="affine",
+    shape_coupling="affine",
+)
 
 
 class FlowGenerator(Generator):
@@ -116,8 +150,16 @@ class FlowGenerator(Generator):
             u0_headroom=hp.u0_headroom,
         )
         n_layers = geometry.n_layers
+        #: per-cell, per-configuration standardisation of the shapes (``shape_scaling="cell"``)
+        self.cell_scaling = (
+            GroupScaling(encoding.n_configs if encoding.uses_config else 1, geometry.n_cells)
+            if hp.shape_scaling == "cell"
+            else None
+        )
 
-        def flow(dim: int, cond_dim: int, layers: int, hidden: int, seed: int) -> CouplingFlow:
+        def flow(
+            dim: int, cond_dim: int, layers: int, hidden: int, seed: int, transform: str
+        ) -> CouplingFlow:
             return CouplingFlow(
                 dim,
                 cond_dim,
@@ -128,11 +170,19 @@ class FlowGenerator(Generator):
                 bound=hp.bound,
                 seed=seed,
                 init_scale=hp.init_scale,
+                transform=transform,
             )
 
-        self.energy_flow = flow(n_layers, encoding.dim, hp.energy_layers, hp.energy_hidden, 0)
+        self.energy_flow = flow(
+            n_layers, encoding.dim, hp.energy_layers, hp.energy_hidden, 0, hp.energy_coupling
+        )
         self.shape_flow = flow(
-            geometry.n_cells, encoding.dim + 2 * n_layers, hp.shape_layers, hp.shape_hidden, 1000
+            geometry.n_cells,
+            encoding.dim + 2 * n_layers,
+            hp.shape_layers,
+            hp.shape_hidden,
+            1000,
+            hp.shape_coupling,
         )
 
     @property
@@ -142,6 +192,23 @@ class FlowGenerator(Generator):
     @property
     def n_energy(self) -> int:
         return self.geometry.n_layers
+
+    def groups(self, conditions: torch.Tensor) -> torch.Tensor:
+        """(N, cond_dim) -> (N, n_groups): the configuration one-hot (ones without configs)."""
+        if self.encoding.uses_config:
+            return conditions[:, 1:]
+        return torch.ones_like(conditions[:, :1])
+
+    def to_flow_space(self, x_s: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """The transform's standardised shapes -> the shape flow's space (per-cell scaling)."""
+        if self.cell_scaling is None:
+            return x_s
+        return self.cell_scaling(x_s, self.groups(conditions))
+
+    def from_flow_space(self, y: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        if self.cell_scaling is None:
+            return y
+        return self.cell_scaling.inverse(y, self.groups(conditions))
 
     def shape_conditions(self, conditions: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         """(N, cond_dim), (N, n_layers) layer energies -> the shape flow's conditions."""
@@ -169,7 +236,7 @@ class FlowGenerator(Generator):
         y_e = self.energy_flow.inverse(noise[:, :k], conditions)
         e = self.transform.energy_inverse(y_e)
         c_s = self.sampled_shape_conditions(conditions, y_e, e)
-        y = self.shape_flow.inverse(noise[:, k:], c_s)
+        y = self.from_flow_space(self.shape_flow.inverse(noise[:, k:], c_s), conditions)
         return self.transform.shape_inverse(y, e, self.encoding.decode_energy(conditions))
 
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
@@ -204,7 +271,10 @@ class Flow(Family[FlowConfig]):
         self.teacher: FlowTeacher | None = None
         if hparams.teacher:
             self.teacher = FlowTeacher.load(hparams.teacher, geometry, encoding, hparams)
-            self.generator.transform.load_state_dict(self.teacher.generator.transform.state_dict())
+            gen, teach = self.generator, self.teacher.generator
+            gen.transform.load_state_dict(teach.transform.state_dict())
+            if gen.cell_scaling is not None and teach.cell_scaling is not None:
+                gen.cell_scaling.load_state_dict(teach.cell_scaling.state_dict())
 
     def to(self, device: torch.device | str) -> Flow:
         super().to(device)
@@ -250,7 +320,13 @@ class Flow(Family[FlowConfig]):
         x = torch.cat([b.x for b in batches])
         energy = torch.cat([self.encoding.decode_energy(b.conditions) for b in batches])
         noise_u = draw_rows(self.shard, len(x), x.shape[1], rng, "uniform").to(x.device)
-        self.generator.transform.fit(self.preprocessing.to_fraction(x), energy, noise_u)
+        gen = self.generator
+        f = self.preprocessing.to_fraction(x)
+        gen.transform.fit(f, energy, noise_u)
+        if gen.cell_scaling is not None:
+            conditions = torch.cat([b.conditions for b in batches])
+            x_s = gen.transform.shape_forward(f, energy, noise_u)
+            gen.cell_scaling.fit(x_s, gen.groups(conditions))
 
     def energy_targets(self, batch: Batch) -> torch.Tensor:
         """(B, n_layers) the batch's standardised logit u's (the energy flow's data)."""
@@ -268,7 +344,7 @@ class Flow(Family[FlowConfig]):
         f = self.preprocessing.to_fraction(batch.x)
         noise_u = draw_rows(self.shard, len(f), f.shape[1], rng, "uniform").to(f.device)
         energy = self.encoding.decode_energy(batch.conditions)
-        x_s = gen.transform.shape_forward(f, energy, noise_u)
+        x_s = gen.to_flow_space(gen.transform.shape_forward(f, energy, noise_u), batch.conditions)
         return x_s, gen.shape_conditions(batch.conditions, gen.transform.layer_energies(f))
 
     def _loss(

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["SHARED", "FlowTeacher", "distillation_loss"]
 
 #: hyper-parameters a student must share with its teacher (the preprocessing: its network space)
-SHARED = ("logit_alpha", "noise_mev", "cut_mev", "u0_headroom")
+SHARED = ("logit_alpha", "noise_mev", "cut_mev", "u0_headroom", "shape_scaling")
 
 
 def distillation_loss(

@@ -33,7 +33,7 @@ from torch import nn
 
 from caloforge.geometry import Geometry
 
-__all__ = ["ShowerTransform"]
+__all__ = ["GroupScaling", "ShowerTransform"]
 
 #: floor (fraction of E_inc) inside the log of the layer energies the shape model is given
 LOG_ENERGY_FLOOR = 1e-7
@@ -220,3 +220,46 @@ class ShowerTransform(nn.Module):
 def _spread(std: torch.Tensor) -> torch.Tensor:
     """Standard deviations with constant dimensions (std ~ 0) mapped to 1."""
     return torch.where(std > 1e-6, std, torch.ones_like(std))
+
+
+class GroupScaling(nn.Module):
+    """A fitted per-dimension, per-group standardisation ``(y - mean[g]) / std[g]``.
+
+    ``y`` (N, dim); ``groups`` (N, n_groups) one-hot rows (the alignment configuration columns
+    of the conditions, or a column of ones): the group's statistics are ``groups @ mean`` --
+    a matmul, so it exports to ONNX. Fitted on data (:meth:`fit`), saved as buffers. On top of
+    :class:`ShowerTransform`'s one global shape standardisation, it gives every cell of every
+    configuration mean 0 and width 1, so a flow that starts near the identity already draws
+    each cell's marginal location and spread per configuration -- including which cells a
+    configuration leaves empty (their dequantisation noise sits far below the hit cells)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, n_groups: int, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_groups, dim))
+        self.register_buffer("std", torch.ones(n_groups, dim))
+
+    def forward(self, y: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+        return (y - groups @ self.mean) / (groups @ self.std)
+
+    def inverse(self, z: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+        return z * (groups @ self.std) + groups @ self.mean
+
+    @torch.no_grad()
+    def fit(self, y: torch.Tensor, groups: torch.Tensor) -> None:
+        """Mean and standard deviation of ``y`` per group (a group with < 2 rows keeps the
+        pooled statistics; constant dimensions keep width 1); under ``torchrun`` rank 0's are
+        shared."""
+        pooled_mean, pooled_std = y.mean(dim=0), _spread(y.std(dim=0))
+        for g in range(self.mean.shape[0]):
+            rows = y[groups[:, g] > 0.5]
+            if len(rows) >= 2:
+                self.mean[g] = rows.mean(dim=0)
+                self.std[g] = _spread(rows.std(dim=0))
+            else:
+                self.mean[g], self.std[g] = pooled_mean, pooled_std
+        if dist.is_available() and dist.is_initialized():
+            for buffer in self.buffers(recurse=False):
+                dist.broadcast(buffer, src=0)
