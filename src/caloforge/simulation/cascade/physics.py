@@ -20,9 +20,10 @@ Photons
       the high-energy limit is exactly the PDG ``7 / (9 X0)``. Energy sharing
       (:func:`pair_sharing`): the Bethe–Heitler cross section with Tsai's Thomas–Fermi
       screening functions (the same phi_1,2, psi_1,2 as bremsstrahlung, screening variable
-      ``100 m_e / (k eps (1 - eps) Z^(1/3))``, Tsai eq. 3.82), the Coulomb correction above
-      50 MeV only and uniform sharing below 2 MeV, as Geant4's G4BetheHeitlerModel does (the
-      Born high-energy cross section would turn negative near threshold; it is clipped at 0).
+      ``100 m_e / (k eps (1 - eps) Z^(1/3))``; Tsai's pair formula, the crossed
+      bremsstrahlung one), the Coulomb correction above 50 MeV only and uniform sharing below
+      2 MeV, as Geant4's G4BetheHeitlerModel does (the Born high-energy cross section would
+      turn negative near threshold; it is clipped at 0).
 Electrons and positrons
     - Bremsstrahlung: the complete-screening spectrum of the PDG review,
       ``dsigma/dk = (1 / (X0 k)) (4/3 - 4/3 y + y^2)``, ``y = k / E``, times Tsai's ratio of
@@ -332,7 +333,7 @@ def _tsai_sum(
     ``shape (Z^2 phi_1 + Z psi_1 + c) + tail (Z^2 (phi_1 - phi_2) + Z (psi_1 - psi_2))``),
     the screening functions at gamma = x / Z^(1/3) and epsilon = x / Z^(2/3); ``c`` from
     :func:`brems_elements`, without the Coulomb correction when ``coulomb`` is False. The
-    common core of bremsstrahlung (eq. 3.9) and pair production (eq. 3.82)."""
+    common core of bremsstrahlung (eq. 3.9) and of pair production (its crossed form)."""
     acc = np.zeros(np.broadcast(x, shape, tail).shape)
     for n, z3, z23, z2, z, c, fc in brems_elements(material):
         if n == 0:
@@ -369,8 +370,9 @@ PAIR_UNIFORM_BELOW_MEV, PAIR_COULOMB_ABOVE_MEV = 2.0, 50.0
 def pair_sharing(material: Material, k_mev: float, eps: np.ndarray) -> np.ndarray:
     """Bethe–Heitler d sigma / d eps of pair production by a photon of ``k_mev`` in
     ``material``, eps the fraction of k taken by the electron (total energy), up to a
-    constant: Tsai's eq. 3.82 summed over the elements,
-    ``[eps^2 + (1 - eps)^2] A_1 + 2/3 eps (1 - eps) A_2`` (A_i: Z^2 phi_i + Z psi_i + c, i.e.
+    constant: Tsai's pair cross section (the crossed bremsstrahlung one) summed over the
+    elements, ``[eps^2 + (1 - eps)^2] A_1 + 2/3 eps (1 - eps) A_2``
+    (A_i: Z^2 phi_i + Z psi_i + c, i.e.
     ``(1 - 4/3 u) A_1 - 2/3 u (A_1 - A_2)`` with u = eps (1 - eps)), screening variable
     ``x = 100 m_e / (k u)``, clipped at 0; the Coulomb correction only above 50 MeV; uniform
     below 2 MeV; 0 outside m_e / k <= eps <= 1 - m_e / k. Complete screening (x -> 0) gives
@@ -461,7 +463,7 @@ def delta_shape(x: np.ndarray, gam: float, *, positron: bool) -> np.ndarray:
     return 1 + x * x / (1 - x) ** 2 + (1 - gg) * x * x - gg * x / (1 - x)
 
 
-# ---- positron annihilation in flight ---------------------------------------------------------------
+# ---- positron annihilation in flight --------------------------------------------------------
 def heitler_sigma_mm2(t_mev: np.ndarray) -> np.ndarray:
     """Heitler's cross section (mm^2) of two-photon annihilation of a positron of kinetic energy
     ``t_mev`` with a free electron at rest (G4eeToTwoGammaModel):

@@ -658,7 +658,8 @@ def _pair_eps(el: np.ndarray, k: float, state: np.ndarray) -> float:
 def _heitler_eps(t: float, state: np.ndarray) -> float:
     """Energy fraction (of T + 2 m_e) of the first photon of a positron of kinetic energy
     ``t`` annihilating in flight: Heitler's differential cross section
-    S(eps) = -(g + 1)^2 + (g^2 + 4 g + 1) / eps - 1 / eps^2 (:func:`~.physics.annihilation_sharing`),
+    S(eps) = -(g + 1)^2 + (g^2 + 4 g + 1) / eps - 1 / eps^2
+    (:func:`~.physics.annihilation_sharing`),
     sampled as Geant4's G4eeToTwoGammaModel does: eps from 1 / eps on the kinematic range,
     accepted by eps S(eps) / (g + 1)^2 (at most 1)."""
     tau = t / ME
