@@ -99,3 +99,10 @@ def test_screening_matters_below_a_gev() -> None:
     assert r10[0] / r10[1] < 0.6
     r1 = pair_sharing(mat, 1.5, np.array([0.35, 0.5, 0.6]))
     np.testing.assert_allclose(r1, 1.0)
+
+
+def test_kernel_and_tables_switch_at_the_same_energies() -> None:
+    from caloforge.simulation.cascade import physics, transport
+
+    assert transport.PAIR_UNIFORM_MEV == physics.PAIR_UNIFORM_BELOW_MEV
+    assert transport.PAIR_COULOMB_MEV == physics.PAIR_COULOMB_ABOVE_MEV
