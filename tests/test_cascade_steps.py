@@ -36,11 +36,13 @@ def test_step_scale_multiplies_every_step_limit() -> None:
 @pytest.mark.slow
 def test_step_scale_reaches_the_kernel() -> None:
     g = get_geometry("calochallenge-2")
-    sample = ParticleGun("electron", energies_mev=(500.0,)).sample(3, g, seed=5)
+    sample = ParticleGun("electron", energies_mev=(500.0,)).sample(12, g, seed=5)
     a = run_cascade(g, sample, workers=1, cuts=Cuts()).cells
     b = run_cascade(g, sample, workers=1, cuts=Cuts(step_scale=0.5)).cells
     assert not np.array_equal(a, b)
-    np.testing.assert_allclose(a.sum(axis=1), b.sum(axis=1), rtol=0.3)
+    # the showers differ (sampling fluctuations of ~25% each at 500 MeV here), their mean
+    # visible energy (~7% statistical error over 12) stays
+    assert b.sum() == pytest.approx(a.sum(), rel=0.3)
 
 
 def test_step_scale_is_recorded_with_the_transport_version() -> None:

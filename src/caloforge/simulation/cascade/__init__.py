@@ -44,8 +44,9 @@ __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
 #: e± below ``Cuts.range_rejection_mev`` that cannot leave a passive slab; 8: e± steps far
 #: from faces up to ``Cuts.safety_fraction`` of the distance to the nearer face, the hinge of
 #: a long step with Lewis's first two moments (legs 2 lambda_1 tanh(tau / 2), plus a
-#: Gaussian), no hard collisions sampled one by one beyond 2 transport lengths.
-TRANSPORT_VERSION = "8"
+#: Gaussian), no hard collisions sampled one by one beyond 2 transport lengths; 9: positron
+#: annihilation in flight (Heitler), pair energy sharing with Tsai's screening functions.
+TRANSPORT_VERSION = "9"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 
@@ -132,6 +133,7 @@ def run_cascade(
             tab.screening,
             tab.msc_tau,
             tab.brems_elements,
+            tab.sigma_annihilation,
             cutv,
             cells,
             book,

@@ -17,7 +17,13 @@ Photons
       Absorption edges are ignored. The 4.3 power of Z reproduces XCOM's Ar/Pb ratio at 100 keV.
     - Pair production: the energy dependence of L. Urban's fit used by Geant4
       (G4BetheHeitlerModel, 1.5 MeV - 100 GeV; (E - 2 m_e)^2 below 1.5 MeV), normalised so that
-      the high-energy limit is exactly the PDG ``7 / (9 X0)``.
+      the high-energy limit is exactly the PDG ``7 / (9 X0)``. Energy sharing
+      (:func:`pair_sharing`): the Bethe–Heitler cross section with Tsai's Thomas–Fermi
+      screening functions (the same phi_1,2, psi_1,2 as bremsstrahlung, screening variable
+      ``100 m_e / (k eps (1 - eps) Z^(1/3))``; Tsai's pair formula, the crossed
+      bremsstrahlung one), the Coulomb correction above 50 MeV only and uniform sharing below
+      2 MeV, as Geant4's G4BetheHeitlerModel does (the Born high-energy cross section would
+      turn negative near threshold; it is clipped at 0).
 Electrons and positrons
     - Bremsstrahlung: the complete-screening spectrum of the PDG review,
       ``dsigma/dk = (1 / (X0 k)) (4/3 - 4/3 y + y^2)``, ``y = k / E``, times Tsai's ratio of
@@ -31,6 +37,10 @@ Electrons and positrons
       G4MollerBhabhaModel) below the delta-ray production cut, with the asymptotic
       Sternheimer density effect in the general Sternheimer–Peierls form
       (:func:`density_effect`); Møller (e−) / Bhabha (e+) delta rays above it.
+    - Positron annihilation in flight into two photons: Heitler's cross section per atomic
+      electron (:func:`heitler_sigma_mm2`, as Geant4's G4eeToTwoGammaModel) times the electron
+      density; its differential cross section in the photon energy fraction
+      (:func:`annihilation_sharing`). A positron that stops annihilates at rest.
     - The continuous loss of a step comes from the range table (restricted ionisation plus
       sub-cut bremsstrahlung); its fluctuations follow L. Urban's model (Geant4
       G4UniversalFluctuation): excitations of one effective level plus ionisations with a
@@ -65,9 +75,12 @@ __all__ = [
     "GRID_PER_DECADE",
     "Cuts",
     "PhysicsTables",
+    "annihilation_sharing",
     "build_tables",
+    "heitler_sigma_mm2",
     "klein_nishina_sigma_mm2",
     "pair_shape",
+    "pair_sharing",
     "photoelectric_sigma_barn",
     "screening_parameter",
     "transport_mfp_mm",
@@ -299,19 +312,40 @@ def _psi(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def brems_elements(material: Material) -> np.ndarray:
-    """(4, 6) per element of ``material`` (zero rows pad): (atoms per mm^3, Z^(1/3),
-    Z^(2/3), Z^2, Z, Z^2 (-4/3 ln Z - 4 f) - 8/3 Z ln Z): what the kernel needs to evaluate
-    :func:`brems_screening_ratio` for a sampled photon."""
-    out = np.zeros((4, 6))
+    """(4, 7) per element of ``material`` (zero rows pad): (atoms per mm^3, Z^(1/3),
+    Z^(2/3), Z^2, Z, Z^2 (-4/3 ln Z - 4 f) - 8/3 Z ln Z, 4 Z^2 f): what the kernel needs to
+    evaluate :func:`brems_screening_ratio` for a sampled photon and :func:`pair_sharing` for
+    a pair (the last column: the Coulomb correction, left out there below 50 MeV)."""
+    out = np.zeros((4, 7))
     if len(material.composition) > 4:
         msg = f"{material.name}: at most 4 elements for the bremsstrahlung screening"
         raise ValueError(msg)
     for j, (z, w) in enumerate(material.composition):
         n = material.density_g_cm3 * w / ELEMENT_MASS[z] * AVOGADRO / 1000.0
         lz = math.log(z)
-        c = z * z * (-4 / 3 * lz - 4 * coulomb_correction(z)) - 8 / 3 * z * lz
-        out[j] = (n, z ** (1 / 3), z ** (2 / 3), z * z, z, c)
+        fc = coulomb_correction(z)
+        c = z * z * (-4 / 3 * lz - 4 * fc) - 8 / 3 * z * lz
+        out[j] = (n, z ** (1 / 3), z ** (2 / 3), z * z, z, c, 4 * z * z * fc)
     return out
+
+
+def _tsai_sum(
+    material: Material, x: np.ndarray, shape: np.ndarray, tail: np.ndarray, *, coulomb: bool
+) -> np.ndarray:
+    """Tsai's screened cross-section bracket summed over the elements (atoms per mm^3 times
+    ``shape (Z^2 phi_1 + Z psi_1 + c) + tail (Z^2 (phi_1 - phi_2) + Z (psi_1 - psi_2))``),
+    the screening functions at gamma = x / Z^(1/3) and epsilon = x / Z^(2/3); ``c`` from
+    :func:`brems_elements`, without the Coulomb correction when ``coulomb`` is False. The
+    common core of bremsstrahlung (eq. 3.9) and of pair production (its crossed form)."""
+    acc = np.zeros(np.broadcast(x, shape, tail).shape)
+    for n, z3, z23, z2, z, c, fc in brems_elements(material):
+        if n == 0:
+            continue
+        p1, dp = _phi(x / z3)
+        s1, ds = _psi(x / z23)
+        cc = c if coulomb else c + fc
+        acc += n * (shape * (z2 * p1 + z * s1 + cc) + tail * (z2 * dp + z * ds))
+    return acc
 
 
 def brems_screening_ratio(material: Material, t_mev: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -326,17 +360,36 @@ def brems_screening_ratio(material: Material, t_mev: np.ndarray, y: np.ndarray) 
     x = 100 * ELECTRON_MASS_MEV * k / (e * np.maximum(e - k, ELECTRON_MASS_MEV))
     shape = 4 / 3 - 4 / 3 * y + y * y
     tail = 2 / 3 * (1 - y)
-    num = np.zeros(np.broadcast(t, y).shape)
-    den = np.zeros_like(num)
-    zero = np.zeros(1)
-    for n, z3, z23, z2, z, c in brems_elements(material):
-        if n == 0:
-            continue
-        for arg, acc in ((x, num), (zero, den)):
-            p1, dp = _phi(arg / z3)
-            s1, ds = _psi(arg / z23)
-            acc += n * (shape * (z2 * p1 + z * s1 + c) + tail * (z2 * dp + z * ds))
+    num = _tsai_sum(material, x, shape, tail, coulomb=True)
+    den = _tsai_sum(material, np.zeros_like(x), shape, tail, coulomb=True)
     return np.clip(num / den, 0.0, 1.0)
+
+
+#: below this photon energy the pair energy sharing is uniform, above it the Coulomb
+#: correction enters the screened Bethe–Heitler shape (Geant4 G4BetheHeitlerModel's choices)
+PAIR_UNIFORM_BELOW_MEV, PAIR_COULOMB_ABOVE_MEV = 2.0, 50.0
+
+
+def pair_sharing(material: Material, k_mev: float, eps: np.ndarray) -> np.ndarray:
+    """Bethe–Heitler d sigma / d eps of pair production by a photon of ``k_mev`` in
+    ``material``, eps the fraction of k taken by the electron (total energy), up to a
+    constant: Tsai's pair cross section (the crossed bremsstrahlung one) summed over the
+    elements, ``[eps^2 + (1 - eps)^2] A_1 + 2/3 eps (1 - eps) A_2``
+    (A_i: Z^2 phi_i + Z psi_i + c, i.e.
+    ``(1 - 4/3 u) A_1 - 2/3 u (A_1 - A_2)`` with u = eps (1 - eps)), screening variable
+    ``x = 100 m_e / (k u)``, clipped at 0; the Coulomb correction only above 50 MeV; uniform
+    below 2 MeV; 0 outside m_e / k <= eps <= 1 - m_e / k. Complete screening (x -> 0) gives
+    ``(1 - 4/3 u) A_1(0) - 4/9 u (Z^2 + Z)``, the PDG shape ``1 - 4/3 u`` within 1.5%."""
+    eps = np.asarray(eps, dtype=float)
+    emin = ELECTRON_MASS_MEV / k_mev
+    inside = (eps >= emin) & (eps <= 1 - emin)
+    if k_mev < PAIR_UNIFORM_BELOW_MEV:
+        return np.where(inside, 1.0, 0.0)
+    u = np.clip(eps * (1 - eps), 0.5 * emin * (1 - emin), None)  # outside: any value
+    x = 100 * ELECTRON_MASS_MEV / (k_mev * u)
+    coulomb = k_mev > PAIR_COULOMB_ABOVE_MEV
+    f = _tsai_sum(material, x, 1 - 4 / 3 * u, -2 / 3 * u, coulomb=coulomb)
+    return np.where(inside, np.maximum(f, 0.0), 0.0)
 
 
 def _brems_spectrum_integrals(
@@ -413,6 +466,39 @@ def delta_shape(x: np.ndarray, gam: float, *, positron: bool) -> np.ndarray:
     return 1 + x * x / (1 - x) ** 2 + (1 - gg) * x * x - gg * x / (1 - x)
 
 
+# ---- positron annihilation in flight --------------------------------------------------------
+def heitler_sigma_mm2(t_mev: np.ndarray) -> np.ndarray:
+    """Heitler's cross section (mm^2) of two-photon annihilation of a positron of kinetic energy
+    ``t_mev`` with a free electron at rest (G4eeToTwoGammaModel):
+    ``pi r_e^2 / (g + 1) [(g^2 + 4 g + 1) / (g^2 - 1) ln(g + sqrt(g^2 - 1))
+    - (g + 3) / sqrt(g^2 - 1)]``, g the positron's Lorentz factor."""
+    t = np.asarray(t_mev, dtype=float)
+    tau = t / ELECTRON_MASS_MEV
+    g = tau + 1
+    bg2 = tau * (tau + 2)
+    bg = np.sqrt(bg2)
+    s = ((g * g + 4 * g + 1) * np.log(g + bg) - (g + 3) * bg) / (bg2 * (g + 1))
+    return math.pi * CLASSICAL_RADIUS_MM**2 * s
+
+
+def annihilation_sharing(t_mev: float, eps: np.ndarray) -> np.ndarray:
+    """Heitler's d sigma / d eps (mm^2 per electron) for one photon to take the fraction
+    ``eps`` of the available energy T + 2 m_e: ``pi r_e^2 / ((g + 1) (g^2 - 1)) S(eps)``,
+    ``S(eps) = -(g + 1)^2 + (g^2 + 4 g + 1) / eps - 1 / eps^2`` on
+    ``[(1 - b) / 2, (1 + b) / 2]``, b = sqrt((g - 1) / (g + 1)) (0 outside); it integrates
+    to :func:`heitler_sigma_mm2`. (The photons are identical: the pair of fractions
+    {eps, 1 - eps} has the same law whether the first photon follows S(eps) or its
+    symmetrisation.)"""
+    eps = np.asarray(eps, dtype=float)
+    g = t_mev / ELECTRON_MASS_MEV + 1
+    b = math.sqrt((g - 1) / (g + 1))
+    lo, hi = 0.5 * (1 - b), 0.5 * (1 + b)
+    e = np.clip(eps, lo, hi)
+    s = -((g + 1) ** 2) + (g * g + 4 * g + 1) / e - 1 / (e * e)
+    pref = math.pi * CLASSICAL_RADIUS_MM**2 / ((g + 1) * (g * g - 1))
+    return np.where((eps >= lo) & (eps <= hi), pref * s, 0.0)
+
+
 # ---- multiple scattering -------------------------------------------------------------------------
 def screening_parameter(z: int, t_mev: np.ndarray) -> np.ndarray:
     """Molière's screening parameter A of the screened Rutherford cross section of element z
@@ -476,7 +562,9 @@ class PhysicsTables:
     :func:`energy_grid`. ``range_mm[c, m]`` and ``msc_tau[c, m]`` (Lambda(T), the number of
     transport lengths on the way from T to rest) for c = 0 (e−), 1 (e+); ``lambda1_mm[m]``
     the transport mean free path, ``screening[m]`` the effective screening parameter A;
-    ``brems_elements[m]`` the per-element constants of :func:`brems_elements`."""
+    ``brems_elements[m]`` the per-element constants of :func:`brems_elements`;
+    ``sigma_annihilation[m]`` the macroscopic cross section (1/mm) of positron annihilation
+    in flight (Heitler)."""
 
     materials: tuple[str, ...]
     ln_e0: float
@@ -493,6 +581,7 @@ class PhysicsTables:
     screening: np.ndarray
     msc_tau: np.ndarray
     brems_elements: np.ndarray
+    sigma_annihilation: np.ndarray
 
 
 def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
@@ -504,12 +593,15 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
     sig_b, sig_d = np.zeros((nm, ng)), np.zeros((2, nm, ng))
     x0, ipot = np.zeros(nm), np.zeros(nm)
     lam1, screen, tau_tab = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((2, nm, ng))
-    brem_el = np.zeros((nm, 4, 6))
+    brem_el = np.zeros((nm, 4, 7))
+    sig_a = np.zeros((nm, ng))
     kn = klein_nishina_sigma_mm2(grid)
+    heitler = heitler_sigma_mm2(grid)
     for m, name in enumerate(materials):
         mat = get_material(name)
         x0[m] = mat.x0_mm
         mu_c[m] = electron_density_mm3(mat) * kn
+        sig_a[m] = electron_density_mm3(mat) * heitler
         for z, w in mat.composition:
             atoms_mm3 = mat.density_g_cm3 * w / ELEMENT_MASS[z] * AVOGADRO / 1000.0
             mu_pe[m] += atoms_mm3 * photoelectric_sigma_barn(z, grid) * BARN_MM2
@@ -550,4 +642,5 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
         screening=screen,
         msc_tau=tau_tab,
         brems_elements=brem_el,
+        sigma_annihilation=sig_a,
     )

@@ -555,6 +555,19 @@ def _loss_fluctuation(mean_loss: float, tcut: float, ipot: float, state: np.ndar
     return loss * scaling
 
 
+@nb.njit(cache=True, inline="always")
+def _tsai_terms(g: float, e: float) -> tuple[float, float, float, float]:
+    """Tsai's Thomas–Fermi screening functions (phi_1, phi_1 - phi_2, psi_1, psi_1 - psi_2) at
+    gamma = ``g`` and epsilon = ``e`` (:func:`~.physics._phi`, :func:`~.physics._psi`)."""
+    p1 = 20.863 - 2.0 * math.log1p((0.55846 * g) ** 2)
+    p1 -= 4.0 * (1.0 - 0.6 * math.exp(-0.9 * g) - 0.4 * math.exp(-1.5 * g))
+    s1 = 28.340 - 2.0 * math.log1p((3.621 * e) ** 2)
+    s1 -= 4.0 * (1.0 - 0.7 * math.exp(-8.0 * e) - 0.3 * math.exp(-29.2 * e))
+    dp = (2.0 / 3.0) / (1.0 + 6.5 * g + 6.0 * g * g)
+    ds = (2.0 / 3.0) / (1.0 + 40.0 * e + 400.0 * e * e)
+    return p1, dp, s1, ds
+
+
 @nb.njit(cache=True)
 def _brems_ratio(el: np.ndarray, etot: float, k: float) -> float:
     """Tsai's screened over completely screened bremsstrahlung cross section for a photon
@@ -571,23 +584,129 @@ def _brems_ratio(el: np.ndarray, etot: float, k: float) -> float:
         if n == 0.0:
             break
         z2, z, c = el[j, 3], el[j, 4], el[j, 5]
-        g = x / el[j, 1]
-        e = x / el[j, 2]
-        p1 = 20.863 - 2.0 * math.log1p((0.55846 * g) ** 2)
-        p1 -= 4.0 * (1.0 - 0.6 * math.exp(-0.9 * g) - 0.4 * math.exp(-1.5 * g))
-        s1 = 28.340 - 2.0 * math.log1p((3.621 * e) ** 2)
-        s1 -= 4.0 * (1.0 - 0.7 * math.exp(-8.0 * e) - 0.3 * math.exp(-29.2 * e))
-        dp = (2.0 / 3.0) / (1.0 + 6.5 * g + 6.0 * g * g)
-        ds = (2.0 / 3.0) / (1.0 + 40.0 * e + 400.0 * e * e)
+        p1, dp, s1, ds = _tsai_terms(x / el[j, 1], x / el[j, 2])
         num += n * (shape * (z2 * p1 + z * s1 + c) + tail * (z2 * dp + z * ds))
         den += n * (shape * (z2 * 20.863 + z * 28.340 + c) + tail * (2.0 / 3.0) * (z2 + z))
     return min(max(num / den, 0.0), 1.0)
 
 
+#: pair energy sharing: uniform below this photon energy, Coulomb correction above the
+#: second (:data:`~.physics.PAIR_UNIFORM_BELOW_MEV`, :data:`~.physics.PAIR_COULOMB_ABOVE_MEV`)
+PAIR_UNIFORM_MEV, PAIR_COULOMB_MEV = 2.0, 50.0
+
+
+@nb.njit(cache=True)
+def _pair_f12(el: np.ndarray, x: float, coulomb: bool) -> tuple[float, float]:
+    """(F1, F2) of the screened Bethe–Heitler pair cross section at Tsai's screening variable
+    ``x`` = 100 m_e / (k eps (1 - eps)), summed over the elements ``el``:
+    d sigma / d eps ~ 2/3 (eps - 1/2)^2 F1 + 1/3 F2 with F1 = 2 A + D, F2 = 2 A - D / 2,
+    A = Z^2 phi_1 + Z psi_1 + c, D = Z^2 (phi_1 - phi_2) + Z (psi_1 - psi_2)
+    (:func:`~.physics.pair_sharing`); both decrease with x."""
+    f1 = 0.0
+    f2 = 0.0
+    for j in range(el.shape[0]):
+        n = el[j, 0]
+        if n == 0.0:
+            break
+        z2, z = el[j, 3], el[j, 4]
+        c = el[j, 5] if coulomb else el[j, 5] + el[j, 6]
+        p1, dp, s1, ds = _tsai_terms(x / el[j, 1], x / el[j, 2])
+        a = z2 * p1 + z * s1 + c
+        d = z2 * dp + z * ds
+        f1 += n * (2.0 * a + d)
+        f2 += n * (2.0 * a - 0.5 * d)
+    return f1, f2
+
+
+@nb.njit(cache=True)
+def _pair_eps(el: np.ndarray, k: float, state: np.ndarray) -> float:
+    """The electron's share eps of a photon ``k`` converting in the material ``el``: the
+    Bethe–Heitler cross section with Tsai's screening functions (Coulomb correction above
+    PAIR_COULOMB_MEV), uniform below PAIR_UNIFORM_MEV. Sampled as Geant4's
+    G4BetheHeitlerModel does: on [m_e / k, 1/2] from the two terms
+    2/3 (eps - 1/2)^2 F1 and 1/3 F2, their envelopes F1, F2 at eps = 1/2, the term chosen
+    by its weight, eps from (eps - 1/2)^2 or uniform, accepted by F / F(1/2); then eps or
+    1 - eps with equal odds (the cross section is symmetric)."""
+    emin = ME / k
+    half = 0.5 - emin
+    if k < PAIR_UNIFORM_MEV:
+        return emin + 2.0 * half * _uniform(state)
+    coulomb = k > PAIR_COULOMB_MEV
+    scr = 100.0 * ME / k
+    f10, f20 = _pair_f12(el, 4.0 * scr, coulomb)
+    w1 = max(f10, 0.0) * half * half
+    w2 = max(1.5 * f20, 0.0)
+    if w1 + w2 <= 0.0:
+        return emin + 2.0 * half * _uniform(state)
+    while True:
+        if _uniform(state) * (w1 + w2) < w1:
+            eps = 0.5 - half * _uniform(state) ** (1.0 / 3.0)
+            f1 = _pair_f12(el, scr / (eps * (1.0 - eps)), coulomb)[0]
+            acc = f1 / f10
+        else:
+            eps = emin + half * _uniform(state)
+            f2 = _pair_f12(el, scr / (eps * (1.0 - eps)), coulomb)[1]
+            acc = f2 / f20
+        if _uniform(state) <= acc:
+            break
+    if _uniform(state) < 0.5:
+        return 1.0 - eps
+    return eps
+
+
+@nb.njit(cache=True)
+def _heitler_eps(t: float, state: np.ndarray) -> float:
+    """Energy fraction (of T + 2 m_e) of the first photon of a positron of kinetic energy
+    ``t`` annihilating in flight: Heitler's differential cross section
+    S(eps) = -(g + 1)^2 + (g^2 + 4 g + 1) / eps - 1 / eps^2
+    (:func:`~.physics.annihilation_sharing`),
+    sampled as Geant4's G4eeToTwoGammaModel does: eps from 1 / eps on the kinematic range,
+    accepted by eps S(eps) / (g + 1)^2 (at most 1)."""
+    tau = t / ME
+    gam = tau + 1.0
+    tau2 = tau + 2.0
+    half = 0.5 * math.sqrt(tau / tau2)
+    lo = 0.5 - half
+    lq = math.log((0.5 + half) / lo)
+    while True:
+        eps = lo * math.exp(lq * _uniform(state))
+        if _uniform(state) <= 1.0 - eps + (2.0 * gam * eps - 1.0) / (eps * tau2 * tau2):
+            return eps
+
+
+@nb.njit(cache=True)
+def _two_gamma(
+    t: float, ux: float, uy: float, uz: float, state: np.ndarray
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """(k1, v1, k2, v2) of the two photons of a positron of kinetic energy ``t`` and
+    direction u annihilating with an electron at rest: k1 from :func:`_heitler_eps`, its
+    polar angle from energy and momentum conservation,
+    cos theta = (eps (tau + 2) - 1) / (eps sqrt(tau (tau + 2))), uniform azimuth; the second
+    photon gets the rest, k2 = T + 2 m_e - k1 along p - k1 v1 (whose length is k2)."""
+    tau = t / ME
+    eps = _heitler_eps(t, state)
+    cost = (eps * (tau + 2.0) - 1.0) / (eps * math.sqrt(tau * (tau + 2.0)))
+    cost = min(max(cost, -1.0), 1.0)
+    cp, sp = _azimuth(state)
+    v1x, v1y, v1z = _rotate(ux, uy, uz, cost, cp, sp)
+    etot = t + 2.0 * ME
+    k1 = eps * etot
+    k2 = etot - k1
+    pp = math.sqrt(t * (t + 2.0 * ME))
+    wx, wy, wz = pp * ux - k1 * v1x, pp * uy - k1 * v1y, pp * uz - k1 * v1z
+    wn = math.sqrt(wx * wx + wy * wy + wz * wz)
+    if wn > 0.0:
+        return k1, v1x, v1y, v1z, k2, wx / wn, wy / wn, wz / wn
+    return k1, v1x, v1y, v1z, k2, -v1x, -v1y, -v1z
+
+
 # ---- one shower ------------------------------------------------------------------------------------
 # The particle being transported is one float vector ``p`` (the per-step state):
-# kinetic energy, position, direction, slab (an integer stored exactly as a float).
-P_E, P_X, P_Y, P_Z, P_UX, P_UY, P_UZ, P_SLAB = range(8)
+# kinetic energy, position, direction, slab (an integer stored exactly as a float), and, for a
+# positron, the annihilation envelope of its step (the in-flight cross section, 1/mm, at the
+# lowest energy the step reaches) and the odds that a discrete point of the step is an
+# annihilation candidate.
+P_E, P_X, P_Y, P_Z, P_UX, P_UY, P_UZ, P_SLAB, P_SIGA, P_PANN = range(10)
 # what ended an e± step (:func:`_charged_step`)
 STEP_ON, STEP_DISCRETE, STEP_FACE, STEP_STOPPED = range(4)
 
@@ -613,16 +732,13 @@ def _emit_at(
 
 
 @nb.njit(cache=True)
-def _pair(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
-    """Pair production: the e− takes a fraction eps of the photon energy (complete-screening
-    Bethe–Heitler shape), both leptons at modified-Tsai angles, the positron at phi + pi."""
+def _pair(p: np.ndarray, n: int, ctx: tuple, ro: tuple, el: np.ndarray) -> int:
+    """Pair production in the material of elements ``el``: the e− takes a fraction eps of the
+    photon energy (:func:`_pair_eps`, screened Bethe–Heitler), both leptons at modified-Tsai
+    angles, the positron at phi + pi."""
     state = ctx[7]
     e = p[P_E]
-    emin = ME / e
-    while True:
-        eps = emin + (1.0 - 2.0 * emin) * _uniform(state)
-        if _uniform(state) <= 1.0 - 4.0 / 3.0 * eps * (1.0 - eps):
-            break
+    eps = _pair_eps(el, e, state)
     cp, sp = _azimuth(state)
     for lep in range(2):
         sgn = 1.0 if lep == 0 else -1.0
@@ -636,6 +752,17 @@ def _pair(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
         if n < 0:
             return n
     return n
+
+
+@nb.njit(cache=True)
+def _annihilate_in_flight(p: np.ndarray, n: int, ctx: tuple, ro: tuple) -> int:
+    """The positron ``p`` annihilates in flight with an atomic electron: two photons
+    (:func:`_two_gamma`) carrying its kinetic energy plus 2 m_e c^2; the positron is gone."""
+    k1, v1x, v1y, v1z, k2, v2x, v2y, v2z = _two_gamma(p[P_E], p[P_UX], p[P_UY], p[P_UZ], ctx[7])
+    n = _emit_at(p, PHOTON, k1, v1x, v1y, v1z, n, ctx, ro)
+    if n < 0:
+        return n
+    return _emit_at(p, PHOTON, k2, v2x, v2y, v2z, n, ctx, ro)
 
 
 @nb.njit(cache=True)
@@ -734,7 +861,7 @@ def _photon(p: np.ndarray, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
         p[P_Z] += d * uz
         r = _uniform(state) * mt
         if r < mpr:
-            return _pair(p, n, ctx, ro)
+            return _pair(p, n, ctx, ro, tabs[12][m])
         if r < mpr + mp:
             return _photo_electron(p, n, ctx, ro)
         n = _compton(p, n, ctx, ro)
@@ -778,8 +905,9 @@ def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) 
     rest) with g from :func:`_hinge_length`, plus, for long steps, the Gaussian of
     :func:`_spread_variance` at its end; a leg that meets a face ends the step there (the
     true path used scaled by s / g, the deflection applied only if its hinge was reached).
-    The continuous loss (Urban's fluctuations) is deposited along the legs. Returns what
-    ended the step (STEP_ON, STEP_DISCRETE, STEP_FACE with ``p`` on the face, or
+    The continuous loss (Urban's fluctuations) is deposited along the legs. A positron's
+    discrete processes include annihilation in flight, at its envelope (``p[P_SIGA]``).
+    Returns what ended the step (STEP_ON, STEP_DISCRETE, STEP_FACE with ``p`` on the face, or
     STEP_STOPPED)."""
     z_lo, z_hi, smat, book, cells, state, cutv = ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], ctx[7], ctx[8]  # fmt: skip
     ln_e0, inv_dln, rng_tab, sig_b, sig_d, ipot = tabs[0], tabs[1], tabs[5], tabs[6], tabs[7], tabs[8]  # fmt: skip
@@ -802,6 +930,18 @@ def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) 
         s = min(s, max(cutv[C_LAMBDA1] * lam1, cutv[C_SAFETY] * safety))
     lim = STEP_ON
     sig = _lerp(sig_b, m, lnt, ln_e0, inv_dln) + _lerp(sd, m, lnt, ln_e0, inv_dln)
+    if pos:
+        # annihilation in flight: its cross section grows as the positron slows, so the step
+        # samples it from its value at the lowest energy the step reaches (the mean loss,
+        # not below the tracking cut), thinned at the interaction (:func:`_charged`)
+        t_low = cutv[C_ETRACK]
+        if s < rng:
+            hint = int((lnt - ln_e0) * inv_dln)
+            t_low = max(_energy_from_range(rt, m, rng - s, ln_e0, inv_dln, hint), t_low)
+        sa = _lerp(tabs[13], m, math.log(min(t_low, t)), ln_e0, inv_dln)
+        p[P_SIGA] = sa
+        p[P_PANN] = sa / (sig + sa) if sig + sa > 0.0 else 0.0
+        sig += sa
     if sig > 0.0:
         sdisc = -math.log(_uniform(state)) / sig
         if sdisc < s:
@@ -949,8 +1089,8 @@ def _delta_ray(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple) -> int:
 @nb.njit(cache=True)
 def _charged(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple, tabs: tuple) -> int:
     """Transport the e± ``p`` to its end (ranged out, below the tracking cut, range-rejected
-    or out of the stack; a positron then annihilates at rest); returns the stack size (-1:
-    overflow)."""
+    or out of the stack, a positron then annihilating at rest; or a positron annihilated in
+    flight); returns the stack size (-1: overflow)."""
     z_lo, z_hi, smat, book, cells, sf, si, state, cutv = ctx
     ln_e0, inv_dln, rng_tab, sig_b, sig_d = tabs[0], tabs[1], tabs[5], tabs[6], tabs[7]
     sd = sig_d[1] if pos else sig_d[0]
@@ -987,9 +1127,14 @@ def _charged(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple, tabs: tupl
             continue
         if end != STEP_DISCRETE:
             continue
-        # discrete interaction at the end of the step: bremsstrahlung or a delta ray
+        # discrete interaction at the end of the step: bremsstrahlung, a delta ray or (e+)
+        # annihilation in flight, the latter kept with odds sigma_a(T) / its step envelope
         t = p[P_E]
         lnt = math.log(t)
+        if pos and _uniform(state) < p[P_PANN]:
+            if _uniform(state) * p[P_SIGA] <= _lerp(tabs[13], m, lnt, ln_e0, inv_dln):
+                return _annihilate_in_flight(p, n, ctx, ro)
+            continue
         sb = _lerp(sig_b, m, lnt, ln_e0, inv_dln)
         sdd = _lerp(sd, m, lnt, ln_e0, inv_dln)
         if sb + sdd <= 0.0:
@@ -1026,12 +1171,12 @@ def _shower(
     """Transport one shower; returns False if the particle stack overflowed. ``ro``: its
     readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
     range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau,
-    brems_elements) of :class:`~.physics.PhysicsTables`. Particles are popped from the LIFO
+    brems_elements, sigma_annihilation) of :class:`~.physics.PhysicsTables`. Particles are popped from the LIFO
     stack into the state vector ``p`` and handed to :func:`_photon` or :func:`_charged`."""
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     ctx = (z_lo, z_hi, smat, book, cells, sf, si, state, cutv)
-    p = np.empty(8)
+    p = np.empty(10)
     n = _push(sf, si, 0, ptype0, e0, x0, y0, z_lo[0], ux0, uy0, uz0, 0)
     while n > 0:
         n -= 1
@@ -1146,6 +1291,7 @@ def run_showers(
     screen: np.ndarray,
     tau_tab: np.ndarray,
     brem_el: np.ndarray,
+    sig_ann: np.ndarray,
     cutv: np.ndarray,
     cells: np.ndarray,
     book: np.ndarray,
@@ -1154,7 +1300,7 @@ def run_showers(
     """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel."""
     tabs = (
         ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot, lam1_tab, screen,
-        tau_tab, brem_el,
+        tau_tab, brem_el, sig_ann,
     )  # fmt: skip
     for i in nb.prange(energy.shape[0]):
         sf = np.empty((STACK_CAPACITY, 7))
