@@ -36,7 +36,7 @@ from caloforge.geometry import Geometry, get_geometry, mip_sampling_fraction
 from caloforge.materials import get_material
 from caloforge.provenance import machine_description
 from caloforge.simulation import simulate
-from caloforge.simulation.cascade import Cuts, run_cascade
+from caloforge.simulation.cascade import TRANSPORT_VERSION, Cuts, run_cascade
 from caloforge.simulation.cascade.textbook import (
     containment,
     fit_gamma_profile,
@@ -266,7 +266,10 @@ def main() -> None:
             key, run = measure[part]
             t0 = time.perf_counter()
             report[key] = run()
-            report["commands"][part] = f"{command} ({time.perf_counter() - t0:.0f} s)"
+            report["commands"][part] = (
+                f"{command} ({time.perf_counter() - t0:.0f} s, transport {TRANSPORT_VERSION}, "
+                f"cuts {Cuts().to_dict()})"
+            )
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# Cascade MC physics validation",
@@ -275,7 +278,8 @@ def main() -> None:
         "",
         *(f"- {part}: `{cmd}`" for part, cmd in report["commands"].items()),
         "",
-        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores; cuts {report['cuts']}",
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores; each part's "
+        "transport version and cuts are in its command line above",
         "",
         "## Homogeneous blocks (30 X0, 0.25 X0 slices)",
         "",
