@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from caloforge.export import export_onnx
 from caloforge.geometry import get_geometry
 from caloforge.models import ConditionEncoding, Preprocessing, load_model
+from caloforge.models.cell_spline import CellSplineFlow
 from caloforge.models.flow import Flow, FlowConfig, FlowGenerator, draw_rows
 from caloforge.models.flow_student import distillation_loss
 from caloforge.models.shower_transform import GroupScaling, ShowerTransform
@@ -331,15 +332,20 @@ def _network_space(gen: FlowGenerator, noise: torch.Tensor, cond: torch.Tensor) 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("coupling", ["spline", "affine"])
+@pytest.mark.parametrize("coupling", ["spline", "affine", "cell"])
 def test_student_learns_the_teachers_map_and_exports(
     teacher: Path, tmp_path: Path, coupling: str
 ) -> None:
-    """A spline student and a fast affine one (both flows affine, as :data:`STUDENT`) both halve
+    """A spline student, a fast affine one (both flows affine, as the old :data:`STUDENT`) and
+    an affine one with a per-cell spline at the shape flow's data end (``"cell"``) all reduce
     their distance to the teacher's samples in network space, and export."""
     teach = load_model(teacher).generator
     assert isinstance(teach, FlowGenerator)
-    couplings = {"energy_coupling": coupling, "shape_coupling": coupling}
+    couplings: dict[str, object] = (
+        {"energy_coupling": "affine", "shape_coupling": "affine", "cell_bins": 16}
+        if coupling == "cell"
+        else {"energy_coupling": coupling, "shape_coupling": coupling}
+    )
     student_hp = FlowConfig(**{**SMALL, "teacher": str(teacher), **couplings})  # type: ignore[arg-type]
     torch.manual_seed(0)  # the trainer builds the untrained student from seed 0 too
     start = FlowGenerator(teach.geometry, teach.encoding, teach.preprocessing, student_hp)
@@ -353,6 +359,10 @@ def test_student_learns_the_teachers_map_and_exports(
     student = art.generator
     assert isinstance(student, FlowGenerator)
     assert art.hparams.teacher == str(teacher)
+    if coupling == "cell":
+        # the cell spline was fitted (then trained) and is saved with the student
+        assert isinstance(student.shape_flow, CellSplineFlow)
+        assert student.shape_flow.cell.is_fitted
     # the student carries the teacher's preprocessing statistics
     for key, value in teach.transform.state_dict().items():
         assert torch.equal(student.transform.state_dict()[key], value), key
@@ -363,7 +373,8 @@ def test_student_learns_the_teachers_map_and_exports(
     target = _network_space(teach, noise, cond)
     before = ((_network_space(start, noise, cond) - target) ** 2).mean()
     after = ((_network_space(student, noise, cond) - target) ** 2).mean()
-    # measured: 0.21 (spline) and 0.53 (affine: a narrower family of maps) of the distance
+    # measured: 0.21 (spline), 0.53 (affine: a narrower family of maps) and CELL (cell) of
+    # the distance
     assert after < (0.5 if coupling == "spline" else 0.6) * before, (float(before), float(after))
     # a student is a generator like any other: it exports, and ONNX Runtime agrees
     result = export_onnx(tmp_path / "s", tmp_path / "s.onnx")

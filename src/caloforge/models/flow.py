@@ -34,9 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 
 from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective
+from caloforge.models.cell_spline import CellSplineFlow
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.flow_student import FlowTeacher, distillation_loss
 from caloforge.models.hparams import check_counts
@@ -68,6 +70,13 @@ class FlowConfig:
     #: batches -- a fast student's choice)
     energy_coupling: str = "spline"
     shape_coupling: str = "spline"
+    #: a per-cell rational-quadratic spline at the data end of the shape flow, its knots a
+    #: table per alignment configuration (and energy node) rather than a network output
+    #: (:class:`~caloforge.models.cell_spline.CellSpline`: multi-modal cells at the cost of a
+    #: few element-wise operations, for a fast student): its bins (0: none) and the half-width
+    #: of its interval in the shape flow's space (identity outside)
+    cell_bins: int = 0
+    cell_bound: float = 6.0
     #: the shape flow's space: ``"global"`` (the shared transform's one mean and width over
     #: all hit cells) or ``"cell"`` (then each cell standardised per alignment configuration,
     #: :class:`~caloforge.models.shower_transform.GroupScaling`)
@@ -100,6 +109,9 @@ class FlowConfig:
         )
         if self.bins < 2 or not self.bound > 0:
             msg = f"flow: bins must be >= 2 and bound > 0, got {self.bins}, {self.bound}"
+            raise ValueError(msg)
+        if self.cell_bins == 1 or self.cell_bins < 0 or not self.cell_bound > 0:
+            msg = f"flow: cell_bins must be 0 (none) or >= 2 and cell_bound > 0, got {self.cell_bins}, {self.cell_bound}"
             raise ValueError(msg)
         if self.shape_scaling not in SHAPE_SCALINGS:
             msg = f"flow: shape_scaling must be one of {', '.join(SHAPE_SCALINGS)}, got {self.shape_scaling!r}"
@@ -176,14 +188,33 @@ class FlowGenerator(Generator):
         self.energy_flow = flow(
             n_layers, encoding.dim, hp.energy_layers, hp.energy_hidden, 0, hp.energy_coupling
         )
-        self.shape_flow = flow(
-            geometry.n_cells,
-            encoding.dim + 2 * n_layers,
-            hp.shape_layers,
-            hp.shape_hidden,
-            1000,
-            hp.shape_coupling,
-        )
+        self.shape_flow: CouplingFlow
+        if hp.cell_bins:
+            self.shape_flow = CellSplineFlow(
+                geometry.n_cells,
+                encoding.dim + 2 * n_layers,
+                n_groups=encoding.n_configs if encoding.uses_config else 1,
+                energy_nodes=2 if encoding.energy_min_mev < encoding.energy_max_mev else 1,
+                cell_bins=hp.cell_bins,
+                cell_bound=hp.cell_bound,
+                layers=hp.shape_layers,
+                hidden=hp.shape_hidden,
+                depth=hp.depth,
+                bins=hp.bins,
+                bound=hp.bound,
+                seed=1000,
+                init_scale=hp.init_scale,
+                transform=hp.shape_coupling,
+            )
+        else:
+            self.shape_flow = flow(
+                geometry.n_cells,
+                encoding.dim + 2 * n_layers,
+                hp.shape_layers,
+                hp.shape_hidden,
+                1000,
+                hp.shape_coupling,
+            )
 
     @property
     def noise_dim(self) -> int:
@@ -328,6 +359,19 @@ class Flow(Family[FlowConfig]):
             x_s = gen.transform.shape_forward(f, energy, noise_u)
             gen.cell_scaling.fit(x_s, gen.groups(conditions))
 
+    @torch.no_grad()
+    def fit_cell_spline(self, next_batch: Callable[[], Batch], rng: torch.Generator) -> None:
+        """Initialise the shape flow's cell spline to the per-cell, per-configuration quantile
+        map of ``fit_batches`` batches of data in the shape flow's space (one dequantisation
+        draw from ``rng``; a student's are the data the teacher learnt, in its space)."""
+        flow = self.generator.shape_flow
+        assert isinstance(flow, CellSplineFlow)
+        pairs = [self.shape_targets(next_batch(), rng) for _ in range(self.hparams.fit_batches)]
+        flow.cell.fit(torch.cat([x for x, _ in pairs]), torch.cat([c for _, c in pairs]))
+        if dist.is_available() and dist.is_initialized():
+            for tensor in flow.cell.state_dict().values():
+                dist.broadcast(tensor, src=0)
+
     def energy_targets(self, batch: Batch) -> torch.Tensor:
         """(B, n_layers) the batch's standardised logit u's (the energy flow's data)."""
         gen = self.generator
@@ -384,6 +428,9 @@ class Flow(Family[FlowConfig]):
         # student has its teacher's)
         if not self.generator.transform.is_fitted:
             self.fit_preprocessing(next_batch, rng)
+        shape_flow = self.generator.shape_flow
+        if isinstance(shape_flow, CellSplineFlow) and not shape_flow.cell.is_fitted:
+            self.fit_cell_spline(next_batch, rng)
         batch = next_batch()
         out = self.minimise("energy", batch, rng, optimisers)
         out |= self.minimise("shape", batch, rng, optimisers)
