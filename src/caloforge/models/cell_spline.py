@@ -37,7 +37,6 @@ from torch import nn
 
 from caloforge.models.spline import (
     DERIVATIVE_SHIFT,
-    MIN_BIN,
     MIN_DERIVATIVE,
     CouplingFlow,
     bin_index,
@@ -47,6 +46,9 @@ from caloforge.models.spline import (
 
 __all__ = ["CellSpline", "CellSplineFlow"]
 
+#: smallest bin height (fraction of the interval): finer than the coupling spline's, so that a
+#: narrow mode (a cell's single-spot energy) can take many bins of the uniform noise-side grid
+MIN_BIN = 1e-5
 #: largest knot derivative the quantile initialisation sets (a nearly empty bin next to a
 #: crowded one would otherwise ask for a cliff)
 MAX_FITTED_DERIVATIVE = 50.0
@@ -68,7 +70,15 @@ class CellSpline(nn.Module):
     cell_offset: torch.Tensor
 
     def __init__(
-        self, dim: int, n_groups: int, *, bins: int, bound: float, energy_nodes: int = 1
+        self,
+        dim: int,
+        n_groups: int,
+        *,
+        bins: int,
+        bound: float,
+        energy_nodes: int = 1,
+        covariates: torch.Tensor | None = None,
+        covariate_start: int = 0,
     ) -> None:
         super().__init__()
         if bins < 2 or not bound > 0 or n_groups < 1 or energy_nodes not in (1, 2):
@@ -81,6 +91,17 @@ class CellSpline(nn.Module):
         self.raw_derivatives = nn.Parameter(torch.zeros(energy_nodes, n_groups, dim, bins - 1))
         self.register_buffer("fitted", torch.tensor(0.0))
         self.register_buffer("cell_offset", torch.arange(dim) * bins, persistent=False)
+        #: the conditional shift (``covariates``): per-cell covariates ``c[:, start : start + n]
+        #: @ covariates`` ((n, dim), e.g. the cells' layer membership of the standardised log
+        #: layer energies) times a learned scale per group and cell
+        self.covariate_start = covariate_start
+        self.covariates: torch.Tensor | None
+        self.shift_scale: nn.Parameter | None
+        if covariates is None:
+            self.covariates, self.shift_scale = None, None
+        else:
+            self.register_buffer("covariates", covariates.clone().float(), persistent=False)
+            self.shift_scale = nn.Parameter(torch.zeros(n_groups, dim))
 
     @property
     def is_fitted(self) -> bool:
@@ -89,7 +110,7 @@ class CellSpline(nn.Module):
     # ---- the tables --------------------------------------------------------------------------
     def knots(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Data-side knots and knot derivatives, both (energy_nodes, n_groups, dim, bins + 1)."""
-        yk, _ = spline_knots(self.raw_heights, self.bound)
+        yk, _ = spline_knots(self.raw_heights, self.bound, MIN_BIN)
         inner = MIN_DERIVATIVE + nn.functional.softplus(self.raw_derivatives + DERIVATIVE_SHIFT)
         one = torch.ones_like(inner[..., :1])
         return yk, torch.cat([one, inner, one], dim=-1)
@@ -110,16 +131,31 @@ class CellSpline(nn.Module):
     def row_weights(self, c: torch.Tensor) -> torch.Tensor:
         """(N, energy_nodes * n_groups): every row's weight of every table (node-major)."""
         w = self.node_weights(c)[:, :, None] * self.groups(c)[:, None, :]
-        return w.reshape(len(c), -1)
+        return w.flatten(1)
+
+    def shift(self, c: torch.Tensor) -> torch.Tensor | None:
+        """(N, dim) the conditional shift added to the data side before the spline (None
+        without covariates): ``(groups @ shift_scale) * (covariates of c @ covariates)``,
+        computed as one matmul."""
+        if self.covariates is None or self.shift_scale is None:
+            return None
+        cov = c[:, self.covariate_start : self.covariate_start + self.covariates.shape[0]]
+        # one matmul: (group x covariate) products against scale x covariate map per cell
+        pairs = (self.groups(c)[:, :, None] * cov[:, None, :]).flatten(1)
+        weights = self.shift_scale[:, None, :] * self.covariates[None, :, :]
+        return pairs @ weights.reshape(pairs.shape[1], self.dim)
 
     # ---- the two directions ------------------------------------------------------------------
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, dim) data side, (N, cond) -> (N, dim) noise side, (N,) log|det du/dx|."""
-        n, k = len(x), self.bins
+        k = self.bins
+        shift = self.shift(c)
+        if shift is not None:
+            x = x + shift
         yk, d = self.knots()
         w = self.row_weights(c)
-        yk_rows = (w @ yk.reshape(w.shape[1], -1)).reshape(n, self.dim, k + 1)
-        d_rows = (w @ d.reshape(w.shape[1], -1)).reshape(n, self.dim, k + 1)
+        yk_rows = (w @ yk.reshape(w.shape[1], -1)).reshape(-1, self.dim, k + 1)
+        d_rows = (w @ d.reshape(w.shape[1], -1)).reshape(-1, self.dim, k + 1)
         inside = (x >= -self.bound) & (x <= self.bound)
         xc = x.clamp(-self.bound, self.bound)
         idx = bin_index(xc, yk_rows)
@@ -142,7 +178,6 @@ class CellSpline(nn.Module):
         # rows; four gathers of single numbers, or one along the second axis, took 3x longer)
         table = torch.stack([yk[..., :-1], yk[..., 1:], d[..., :-1], d[..., 1:]], dim=-1)
         table = table.reshape(-1, 4)
-        inside = (u >= -self.bound) & (u <= self.bound)
         uc = u.clamp(-self.bound, self.bound)
         b = torch.floor((uc + self.bound) / self.width).clamp(0, k - 1)
         row = self.cell_offset[None, :] + b.to(torch.int64)
@@ -153,18 +188,32 @@ class CellSpline(nn.Module):
             p = p + high * (table[row + self.n_groups * self.dim * k] - p)
         y0, y1, d0, d1 = p.unbind(dim=-1)
         x, _ = rq_bin(uc, b * self.width - self.bound, self.width, y0, y1 - y0, d0, d1)
-        return torch.where(inside, x, u)
+        # identity outside the interval: there the spline gives its end knot (+-bound) and the
+        # clamp's offset is added back (two operations instead of a mask and a select)
+        x = x + (u - uc)
+        shift = self.shift(c)
+        return x if shift is None else x - shift
 
     # ---- initialisation ----------------------------------------------------------------------
     @torch.no_grad()
-    def fit(self, x: torch.Tensor, c: torch.Tensor) -> None:
+    def fit(
+        self, x: torch.Tensor, c: torch.Tensor, shift_scale: torch.Tensor | None = None
+    ) -> None:
         """Set every group's spline to the quantile map from the standard normal to the data
         ``x`` (N, dim) of that group (given by ``c``): the data-side knot over noise-side knot
         ``u_k`` is the data's ``Phi(u_k)`` quantile (clipped to the interval, bins at least
         twice the smallest size), each inner derivative the smaller of its two bins' slopes (a
         bin that crosses the gap between two modes then keeps its mass at the modes' edges). A group with fewer than ``4 bins`` rows keeps its spline; every energy
-        node gets the same."""
+        node gets the same. With covariates, the shift's scale is first set to ``shift_scale``
+        ((n_groups, dim); zero if not given) and the quantiles are those of the shifted data."""
         k, bound = self.bins, self.bound
+        if self.shift_scale is not None:
+            self.shift_scale.zero_()
+            if shift_scale is not None:
+                self.shift_scale.copy_(shift_scale)
+            shift = self.shift(c)
+            assert shift is not None
+            x = x + shift
         grid = -bound + self.width * torch.arange(1, k, dtype=torch.float64)
         probs = 0.5 * (1 + torch.erf(grid / math.sqrt(2)))
         groups = self.groups(c)
@@ -208,6 +257,8 @@ class CellSplineFlow(CouplingFlow):
         seed: int,
         init_scale: float,
         transform: str = "spline",
+        covariates: torch.Tensor | None = None,
+        covariate_start: int = 0,
     ) -> None:
         super().__init__(
             dim,
@@ -222,7 +273,13 @@ class CellSplineFlow(CouplingFlow):
             transform=transform,
         )
         self.cell = CellSpline(
-            dim, n_groups, bins=cell_bins, bound=cell_bound, energy_nodes=energy_nodes
+            dim,
+            n_groups,
+            bins=cell_bins,
+            bound=cell_bound,
+            energy_nodes=energy_nodes,
+            covariates=covariates,
+            covariate_start=covariate_start,
         )
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -51,10 +51,13 @@ MIN_DERIVATIVE = 1e-3
 DERIVATIVE_SHIFT = math.log(math.expm1(1.0 - MIN_DERIVATIVE))
 
 
-def spline_knots(raw: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(..., K) raw -> knot positions (..., K + 1) from -bound to bound, bin sizes (..., K)."""
+def spline_knots(
+    raw: torch.Tensor, bound: float, min_bin: float = MIN_BIN
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., K) raw -> knot positions (..., K + 1) from -bound to bound, bin sizes (..., K) of
+    at least ``min_bin`` of the interval."""
     k = raw.shape[-1]
-    size = MIN_BIN + (1 - MIN_BIN * k) * torch.softmax(raw, dim=-1)
+    size = min_bin + (1 - min_bin * k) * torch.softmax(raw, dim=-1)
     cum = torch.cumsum(size, dim=-1)
     zero = torch.zeros_like(cum[..., :1])
     # the last knot is exactly 1 (cumsum rounding must not leave a gap at the upper bound)
@@ -80,6 +83,7 @@ def rq_spline(
     bound: float,
     *,
     inverse: bool = False,
+    min_bin: float = MIN_BIN,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Monotonic rational-quadratic spline, element-wise.
 
@@ -87,10 +91,10 @@ def rq_spline(
     derivatives. Returns ``(y, log|dy/dx|)`` (both (...,)); with ``inverse`` the inverse map
     and the log-derivative of the *forward* map at the returned point, negated (so that the
     two directions' values add to zero). Identity with log-derivative 0 outside
-    ``[-bound, bound]``."""
+    ``[-bound, bound]``; every bin at least ``min_bin`` of the interval."""
     k = (params.shape[-1] + 1) // 3
-    xk, w = spline_knots(params[..., :k], bound)
-    yk, h = spline_knots(params[..., k : 2 * k], bound)
+    xk, w = spline_knots(params[..., :k], bound, min_bin)
+    yk, h = spline_knots(params[..., k : 2 * k], bound, min_bin)
     raw_d = params[..., 2 * k :]
     inner_d = MIN_DERIVATIVE + nn.functional.softplus(raw_d + DERIVATIVE_SHIFT)
     one = torch.ones_like(inner_d[..., :1])
