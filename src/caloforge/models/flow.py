@@ -8,7 +8,9 @@ every layer's dequantised, normalised cell pattern (standardised logit) given th
 the u's and the log layer energies, each cell standardised again per alignment configuration
 (``shape_scaling="cell"``, :class:`~caloforge.models.shower_transform.GroupScaling`). Both are
 stacks of rational-quadratic spline couplings (:mod:`caloforge.models.spline`; affine with
-``energy_coupling`` / ``shape_coupling = "affine"``) over a standard-normal base.
+``energy_coupling`` / ``shape_coupling = "affine"``) over a standard-normal base; with
+``cell_bins`` the shape flow ends in a per-cell spline whose knots are a table per configuration
+(:mod:`caloforge.models.cell_spline`: the cells' two modes at element-wise cost, for a student).
 
 Training: maximum likelihood -- each flow minimises its negative log-likelihood per dimension
 (nats) on the data (the shape flow given the data's true layer energies), each with its own
@@ -34,9 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 
 from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective
+from caloforge.models.cell_spline import CellSplineFlow
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.flow_student import FlowTeacher, distillation_loss
 from caloforge.models.hparams import check_counts
@@ -68,6 +72,19 @@ class FlowConfig:
     #: batches -- a fast student's choice)
     energy_coupling: str = "spline"
     shape_coupling: str = "spline"
+    #: a per-cell rational-quadratic spline at the data end of the shape flow, its knots a
+    #: table per alignment configuration (and energy node) rather than a network output
+    #: (:class:`~caloforge.models.cell_spline.CellSpline`: multi-modal cells at the cost of a
+    #: few element-wise operations, for a fast student): its bins (0: none) and the half-width
+    #: of its interval in the shape flow's space (identity outside)
+    cell_bins: int = 0
+    cell_bound: float = 6.0
+    #: the cell spline's data side shifted per row by a learned multiple (per configuration and
+    #: cell) of the cell's standardised log layer energy, initialised so that a faint cell's
+    #: *absolute* energy (the GFlash spot energy, the dequantisation noise, the cut) sits at
+    #: the same spline position whatever its layer's energy (the shape variables are fractions
+    #: of the layer energy)
+    cell_shift: bool = False
     #: the shape flow's space: ``"global"`` (the shared transform's one mean and width over
     #: all hit cells) or ``"cell"`` (then each cell standardised per alignment configuration,
     #: :class:`~caloforge.models.shower_transform.GroupScaling`)
@@ -101,6 +118,9 @@ class FlowConfig:
         if self.bins < 2 or not self.bound > 0:
             msg = f"flow: bins must be >= 2 and bound > 0, got {self.bins}, {self.bound}"
             raise ValueError(msg)
+        if self.cell_bins == 1 or self.cell_bins < 0 or not self.cell_bound > 0:
+            msg = f"flow: cell_bins must be 0 (none) or >= 2 and cell_bound > 0, got {self.cell_bins}, {self.cell_bound}"
+            raise ValueError(msg)
         if self.shape_scaling not in SHAPE_SCALINGS:
             msg = f"flow: shape_scaling must be one of {', '.join(SHAPE_SCALINGS)}, got {self.shape_scaling!r}"
             raise ValueError(msg)
@@ -113,10 +133,11 @@ class FlowConfig:
             raise ValueError(msg)
 
 
-#: the fast distilled student (``teacher`` left to set: ``dataclasses.replace(STUDENT,
-#: teacher=path)``): affine couplings in both flows (4 x 32 energy, 6 x 64 shape) on the
-#: teacher's preprocessing; the spline energy flow alone took 30% of a student's ONNX Runtime
-#: time (see docs/train.md for its measured time and fidelity)
+#: the fast student (distil with ``dataclasses.replace(STUDENT, teacher=path)``, or train it by
+#: maximum likelihood with ``teacher`` left empty, which scored better): affine couplings in
+#: both flows (4 x 32 energy, 6 x 64 shape) and a 64-bin per-cell spline with the layer-energy
+#: shift at the shape flow's data end, on the teacher's preprocessing (see docs/train.md for
+#: its measured time and fidelity; the spline energy flow alone took 30% of a student's time)
 STUDENT = FlowConfig(
     energy_layers=4,
     energy_hidden=32,
@@ -124,6 +145,8 @@ STUDENT = FlowConfig(
     shape_hidden=64,
     energy_coupling="affine",
     shape_coupling="affine",
+    cell_bins=64,
+    cell_shift=True,
 )
 
 
@@ -176,14 +199,35 @@ class FlowGenerator(Generator):
         self.energy_flow = flow(
             n_layers, encoding.dim, hp.energy_layers, hp.energy_hidden, 0, hp.energy_coupling
         )
-        self.shape_flow = flow(
-            geometry.n_cells,
-            encoding.dim + 2 * n_layers,
-            hp.shape_layers,
-            hp.shape_hidden,
-            1000,
-            hp.shape_coupling,
-        )
+        self.shape_flow: CouplingFlow
+        if hp.cell_bins:
+            self.shape_flow = CellSplineFlow(
+                geometry.n_cells,
+                encoding.dim + 2 * n_layers,
+                n_groups=encoding.n_configs if encoding.uses_config else 1,
+                energy_nodes=2 if encoding.energy_min_mev < encoding.energy_max_mev else 1,
+                cell_bins=hp.cell_bins,
+                cell_bound=hp.cell_bound,
+                layers=hp.shape_layers,
+                hidden=hp.shape_hidden,
+                depth=hp.depth,
+                bins=hp.bins,
+                bound=hp.bound,
+                seed=1000,
+                init_scale=hp.init_scale,
+                transform=hp.shape_coupling,
+                covariates=self.transform.layers.T if hp.cell_shift else None,
+                covariate_start=encoding.dim + n_layers,  # the log layer energies
+            )
+        else:
+            self.shape_flow = flow(
+                geometry.n_cells,
+                encoding.dim + 2 * n_layers,
+                hp.shape_layers,
+                hp.shape_hidden,
+                1000,
+                hp.shape_coupling,
+            )
 
     @property
     def noise_dim(self) -> int:
@@ -328,6 +372,34 @@ class Flow(Family[FlowConfig]):
             x_s = gen.transform.shape_forward(f, energy, noise_u)
             gen.cell_scaling.fit(x_s, gen.groups(conditions))
 
+    @torch.no_grad()
+    def fit_cell_spline(self, next_batch: Callable[[], Batch], rng: torch.Generator) -> None:
+        """Initialise the shape flow's cell spline to the per-cell, per-configuration quantile
+        map of ``fit_batches`` batches of data in the shape flow's space (one dequantisation
+        draw from ``rng``; a student's are the data the teacher learnt, in its space)."""
+        flow = self.generator.shape_flow
+        assert isinstance(flow, CellSplineFlow)
+        pairs = [self.shape_targets(next_batch(), rng) for _ in range(self.hparams.fit_batches)]
+        flow.cell.fit(
+            torch.cat([x for x, _ in pairs]),
+            torch.cat([c for _, c in pairs]),
+            self.shift_scale() if self.hparams.cell_shift else None,
+        )
+        if dist.is_available() and dist.is_initialized():
+            for tensor in flow.cell.state_dict().values():
+                dist.broadcast(tensor, src=0)
+
+    def shift_scale(self) -> torch.Tensor:
+        """(n_groups, n_cells) the cell spline's initial shift scale: a cell whose fraction of
+        its layer is small has ``logit ~ ln E_cell - ln E_layer``, so in the shape flow's space
+        it moves by ``-sigma_l / (shape_std std[g, cell])`` per unit of the standardised log
+        layer energy (``sigma_l`` its width); adding that much back fixes its absolute energy."""
+        gen = self.generator
+        t = gen.transform
+        sigma = t.per_cell(t.log_energy_std[None, :])  # (1, n_cells)
+        std = gen.cell_scaling.std if gen.cell_scaling is not None else torch.ones_like(sigma)
+        return sigma / (t.shape_std * std)
+
     def energy_targets(self, batch: Batch) -> torch.Tensor:
         """(B, n_layers) the batch's standardised logit u's (the energy flow's data)."""
         gen = self.generator
@@ -384,6 +456,9 @@ class Flow(Family[FlowConfig]):
         # student has its teacher's)
         if not self.generator.transform.is_fitted:
             self.fit_preprocessing(next_batch, rng)
+        shape_flow = self.generator.shape_flow
+        if isinstance(shape_flow, CellSplineFlow) and not shape_flow.cell.is_fitted:
+            self.fit_cell_spline(next_batch, rng)
         batch = next_batch()
         out = self.minimise("energy", batch, rng, optimisers)
         out |= self.minimise("shape", batch, rng, optimisers)
