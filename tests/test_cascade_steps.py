@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import Result
 
-from caloforge.geometry import get_geometry
+from caloforge.geometry import CartesianGrid, Geometry, Layer, Slab, get_geometry
 from caloforge.simulation.cascade import Cuts, run_cascade
 from caloforge.simulation.gun import ParticleGun
 
@@ -65,3 +65,53 @@ def test_cli_step_scale_is_for_the_cascade_only(tmp_path: Path, cli: Callable[..
     res = cli([*args, "--step-scale", "0", "-o", str(tmp_path / "b.h5")])
     assert res.exit_code == 2
     assert not (tmp_path / "a.h5").exists()
+
+
+def _block(material: str, mm: float, active: bool) -> Geometry:
+    return Geometry(
+        f"{material}-block",
+        (Layer("l0", CartesianGrid(1, 1, 1000.0, 1000.0), (Slab(material, mm, active),)),),
+    )
+
+
+@pytest.mark.slow
+def test_step_counts_follow_the_transport() -> None:
+    # a photon crossing 1 mm of Al untouched (p = 0.99) makes no e± and takes no e± step
+    thin = Geometry(
+        "thin",
+        (
+            Layer(
+                "l0",
+                CartesianGrid(1, 1, 10.0, 10.0),
+                (Slab("Al", 1.0, False), Slab("Si", 0.1, True)),
+            ),
+        ),
+    )
+    sample = ParticleGun("photon", energies_mev=(1000.0,)).sample(200, thin, seed=1)
+    out = run_cascade(thin, sample, workers=1)
+    assert out.charged_steps is not None
+    assert out.passive_steps is not None
+    untouched = np.isclose(out.escaped_mev, 1000.0)
+    assert 150 < untouched.sum() < 200
+    assert (out.charged_steps[untouched] == 0).all()
+    assert (out.charged_steps[~untouched] > 0).all()
+    assert (out.passive_steps <= out.charged_steps).all()
+    # an all-active block has no passive step
+    block = _block("LAr", 2000.0, True)
+    gun = ParticleGun("electron", energies_mev=(10.0,))
+    sample = gun.sample(20, block, seed=2)
+    a = run_cascade(block, sample, workers=1)
+    assert a.charged_steps is not None
+    assert (a.charged_steps > 0).all()
+    assert a.passive_steps is not None
+    assert (a.passive_steps == 0).all()
+    # deep in LAr a 10 MeV electron's steps are mostly 0.1 of its residual range: about
+    # ln(R(10 MeV) / 0.1 mm) / 0.1 ~ 60 of them, twice as many at half the step limits
+    # (fewer than twice: the steps ended by a discrete interaction stay)
+    b = run_cascade(block, sample, workers=1, cuts=Cuts(step_scale=0.5))
+    assert b.charged_steps is not None
+    ratio = b.charged_steps.sum() / a.charged_steps.sum()
+    assert 1.6 < ratio < 2.05
+    passive = run_cascade(_block("Pb", 200.0, False), gun.sample(5, block, seed=3), workers=1)
+    assert passive.passive_steps is not None
+    np.testing.assert_array_equal(passive.passive_steps, passive.charged_steps)

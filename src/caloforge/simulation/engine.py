@@ -24,7 +24,11 @@ class EngineOutput:
 
     ``visible_mev`` (optional, per shower): everything the active medium sees, inside the cells
     or not (for the cascade: ``active_mev`` plus the below-cut deposits lying in active slabs).
-    Engines that leave it ``None`` get ``cells.sum(axis=1)`` from :meth:`visible`."""
+    Engines that leave it ``None`` get ``cells.sum(axis=1)`` from :meth:`visible`.
+
+    ``charged_steps`` and ``passive_steps`` (optional, per shower): the condensed-history steps
+    of e± of an engine with a transport, all of them and those in passive slabs — what a
+    shower cost (time per shower = steps x time per step)."""
 
     cells: np.ndarray
     active_mev: np.ndarray
@@ -32,6 +36,8 @@ class EngineOutput:
     escaped_mev: np.ndarray
     below_cut_mev: np.ndarray
     visible_mev: np.ndarray | None = None
+    charged_steps: np.ndarray | None = None
+    passive_steps: np.ndarray | None = None
 
     def visible(self) -> np.ndarray:
         """(n,) visible energy in MeV: ``visible_mev`` when the engine books it, else the

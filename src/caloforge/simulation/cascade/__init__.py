@@ -81,7 +81,7 @@ def run_cascade(
         geometry, sample.offset_eta, sample.offset_phi, sample.conditions.get("config")
     )
     cells = np.zeros((n, flat.n_cells))
-    book = np.zeros((n, 5))
+    book = np.zeros((n, 7))
     ok = np.ones(n, dtype=np.bool_)
     cutv = np.array(
         [
@@ -152,4 +152,6 @@ def run_cascade(
         escaped_mev=book[:, 2].copy(),
         below_cut_mev=book[:, 3].copy(),
         visible_mev=book[:, 4].copy(),
+        charged_steps=book[:, 5].astype(np.int64),
+        passive_steps=book[:, 6].astype(np.int64),
     )

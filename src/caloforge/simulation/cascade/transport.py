@@ -4,7 +4,8 @@ Particles: 0 photon, 1 electron, 2 positron; energies are kinetic (MeV), positio
 directions unit vectors. Each shower seeds a SplitMix64 generator from its own 64-bit seed, so a
 shower depends on nothing but its seed and inputs, whatever the number of threads.
 
-Per shower ``book`` = (active, passive, escaped, below_cut, visible) in MeV:
+Per shower ``book`` = (active, passive, escaped, below_cut, visible) in MeV, then two counts,
+(e± steps, e± steps in passive slabs), the work the shower cost:
 
 - ``active`` / ``passive``: continuous energy loss of e± along their steps (restricted
   ionisation and sub-cut bremsstrahlung) in active / passive slabs;
@@ -15,6 +16,9 @@ Per shower ``book`` = (active, passive, escaped, below_cut, visible) in MeV:
   out), deposited where they stop;
 - ``visible``: everything deposited in active slabs (active plus the below-cut part lying in
   active slabs), i.e. what the readout sees, also outside the readout cells.
+
+- the steps: condensed-history steps of e± (every call of the step kernel), all of them and
+  those in passive slabs (whose deposits are not read out).
 
 active + passive + escaped + below_cut equals the incident kinetic energy for photons and
 electrons, and the incident kinetic energy plus 2 m_e c^2 for positrons (the primary positron
@@ -1114,6 +1118,9 @@ def _charged(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple, tabs: tupl
                 return _annihilate(x, y, z, slab, n, sf, si, state)
             return n
         m = smat[slab]
+        book[5] += 1.0
+        if not ro[0][slab]:
+            book[6] += 1.0
         end = _charged_step(p, pos, ctx, ro, tabs)
         if end == STEP_STOPPED:
             if pos:
