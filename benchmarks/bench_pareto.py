@@ -21,7 +21,8 @@ cascade MC timed in the same run (:func:`caloforge.bench.harness.run_bench`, ``-
 Distilled students (``--distil flow``): for every seed, a student is distilled from that seed's
 trained teacher (``flow``: :data:`caloforge.models.flow.STUDENT`, changed with ``--model
 '{"flow-student": {...}}'``, trained ``--student-steps`` steps) and scored like a family, as
-``flow-student``.
+``flow-student``. With ``--ml-student`` the same architecture is also trained by maximum
+likelihood on the data (no teacher, ``--student-steps`` steps), scored as ``flow-student-ml``.
 
 Resumable: every model trains with checkpoints (``--checkpoint-every``); a run that is stopped
 and started again with ``--resume`` continues each unfinished model from its last checkpoint
@@ -40,9 +41,11 @@ Everything is configurable down to a smoke scale; a run's label is printed on ev
 The headline setting (atlas-em-barrel photons at 50 GeV, all eight configurations):
 
     python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 --families flow wgan-gp \
-        --distil flow --model-preset flow=teacher --seeds 3 --steps 4000 --batch-size 256 \
-        --lr 1e-3 --ema-decay 0.999 --batches 10000 --gen-threads 2 --mc 10 --resume \
-        --artifacts benchmarks/artifacts --label headline-50GeV
+        --distil flow --ml-student --seeds 3 --steps 2000 --student-steps 1000 \
+        --batch-size 256 --lr 1e-3 --ema-decay 0.999 \
+        --train-overrides '{"wgan-gp": {"batch_size": 128, "lr": 5e-4, "ema_decay": 0.0}}' \
+        --batches 10000 --gen-threads 2 --mc 10 --resume --artifacts benchmarks/artifacts \
+        --label headline-50GeV
 
 Writes ``benchmarks/results/pareto_<label>.json``, ``.md`` and (matplotlib) ``.png``.
 """
@@ -89,13 +92,19 @@ STUDENTS = {"flow": "flow-student"}
 
 
 def run_config(
-    family: str, args: argparse.Namespace, seed: int, teacher: Path | None = None
+    family: str,
+    args: argparse.Namespace,
+    seed: int,
+    teacher: Path | None = None,
+    ml_student: bool = False,
 ) -> RunConfig:
-    """The run of ``family`` (or, with ``teacher``, of its distilled student) for ``seed``:
-    the family's defaults (a student: its preset) with ``--model`` and ``--train-overrides``."""
-    key = STUDENTS[family] if teacher is not None else family
+    """The run of ``family`` (with ``teacher``: its distilled student; with ``ml_student``: the
+    student's architecture trained by maximum likelihood on the data) for ``seed``: the
+    family's defaults (a student: its preset) with ``--model`` and ``--train-overrides``."""
+    student = teacher is not None or ml_student
+    key = family if not student else STUDENTS[family] + ("-ml" if ml_student else "")
     model: Any = get_family(family).Config()
-    if teacher is not None:
+    if student:
         from caloforge.models.flow import STUDENT
 
         model = STUDENT
@@ -105,7 +114,7 @@ def run_config(
     if over:
         model = from_mapping(type(model), {**to_mapping(model), **over}, f"--model[{key}]")
     train_over = json.loads(args.train_overrides).get(key, {}) if args.train_overrides else {}
-    steps = args.student_steps if teacher is not None else args.steps
+    steps = args.student_steps if student else args.steps
     fields: dict[str, Any] = {
         "steps": steps,
         "batch_size": args.batch_size,
@@ -509,6 +518,12 @@ def main() -> None:
     p.add_argument(
         "--distil", nargs="*", default=[], choices=sorted(STUDENTS), help="families to distil"
     )
+    p.add_argument(
+        "--ml-student",
+        action="store_true",
+        help="also train each --distil student's architecture by maximum likelihood (no "
+        "teacher), scored as '<student>-ml'",
+    )
     p.add_argument("--n-train", type=int, default=None, help="first N training showers")
     p.add_argument("--n-reference", type=int, default=None, help="first N reference showers")
     p.add_argument("--steps", type=int, default=3000)
@@ -593,6 +608,19 @@ def main() -> None:
                 for r in runs
             ]
             doc["families"][name] = {"runs": students, "summary": summarise(students)}
+            if args.ml_student:
+                ml = [
+                    one_seed(
+                        name + "-ml",
+                        run_config(fam, args, r["seed"], ml_student=True),
+                        r["seed"],
+                        train_set,
+                        ref,
+                        args,
+                    )
+                    for r in runs
+                ]
+                doc["families"][name + "-ml"] = {"runs": ml, "summary": summarise(ml)}
     timed = timings({k: Path(v["runs"][0]["model_dir"]) for k, v in doc["families"].items()}, args)
     for fam, body in doc["families"].items():
         body["generation"] = timed["models"][fam]
