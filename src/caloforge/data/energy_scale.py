@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from caloforge.geometry import Geometry, Slab, get_geometry, mip_sampling_fraction
-from caloforge.materials import get_material
+from caloforge.geometry import Geometry, get_geometry
+from caloforge.geometry.stack import E_OVER_MIP_Z, em_sampling_fraction
 
 __all__ = [
     "ENERGY_SCALE_ATTR",
@@ -69,29 +69,6 @@ _CONVENTION = {
 }
 #: geometries whose files hold the EM scale per layer (CaloChallenge dataset 1)
 _EM_SCALE_PER_LAYER = ("calochallenge-1-photons", "calochallenge-1-pions")
-#: e/mip = 1 / (1 + E_OVER_MIP_Z (Z_passive - Z_active)) (Grindhammer and Peters)
-E_OVER_MIP_Z = 0.007
-
-
-def _mass_weighted_z(slabs: Sequence[Slab]) -> float:
-    mass = [get_material(s.material).density_g_cm3 * s.thickness_mm for s in slabs]
-    z = [get_material(s.material).z_eff for s in slabs]
-    return sum(m * zi for m, zi in zip(mass, z, strict=True)) / sum(mass)
-
-
-def em_sampling_fraction(slabs: Sequence[Slab]) -> float:
-    """Fraction of an electromagnetic shower's deposit seen by the active slabs:
-    ``e/mip x f_mip`` (see the module); 0 without active slabs, ``f_mip`` without passive ones."""
-    active = [s for s in slabs if s.active]
-    passive = [s for s in slabs if not s.active]
-    if not active:
-        return 0.0
-    e_over_mip = (
-        1.0 / (1.0 + E_OVER_MIP_Z * (_mass_weighted_z(passive) - _mass_weighted_z(active)))
-        if passive
-        else 1.0
-    )
-    return e_over_mip * mip_sampling_fraction(tuple(slabs))
 
 
 def calibration_factor(geometry: Geometry | str) -> EnergyScale:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from caloforge.materials import get_material
 
-__all__ = ["Slab", "mip_sampling_fraction", "sampling_stack"]
+__all__ = [
+    "E_OVER_MIP_Z",
+    "Slab",
+    "e_over_mip",
+    "em_sampling_fraction",
+    "mass_weighted_z",
+    "mip_sampling_fraction",
+    "sampling_stack",
+]
+
+#: e/mip = 1 / (1 + E_OVER_MIP_Z (Z_passive - Z_active)), mass-weighted Z (Grindhammer and
+#: Peters, hep-ex/0001020): the electromagnetic visible fraction relative to a MIP's
+E_OVER_MIP_Z = 0.007
 
 
 @dataclass(frozen=True)
@@ -30,12 +43,38 @@ class Slab:
         return self.thickness_mm / get_material(self.material).x0_mm
 
 
-def mip_sampling_fraction(slabs: tuple[Slab, ...] | list[Slab]) -> float:
+def mip_sampling_fraction(slabs: Sequence[Slab]) -> float:
     """Fraction of a minimum-ionising particle's energy loss that falls in the active slabs,
     from the PDG dE/dx_min of each material (0 when the slabs lose nothing)."""
     loss = [get_material(s.material).dedx_min_mev_mm * s.thickness_mm for s in slabs]
     total = sum(loss)
     return sum(e for e, s in zip(loss, slabs, strict=True) if s.active) / total if total else 0.0
+
+
+def mass_weighted_z(slabs: Sequence[Slab]) -> float:
+    """Mean atomic number of ``slabs`` weighted by their mass per unit area."""
+    mass = [get_material(s.material).density_g_cm3 * s.thickness_mm for s in slabs]
+    z = [get_material(s.material).z_eff for s in slabs]
+    return sum(m * zi for m, zi in zip(mass, z, strict=True)) / sum(mass)
+
+
+def e_over_mip(slabs: Sequence[Slab], c: float = E_OVER_MIP_Z) -> float:
+    """Grindhammer and Peters' e/mip of a stack, ``1 / (1 + c (Z_passive - Z_active))``; 1 when
+    it has no passive or no active slab."""
+    active = [s for s in slabs if s.active]
+    passive = [s for s in slabs if not s.active]
+    if not active or not passive:
+        return 1.0
+    return 1.0 / (1.0 + c * (mass_weighted_z(passive) - mass_weighted_z(active)))
+
+
+def em_sampling_fraction(slabs: Sequence[Slab], c: float = E_OVER_MIP_Z) -> float:
+    """Fraction of an electromagnetic shower's deposit seen by the active slabs:
+    ``e/mip x f_mip`` (:func:`e_over_mip`, :func:`mip_sampling_fraction`); 0 without active
+    slabs, ``f_mip`` without passive ones."""
+    if not any(s.active for s in slabs):
+        return 0.0
+    return e_over_mip(slabs, c) * mip_sampling_fraction(tuple(slabs))
 
 
 def sampling_stack(

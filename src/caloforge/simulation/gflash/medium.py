@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from caloforge.geometry import Geometry, Slab, mip_sampling_fraction
+from caloforge.geometry.stack import e_over_mip, em_sampling_fraction
 from caloforge.materials import get_material
 from caloforge.simulation.gflash.parameters import GFlashParameters
 
@@ -45,17 +46,6 @@ class EffectiveMedium:
     e_hat: float
     sampling: bool
     sampling_term: float
-
-
-def _e_hat(p: GFlashParameters, z_passive: float, z_active: float) -> float:
-    return 1.0 / (1.0 + p.e_hat_z * (z_passive - z_active))
-
-
-def _mass_weighted_z(slabs: list[Slab]) -> float:
-    mass = [get_material(s.material).density_g_cm3 * s.thickness_mm for s in slabs]
-    return sum(m * get_material(s.material).z_eff for m, s in zip(mass, slabs, strict=True)) / sum(
-        mass
-    )
 
 
 def _sampling_term(p: GFlashParameters, slabs: list[Slab]) -> float:
@@ -108,7 +98,7 @@ def effective_medium(geometry: Geometry, p: GFlashParameters) -> EffectiveMedium
     active = [s for s in slabs if s.active]
     passive = [s for s in slabs if not s.active]
     if sampling and active and passive:
-        e_hat = _e_hat(p, _mass_weighted_z(passive), _mass_weighted_z(active))
+        e_hat = e_over_mip(slabs, p.e_hat_z)
         unit_mm = thickness / len(active)
         fs = x0_mm / unit_mm
     else:
@@ -130,14 +120,7 @@ def layer_sampling(geometry: Geometry, p: GFlashParameters) -> tuple[np.ndarray,
     visible, term = [], []
     for layer in geometry.layers:
         slabs = list(layer.slabs)
-        active = [s for s in slabs if s.active]
-        passive = [s for s in slabs if not s.active]
-        if not active:
-            visible.append(0.0)
-            term.append(0.0)
-            continue
-        e_hat = _e_hat(p, _mass_weighted_z(passive), _mass_weighted_z(active)) if passive else 1.0
-        visible.append(e_hat * mip_sampling_fraction(slabs))
+        visible.append(em_sampling_fraction(slabs, p.e_hat_z))
         term.append(_sampling_term(p, slabs))
     return np.asarray(visible, dtype=float), np.asarray(term, dtype=float)
 

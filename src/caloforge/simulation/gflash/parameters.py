@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from caloforge.geometry.stack import E_OVER_MIP_Z
+
 __all__ = ["GFlashParameters", "LongitudinalMoments", "longitudinal_moments"]
 
 
@@ -51,7 +53,7 @@ class GFlashParameters:
     sig_lna_sam_1: float = 0.79  #                                              [ParsSigLogA2]
     rho_sam_0: float = 0.784  # rho = r0 + r1 ln y                              [ParsRho1]
     rho_sam_1: float = -0.023  #                                                [ParsRho2]
-    e_hat_z: float = 0.007  # e/mip: e_hat = 1 / (1 + c (Z_passive - Z_active))
+    e_hat_z: float = E_OVER_MIP_Z  # e/mip: e_hat = 1 / (1 + c (Z_passive - Z_active))
 
     # ---- GP 2.2, homogeneous radial profile f(r) = p core(R_C) + (1 - p) tail(R_T), tau = t/T
     rc_0: float = 0.0251  # R_C = z1 + z2 tau, z1 = c0 + c1 ln E                [ParRC1]
