@@ -42,10 +42,12 @@ The headline setting (atlas-em-barrel photons at 50 GeV, all eight configuration
 
     python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 --families flow wgan-gp \
         --distil flow --ml-student --seeds 3 --steps 2000 --student-steps 1000 \
-        --batch-size 256 --lr 1e-3 --ema-decay 0.999 \
-        --train-overrides '{"wgan-gp": {"batch_size": 128, "lr": 5e-4, "ema_decay": 0.0}}' \
+        --train-overrides "$(cat benchmarks/configs/pareto_flow_overrides.json)" \
         --batches 10000 --gen-threads 2 --mc 10 --resume --artifacts benchmarks/artifacts \
         --label headline-50GeV
+
+(the flow models' ``[train]`` keys from ``benchmarks/configs/pareto_flow_overrides.json``; the
+GANs keep the command line's ``--lr 5e-4 --batch-size 128``).
 
 Writes ``benchmarks/results/pareto_<label>.json``, ``.md`` and (matplotlib) ``.png``.
 """
