@@ -515,7 +515,9 @@ def figure(doc: dict[str, Any], path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=Path, nargs="+", required=True)
-    p.add_argument("--reference", type=Path, required=True)
+    p.add_argument(
+        "--reference", type=Path, nargs="+", required=True, help="one file, or its parts in order"
+    )
     p.add_argument("--families", nargs="+", default=None, help="default: every registered one")
     p.add_argument(
         "--distil", nargs="*", default=[], choices=sorted(STUDENTS), help="families to distil"
@@ -563,7 +565,7 @@ def main() -> None:
     train_set = load_many(args.train)
     if args.n_train:
         train_set = train_set[np.arange(min(args.n_train, len(train_set)))]
-    ref = read_showers(args.reference)
+    ref = load_many(args.reference)
     work = WORK / f"pareto_{args.label}"
     work.mkdir(parents=True, exist_ok=True)
     if args.n_reference:
@@ -585,7 +587,7 @@ def main() -> None:
         "n_train": len(train_set),
         "n_reference": len(ref),
         "train_files": ", ".join(str(t) for t in args.train),
-        "reference_file": str(args.reference),
+        "reference_file": ", ".join(str(r) for r in args.reference),
         "seeds": args.seeds,
         "steps": args.steps,
         "student_steps": args.student_steps if args.distil else None,
