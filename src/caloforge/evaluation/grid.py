@@ -39,9 +39,8 @@ import numpy as np
 from caloforge.evaluation.inputs import GeometryFile
 from caloforge.evaluation.metrics import separation_power
 from caloforge.evaluation.response import EnergyBinning, energy_binning, energy_response
-from caloforge.geometry import Geometry, mip_sampling_fraction
+from caloforge.geometry import Geometry, mip_loss_mev, mip_sampling_fraction
 from caloforge.io import iter_showers, read_showers
-from caloforge.materials import get_material
 from caloforge.showerset import ShowerSet
 
 __all__ = [
@@ -101,7 +100,7 @@ def mip_energy_mev(geometry: Geometry) -> np.ndarray:
                 "energy; grid observables need a geometry with its slab stack"
             )
             raise ValueError(msg)
-        out[i] = sum(get_material(s.material).dedx_min_mev_mm * s.thickness_mm for s in active)
+        out[i] = mip_loss_mev(ly.slabs)
     return out
 
 
