@@ -317,6 +317,12 @@ def _write(label: str, name: str, record: dict[str, Any]) -> None:
     print(f"wrote {path}", flush=True)
 
 
+def _peak(value: float, fmt: str, unit: str = "") -> str:
+    """A MIP-peak figure, or "no peak" for NaN (:func:`caloforge.evaluation.grid.mip_peak`
+    finds none in its window)."""
+    return f"{value:{fmt}}{unit}" if np.isfinite(value) else "no peak"
+
+
 def _load_line(records: list[dict[str, Any]]) -> str:
     loads = [x for r in records for x in r.get("load_average_1min", [])]
     if not loads:
@@ -361,7 +367,7 @@ def report(args: argparse.Namespace) -> None:
         m = r["metrics"]
         lines.append(
             f"| {r['model']} | {r.get('seed', '-')} | {r.get('steps', '-')} "
-            f"| {m['mip_peak_mip']:.3f} | {100 * m['mip_peak_rel_diff']:+.1f}% "
+            f"| {_peak(m['mip_peak_mip'], '.3f')} | {_peak(100 * m['mip_peak_rel_diff'], '+.1f', '%')} "
             f"| {100 * m['mean_hit_mip_rel_diff']:+.1f}% "
             f"| {m['mean_hits']:.1f} | {100 * m['mean_hits_rel_diff']:+.1f}% "
             f"| {m['auc_low']:.3f} ± {m['auc_low_err']:.3f} "
@@ -384,13 +390,16 @@ def report(args: argparse.Namespace) -> None:
     for r in records:
         by_model.setdefault(r["model"], []).append(r["metrics"])
 
-    def stat(ms: list[dict[str, Any]], key: str, scale: float, fmt: str) -> str:
-        v = np.array([m[key] for m in ms]) * scale
-        return f"{v.mean():{fmt}} ± {v.std():{fmt}}"
+    def stat(ms: list[dict[str, Any]], key: str, scale: float, fmt: str, unit: str = "") -> str:
+        v = np.array([m[key] for m in ms], dtype=np.float64) * scale
+        missing = int(np.isnan(v).sum())
+        if missing:  # the MIP peak: NaN where the spectrum has none in the window
+            return f"no peak in {missing} of {len(v)}"
+        return f"{v.mean():{fmt}} ± {v.std():{fmt}}{unit}"
 
     for model, ms in sorted(by_model.items()):
         lines.append(
-            f"| {model} | {len(ms)} | {stat(ms, 'mip_peak_rel_diff', 100, '+.1f')}% "
+            f"| {model} | {len(ms)} | {stat(ms, 'mip_peak_rel_diff', 100, '+.1f', '%')} "
             f"| {stat(ms, 'mean_hit_mip_rel_diff', 100, '+.1f')}% "
             f"| {stat(ms, 'mean_hits_rel_diff', 100, '+.1f')}% "
             f"| {stat(ms, 'auc_low', 1, '.3f')} | {stat(ms, 'auc_high', 1, '.3f')} |"
