@@ -260,3 +260,33 @@ def test_bibae_train_step_fills_the_kde_with_posterior_means() -> None:
     with torch.no_grad():
         mu = fam.encode(batch)[0]
     assert torch.allclose(fam.generator.kde.bank, mu, atol=1e-6)
+
+
+def test_wgan_lo_ratio_head_learns_from_the_data_not_the_critic() -> None:
+    """``ratio_mmd`` (wgan-lo's default): the critic's gradient stops at the ratio head, which
+    has its own objective, a conditional MMD of log E_tot/E_inc; the values are unchanged."""
+    hp = WGANLOConfig(noise_dim=4, generator_hidden=(8,), critic_hidden=(8,))
+    assert hp.ratio_mmd
+    fam = _ild_family(WGANLO, hp)
+    assert isinstance(fam, WGANLO)
+    ratio = {id(p) for p in fam.generator.ratio.parameters()}
+    objectives = fam.objectives()
+    assert {id(p) for p in objectives["ratio"].parameters} == ratio
+    assert not ratio & {id(p) for p in objectives["generator"].parameters}
+    x = torch.rand(4, 27000) * (torch.rand(4, 27000) < 0.02)
+    batch = Batch(x, torch.linspace(-1, 1, 4)[:, None])
+    fam.generator.ratio.fit(fam.preprocessing.to_fraction(x).sum(dim=1))
+    fam.generator_loss(batch, torch.Generator().manual_seed(0))["generator"].backward()
+    assert all(p.grad is None for p in fam.generator.ratio.parameters())
+    assert next(iter(fam.generator.decoder.parameters())).grad is not None
+    m = fam.ratio_loss(batch, torch.Generator().manual_seed(0))["ratio"]
+    m.backward()
+    assert float(m.detach()) > 0
+    assert all(p.grad is not None for p in fam.generator.ratio.parameters())
+    # detaching changes no value: the same cells with the switch off
+    noise, cond = torch.randn(3, 4), torch.zeros(3, 1)
+    with torch.no_grad():
+        detached = fam.generator.transformed(noise, cond)
+        fam.generator.detach_ratio = False
+        attached = fam.generator.transformed(noise, cond)
+    assert torch.equal(detached, attached)
