@@ -5,6 +5,7 @@ resume tests cover the families as a whole.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -14,13 +15,17 @@ import torch
 from caloforge.geometry import get_geometry
 from caloforge.models import ConditionEncoding, Preprocessing
 from caloforge.models.base import Batch
-from caloforge.models.bib_ae import BIBAE, BIBAEConfig
+from caloforge.models.bib_ae import BIBAE, REFIT_SEED, BIBAEConfig
 from caloforge.models.grid import CellGrid, GridDecoder, from_patches, to_patches
 from caloforge.models.kde import LatentKDE, scott_bandwidth
 from caloforge.models.minibatch import MinibatchDiscrimination
 from caloforge.models.wgan_lo import WGANLO, WGANLOConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+#: a MIP's loss in 0.5 mm of silicon (ild-ecal's active slab): PDG dE/dx_min 1.664 MeV cm2/g,
+#: 2.329 g/cm3
+SI_MIP_MEV = 0.1 * 1.664 * 2.329 * 0.5
 
 
 def test_cell_grid_places_each_layer_top_left_and_round_trips() -> None:
@@ -125,7 +130,7 @@ def test_latent_optimisation_is_the_natural_gradient_step() -> None:
     assert float(after) > float(before)
 
 
-def _tiny_bibae() -> BIBAE:
+def _tiny_bibae(**weights: float) -> BIBAE:
     hp = BIBAEConfig(
         latent_dim=3,
         encoder_hidden=(8,),
@@ -134,6 +139,7 @@ def _tiny_bibae() -> BIBAE:
         latent_critic_hidden=(8,),
         kde_kernels=4,
     )
+    hp = dataclasses.replace(hp, **weights)
     fam = _ild_family(BIBAE, hp)
     assert isinstance(fam, BIBAE)
     return fam
@@ -157,16 +163,18 @@ def test_bibae_post_processor_switch_and_noise_layout() -> None:
 
 
 def test_bibae_post_loss_compares_sorted_cell_spectra() -> None:
-    """The post-processor's spectrum term compares sorted cell values: a shower with its cells
+    """The post-processor's spectrum terms compare sorted cell values: a shower with its cells
     permuted has the same spectrum (term 0) but a large squared error; with the post-processor
-    made the identity, the loss is exactly the sorted and plain gaps of the reconstruction."""
+    made the identity, the loss is exactly the weighted sum of the sorted gaps (network space
+    and MIP units), the plain gap and the energy-sum log ratio of the reconstruction."""
     x = torch.zeros(2, 27000)
     x[:, :100] = torch.linspace(0.1, 5.0, 100)
     perm = x[:, torch.randperm(27000, generator=torch.Generator().manual_seed(1))]
     assert float(((perm.sort(1).values - x.sort(1).values) ** 2).sum()) == 0.0
     assert float(((perm - x) ** 2).sum()) > 0
-    fam = _tiny_bibae()
-    last = fam.generator.post_processor.net[-1]
+    fam = _tiny_bibae(sort_weight=1.0, mip_sort_weight=2.0, post_mse_weight=0.1)
+    pp = fam.generator.post_processor
+    last = pp.net[-1]
     assert isinstance(last, torch.nn.Linear)
     with torch.no_grad():
         last.weight.zero_()  # delta = 0: relu(x + 0) = x for the non-negative decoder output
@@ -175,10 +183,80 @@ def test_bibae_post_loss_compares_sorted_cell_spectra() -> None:
         terms = fam.post_loss(batch, torch.Generator().manual_seed(0))
         x_hat = fam.reconstruct(batch, torch.Generator().manual_seed(0))[0]
     spectrum = ((x_hat.sort(1).values - x.sort(1).values) ** 2).sum(1).mean()
+    # MIP units by hand: condition 0 is the log-centre of 1e4..1e5 MeV; alpha 1e-4 (default)
+    e_mev = math.sqrt(1e4 * 1e5)
+    mip = float(SI_MIP_MEV)
+
+    def in_mip(v: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(1e-4 * torch.expm1(v) * e_mev / mip).sort(1).values
+
+    mip_spectrum = ((in_mip(x_hat) - in_mip(x)) ** 2).sum(1).mean()
     mse = ((x_hat - x) ** 2).sum(1).mean()
+    f_hat, f = 1e-4 * torch.expm1(x_hat), 1e-4 * torch.expm1(x)
+    energy = (torch.log(f_hat.sum(1) / f.sum(1)) ** 2).mean()
     assert float(spectrum) > 0
+    assert float(mip_spectrum) > 0
+    assert float(energy) > 0
     assert torch.allclose(terms["spectrum"], spectrum)
-    assert torch.allclose(terms["post"], spectrum + 0.1 * mse)
+    assert torch.allclose(terms["mip_spectrum"], mip_spectrum, rtol=1e-4)
+    assert torch.allclose(terms["energy_sum"], energy, rtol=1e-4)
+    expected = spectrum + 2.0 * mip_spectrum + 0.1 * mse + 100.0 * energy
+    assert torch.allclose(terms["post"], expected, rtol=1e-4)
+
+
+def test_bibae_post_processor_reads_cells_in_mip_units() -> None:
+    """``mip_units``: log1p(cell / E_MIP), E_MIP = 0.5 mm Si x dE/dx_min (ild-ecal, every
+    layer): a cell of exactly one MIP at 30 GeV reads log 2; zero and negative cells read 0."""
+    fam = _tiny_bibae()
+    pp = fam.generator.post_processor
+    e = 3e4
+    cond = fam.generator.encode_conditions(np.array([e]), None)
+    mip = float(SI_MIP_MEV)
+    cells = torch.tensor([[mip, 0.0, 10 * mip]], dtype=torch.float64)
+    x = torch.zeros(1, 27000)
+    x[0, [0, 1, 26999]] = fam.preprocessing.forward(cells, torch.tensor([[e]])).float()
+    x[0, 2] = -1.0
+    out = pp.mip_units(x, cond)[0]
+    assert float(out[0]) == pytest.approx(math.log(2.0), rel=1e-4)
+    assert float(out[26999]) == pytest.approx(math.log(11.0), rel=1e-4)
+    assert float(out[1]) == 0.0
+    assert float(out[2]) == 0.0
+
+
+def test_kde_refit_replaces_the_bank_with_one_encoders_latents() -> None:
+    kde = LatentKDE(5, 2)
+    kde.update(torch.full((5, 2), 9.0))  # a stale ring
+    latents = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    kde.refit(latents)
+    # 2 latents cycled through 5 kernels; bandwidth from the 2 distinct ones (Scott, n = 2)
+    assert kde.bank.tolist() == [[0.0, 1.0], [2.0, 3.0], [0.0, 1.0], [2.0, 3.0], [0.0, 1.0]]
+    std = math.sqrt(2.0)  # sample std of (0, 2) and of (1, 3)
+    assert torch.allclose(kde.bandwidth, torch.full((2,), std * 2.0 ** (-1.0 / 6.0)))
+    assert kde.is_filled
+    assert int(kde.position) == 0
+    with pytest.raises(ValueError, match=">= 2 latents"):
+        kde.refit(latents[:1])
+
+
+def test_bibae_refresh_fits_the_kde_on_the_current_encoder() -> None:
+    fam = _tiny_bibae()
+    x = torch.rand(6, 27000) * (torch.rand(6, 27000) < 0.02)
+    cond = torch.linspace(-1, 1, 6)[:, None]
+    fam.refresh(x, cond)
+    with torch.no_grad():
+        mu, log_var = fam.encode(Batch(x, cond))
+    # kde_kernels = 4 < 6 showers: one draw from each of the first 4 showers' posteriors,
+    # mean + sigma eps with eps from the fixed-seed generator
+    gen = torch.Generator().manual_seed(REFIT_SEED)
+    eps = torch.randn(mu.shape, generator=gen)
+    expected = (mu + torch.exp(0.5 * log_var) * eps)[:4]
+    assert torch.allclose(fam.generator.kde.bank, expected, atol=1e-6)
+    assert not torch.allclose(fam.generator.kde.bank, mu[:4], atol=1e-3)
+    assert fam.generator.kde.is_filled
+    bank = fam.generator.kde.bank.clone()
+    torch.manual_seed(123)  # the global random state does not enter
+    fam.refresh(x, cond)
+    assert torch.equal(fam.generator.kde.bank, bank)
 
 
 def test_bibae_train_step_fills_the_kde_with_posterior_means() -> None:
@@ -191,3 +269,33 @@ def test_bibae_train_step_fills_the_kde_with_posterior_means() -> None:
     with torch.no_grad():
         mu = fam.encode(batch)[0]
     assert torch.allclose(fam.generator.kde.bank, mu, atol=1e-6)
+
+
+def test_wgan_lo_ratio_head_learns_from_the_data_not_the_critic() -> None:
+    """``ratio_mmd`` (wgan-lo's default): the critic's gradient stops at the ratio head, which
+    has its own objective, a conditional MMD of log E_tot/E_inc; the values are unchanged."""
+    hp = WGANLOConfig(noise_dim=4, generator_hidden=(8,), critic_hidden=(8,))
+    assert hp.ratio_mmd
+    fam = _ild_family(WGANLO, hp)
+    assert isinstance(fam, WGANLO)
+    ratio = {id(p) for p in fam.generator.ratio.parameters()}
+    objectives = fam.objectives()
+    assert {id(p) for p in objectives["ratio"].parameters} == ratio
+    assert not ratio & {id(p) for p in objectives["generator"].parameters}
+    x = torch.rand(4, 27000) * (torch.rand(4, 27000) < 0.02)
+    batch = Batch(x, torch.linspace(-1, 1, 4)[:, None])
+    fam.generator.ratio.fit(fam.preprocessing.to_fraction(x).sum(dim=1))
+    fam.generator_loss(batch, torch.Generator().manual_seed(0))["generator"].backward()
+    assert all(p.grad is None for p in fam.generator.ratio.parameters())
+    assert next(iter(fam.generator.decoder.parameters())).grad is not None
+    m = fam.ratio_loss(batch, torch.Generator().manual_seed(0))["ratio"]
+    m.backward()
+    assert float(m.detach()) > 0
+    assert all(p.grad is not None for p in fam.generator.ratio.parameters())
+    # detaching changes no value: the same cells with the switch off
+    noise, cond = torch.randn(3, 4), torch.zeros(3, 1)
+    with torch.no_grad():
+        detached = fam.generator.transformed(noise, cond)
+        fam.generator.detach_ratio = False
+        attached = fam.generator.transformed(noise, cond)
+    assert torch.equal(detached, attached)

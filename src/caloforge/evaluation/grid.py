@@ -39,9 +39,8 @@ import numpy as np
 from caloforge.evaluation.inputs import GeometryFile
 from caloforge.evaluation.metrics import separation_power
 from caloforge.evaluation.response import EnergyBinning, energy_binning, energy_response
-from caloforge.geometry import Geometry, mip_sampling_fraction
+from caloforge.geometry import Geometry, mip_loss_mev, mip_sampling_fraction
 from caloforge.io import iter_showers, read_showers
-from caloforge.materials import get_material
 from caloforge.showerset import ShowerSet
 
 __all__ = [
@@ -101,7 +100,7 @@ def mip_energy_mev(geometry: Geometry) -> np.ndarray:
                 "energy; grid observables need a geometry with its slab stack"
             )
             raise ValueError(msg)
-        out[i] = sum(get_material(s.material).dedx_min_mev_mm * s.thickness_mm for s in active)
+        out[i] = mip_loss_mev(ly.slabs)
     return out
 
 
@@ -134,8 +133,11 @@ def mip_peak(counts: np.ndarray, edges_log10: np.ndarray = MIP_EDGES_LOG10) -> f
     Found as the vertex of a least-squares parabola (in log10 E) through the counts per log bin
     within ``PEAK_FIT_HALF_WIDTH_DEX`` of the fullest bin of the spectrum's running mean over
     +-``PEAK_START_HALF_WIDTH_DEX``, fitted again about each vertex (three fits at most); when
-    a fit has no maximum within its range, the last centre. NaN without counts in the window.
-    Bins of equal width in log10 E.
+    a fit has no maximum within its range, the last centre. NaN without counts in the window,
+    and NaN when the window holds no peak: its fullest running-mean bin is not a local maximum
+    of the running mean (a spectrum that falls or rises through the window, such as the
+    smeared cells of an auto-encoder without its post-processor, whose fullest bin is the
+    window's edge). Bins of equal width in log10 E.
 
     A fit over ~11 bins, not the fullest single bin: a cascade shower's hit spectrum is
     flat-topped per log bin (ild-ecal photons: within 3% from 1.2 to 1.75 MIP), and the fullest
@@ -154,7 +156,10 @@ def mip_peak(counts: np.ndarray, edges_log10: np.ndarray = MIP_EDGES_LOG10) -> f
         return float("nan")
     half = max(1, round(PEAK_START_HALF_WIDTH_DEX / float(np.median(np.diff(edges)))))
     smooth = np.convolve(per_log, np.full(2 * half + 1, 1.0 / (2 * half + 1)), mode="same")
-    centre = float(centres[window[np.argmax(smooth[window])]])
+    start = int(window[np.argmax(smooth[window])])
+    if any(smooth[j] > smooth[start] for j in (start - 1, start + 1) if 0 <= j < len(smooth)):
+        return float("nan")  # the window's fullest bin is on a slope: no peak inside it
+    centre = float(centres[start])
     for _ in range(3):
         near = np.abs(centres - centre) <= PEAK_FIT_HALF_WIDTH_DEX + 1e-9
         a, b, _ = np.polyfit(centres[near] - centre, per_log[near], 2)

@@ -13,6 +13,7 @@ __all__ = [
     "e_over_mip",
     "em_sampling_fraction",
     "mass_weighted_z",
+    "mip_loss_mev",
     "mip_sampling_fraction",
     "sampling_stack",
 ]
@@ -41,6 +42,12 @@ class Slab:
     def x0(self) -> float:
         """Thickness in radiation lengths."""
         return self.thickness_mm / get_material(self.material).x0_mm
+
+
+def mip_loss_mev(slabs: Sequence[Slab]) -> float:
+    """Mean energy (MeV) a minimum-ionising particle at normal incidence leaves in the active
+    slabs: the sum of their PDG dE/dx_min x thickness (0 without active slabs)."""
+    return sum(get_material(s.material).dedx_min_mev_mm * s.thickness_mm for s in slabs if s.active)
 
 
 def mip_sampling_fraction(slabs: Sequence[Slab]) -> float:

@@ -340,6 +340,12 @@ class Family(ABC, Generic[C]):
         noise = self.generator.make_noise(n * world, rng).to(device)
         return noise if world == 1 else noise[rank * n : (rank + 1) * n]
 
+    def refresh(self, x: torch.Tensor, conditions: torch.Tensor) -> None:
+        """Bring state of the generator that is derived from data up to date with the trained
+        networks, given the training set in network space (the trainer calls it before each
+        validation after step 0, so before every saved model). Default: nothing to do."""
+        del x, conditions
+
     @abstractmethod
     def train_step(
         self,

@@ -27,12 +27,18 @@ from caloforge.geometry import Geometry
 from caloforge.models.base import Batch, Family, Generator, Objective, Trained
 from caloforge.models.bounded import RatioHead, share
 from caloforge.models.conditions import ConditionEncoding
+from caloforge.models.gan_ecritic import mmd
 from caloforge.models.grid import CellGrid, GridDecoder, GridEncoder
 from caloforge.models.hparams import check_counts, check_sizes
 from caloforge.models.minibatch import MinibatchDiscrimination
 from caloforge.models.preprocessing import Preprocessing
 
 __all__ = ["GridCritic", "GridGAN", "GridGANConfig", "GridGenerator", "check_channels"]
+
+#: ``ratio_mmd``: kernel widths (multiples of the data's std of log E_tot/E_inc in the batch)
+#: and the width of the kernel on the incident-energy condition (which spans [-1, 1])
+RATIO_MMD_BANDWIDTHS = (0.5, 1.0, 2.0)
+RATIO_COND_BANDWIDTH = 0.25
 
 
 def check_channels(**channels: tuple[int, ...]) -> None:
@@ -55,6 +61,9 @@ class GridGANConfig:
     critic_channels: tuple[int, ...] = (4, 8)
     #: critic updates per generator update
     n_critic: int = 1
+    #: train the ratio head (E_tot/E_inc) by a conditional MMD to the data's instead of through
+    #: the critic (:meth:`GridGAN.ratio_loss`)
+    ratio_mmd: bool = False
 
     def __post_init__(self) -> None:
         check_sizes(
@@ -88,6 +97,9 @@ class GridGenerator(Generator):
         n_in = self._noise_dim + encoding.dim
         self.decoder = GridDecoder(n_in, grid, hidden, (channels[0], channels[1]))
         self.ratio = RatioHead(n_in, hidden)
+        #: stop the cells' gradient at the ratio (training with ``ratio_mmd``; no effect on the
+        #: values, so none on generation or export)
+        self.detach_ratio = False
 
     @property
     def noise_dim(self) -> int:
@@ -97,7 +109,8 @@ class GridGenerator(Generator):
         """(B, n_cells) cell energies / E_inc: the decoder's ReLU pattern shared out to the
         ratio head's E_tot/E_inc (at most ``MAX_RATIO``)."""
         h = torch.cat([noise, conditions], dim=1)
-        return share(self.decoder(h), self.ratio(h))
+        ratio = self.ratio(h)
+        return share(self.decoder(h), ratio.detach() if self.detach_ratio else ratio)
 
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         return self.preprocessing.from_fraction(self.fractions(noise, conditions))
@@ -166,6 +179,7 @@ class GridGAN(Family[GC]):
     ) -> None:
         super().__init__(geometry, encoding, preprocessing, hparams)
         self.critic = Trained(self.build_critic())
+        self.generator.detach_ratio = hparams.ratio_mmd
 
     def build_critic(self) -> GridCritic:
         hp = self.hparams
@@ -192,10 +206,32 @@ class GridGAN(Family[GC]):
         return super().networks() | {"critic": self.critic}
 
     def objectives(self) -> dict[str, Objective]:
+        if not self.hparams.ratio_mmd:
+            return {
+                "generator": Objective(self.generator_loss, list(self.generator.parameters())),
+                "critic": Objective(self.critic_loss, self.critic.parameters()),
+            }
+        ratio = list(self.generator.ratio.parameters())
+        own = {id(p) for p in ratio}
+        rest = [p for p in self.generator.parameters() if id(p) not in own]
         return {
-            "generator": Objective(self.generator_loss, list(self.generator.parameters())),
+            "generator": Objective(self.generator_loss, rest),
             "critic": Objective(self.critic_loss, self.critic.parameters()),
+            # the ratio head is called outside the generator's training forward: sync
+            "ratio": Objective(self.ratio_loss, ratio, sync=True),
         }
+
+    def ratio_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Conditional MMD between log E_tot/E_inc of the ratio head and of the batch's showers,
+        pairs weighted by a Gaussian kernel of width :data:`RATIO_COND_BANDWIDTH` on the
+        incident-energy condition (:func:`~caloforge.models.gan_ecritic.mmd`)."""
+        noise = self.noise_like(len(batch.x), rng, batch.x.device)
+        h = torch.cat([noise, batch.conditions], dim=1)
+        fake = torch.log(self.generator.ratio(h))
+        real = torch.log(self.preprocessing.to_fraction(batch.x).sum(dim=1).clamp_min(1e-30))
+        c = batch.conditions[:, 0]
+        m = mmd(fake, real, RATIO_MMD_BANDWIDTHS, c, c, cond_bandwidth=RATIO_COND_BANDWIDTH)
+        return {"ratio": m}
 
     @property
     def batches_per_step(self) -> int:
@@ -226,5 +262,8 @@ class GridGAN(Family[GC]):
             if not self.generator.ratio.is_fitted:
                 self.generator.ratio.fit(self.preprocessing.to_fraction(batch.x).sum(dim=1))
             c = self.minimise("critic", batch, rng, optimisers)
-        g = self.minimise("generator", next_batch(), rng, optimisers)
+        batch = next_batch()
+        g = self.minimise("generator", batch, rng, optimisers)
+        if self.hparams.ratio_mmd:
+            g |= self.minimise("ratio", batch, rng, optimisers)
         return {k: float(v.detach()) for k, v in (c | g).items()}

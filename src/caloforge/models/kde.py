@@ -5,7 +5,9 @@ High" BIB-AE samples its decoder's latent from a KDE of encoded training showers
 the KDE lives in the generator as buffers (saved in the artifact, exported with it):
 
 - ``bank`` (K, d): the kernel centres, a ring of the encoder's posterior means of the last K
-  training showers (:meth:`LatentKDE.update`, one batch per training step);
+  training showers (:meth:`LatentKDE.update`, one batch per training step), or the posterior
+  means of one encoder on a set of showers (:meth:`LatentKDE.refit`: what the trainer leaves
+  in a saved model, through :meth:`caloforge.models.base.Family.refresh`);
 - ``bandwidth`` (d,): Scott's rule per dimension, ``K^(-1/(d+4)) x std(bank)``, set with the bank;
 - ``filled``: 0 until the ring has been filled once; until then :meth:`sample` is the prior.
 
@@ -55,6 +57,22 @@ class LatentKDE(nn.Module):
         self.position.fill_(end % k)
         if self.is_filled:
             self.bandwidth.copy_(scott_bandwidth(self.bank))
+
+    @torch.no_grad()
+    def refit(self, latents: torch.Tensor) -> None:
+        """Replace the whole bank by (n, d) latents, n >= 2 (cycled through when n < K, every
+        kernel used alike) and refit the bandwidth on them (Scott's rule with their n): the
+        KDE of one encoder, not a ring written by the drifting encoders of the last K/B
+        training steps."""
+        n = len(latents)
+        if n < 2:
+            msg = f"refit needs >= 2 latents, got {n}"
+            raise ValueError(msg)
+        rows = latents.detach().to(self.bank)
+        self.bank.copy_(rows[torch.arange(self.n_kernels, device=rows.device) % n])
+        self.bandwidth.copy_(scott_bandwidth(rows))
+        self.filled.fill_(1.0)
+        self.position.zero_()
 
     @property
     def is_filled(self) -> bool:

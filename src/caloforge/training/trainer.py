@@ -274,6 +274,8 @@ def _fit(
             # evaluate: validation metrics on the held-out split, keep the best
             validated = state.step % cfg.validate_every == 0 or state.step == total
             if validated:
+                with torch.no_grad():  # data-derived generator state (e.g. a latent KDE)
+                    family.refresh(x, cond)
                 with averaged():
                     metrics = _validate(family, val_set, val_seed)
                 if log is not None:
