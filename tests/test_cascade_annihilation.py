@@ -149,7 +149,7 @@ def test_kernel_annihilates_in_flight_as_often_as_the_tables_say() -> None:
     positron to 1e-9 (book plus everything it left on the stack = T + 2 m_e c^2). The
     fraction agrees with the slowing-down integral of the tables within its statistical error
     plus 15% (the kernel has fluctuating, discrete losses; the integral the mean loss)."""
-    from caloforge.simulation.cascade.transport import _charged
+    from caloforge.simulation.cascade.transport import BOOK_SIZE, _charged
 
     g = Geometry(
         "block",
@@ -174,7 +174,7 @@ def test_kernel_annihilates_in_flight_as_often_as_the_tables_say() -> None:
     for i in range(n):
         sf = np.empty((4096, 7))
         si = np.empty((4096, 2), dtype=np.int64)
-        book = np.zeros(5)
+        book = np.zeros(BOOK_SIZE)
         cells = np.zeros(1)
         state = np.array([1000 + i], dtype=np.uint64)
         ctx = (flat.z_lo, flat.z_hi, flat.slab_material, book, cells, sf, si, state, cutv)
@@ -185,6 +185,7 @@ def test_kernel_annihilates_in_flight_as_often_as_the_tables_say() -> None:
         assert k >= 0
         left = sum(sf[j, 0] for j in range(k))
         assert book[:4].sum() + left == pytest.approx(t0 + 2 * ME, rel=1e-9)
+        assert book[5] >= 1  # the positron's steps are counted (a 10 MeV one takes several)
         # at rest: the last two pushes are back-to-back photons of exactly m_e c^2
         at_rest = k >= 2 and (si[k - 2 : k, 0] == 0).all() and (sf[k - 2 : k, 0] == ME).all()
         in_flight += not at_rest

@@ -25,7 +25,13 @@ from caloforge.simulation.cascade.physics import (
     build_tables,
 )
 from caloforge.simulation.cascade.stack import etaphi_shifts, flatten
-from caloforge.simulation.cascade.transport import ELECTRON, PHOTON, POSITRON, run_showers
+from caloforge.simulation.cascade.transport import (
+    BOOK_SIZE,
+    ELECTRON,
+    PHOTON,
+    POSITRON,
+    run_showers,
+)
 from caloforge.simulation.engine import EngineOutput, max_workers
 from caloforge.simulation.gun import GunSample
 
@@ -81,7 +87,7 @@ def run_cascade(
         geometry, sample.offset_eta, sample.offset_phi, sample.conditions.get("config")
     )
     cells = np.zeros((n, flat.n_cells))
-    book = np.zeros((n, 7))
+    book = np.zeros((n, BOOK_SIZE))
     ok = np.ones(n, dtype=np.bool_)
     cutv = np.array(
         [

@@ -32,7 +32,11 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["run_showers"]
+__all__ = ["BOOK_SIZE", "run_showers"]
+
+#: slots of a shower's ``book`` (see the module): five energies, then two step counts; every
+#: caller of the kernels allocates this many (they write without bounds checks)
+BOOK_SIZE = 7
 
 ME = 0.51099895
 PHOTON, ELECTRON, POSITRON = 0, 1, 2
