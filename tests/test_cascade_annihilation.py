@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from caloforge.geometry import CartesianGrid, Geometry, Layer, Slab
+from caloforge.geometry import Slab
 from caloforge.materials import get_material
 from caloforge.simulation.cascade.physics import (
     CLASSICAL_RADIUS_MM,
@@ -25,6 +25,7 @@ from caloforge.simulation.cascade.physics import (
 )
 from caloforge.simulation.cascade.stack import flatten
 from caloforge.simulation.cascade.transport import _heitler_eps, _two_gamma
+from slabs import one_cell
 
 ME = ELECTRON_MASS_MEV
 MB_MM2 = 1e-25  # millibarn
@@ -151,10 +152,7 @@ def test_kernel_annihilates_in_flight_as_often_as_the_tables_say() -> None:
     plus 15% (the kernel has fluctuating, discrete losses; the integral the mean loss)."""
     from caloforge.simulation.cascade.transport import BOOK_SIZE, _charged
 
-    g = Geometry(
-        "block",
-        (Layer("l0", CartesianGrid(1, 1, 1e4, 1e4), (Slab("Scintillator", 2000.0, True),)),),
-    )
+    g = one_cell("block", Slab("Scintillator", 2000.0, True), width_mm=1e4)
     flat = flatten(g)
     cuts = Cuts()
     tab = build_tables(flat.materials, cuts)

@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 
-from caloforge.geometry import CartesianGrid, Geometry, Layer, Slab
+from caloforge.geometry import Slab
 from caloforge.simulation.cascade import run_cascade
 from caloforge.simulation.gun import ParticleGun
+from slabs import one_cell
 
 ME = 0.51099895
 K_MEV_CM2_G = 0.307075
@@ -31,10 +32,7 @@ def landau_vavilov(t_mev: float, thickness_cm: float) -> tuple[float, float]:
 
 
 def test_thin_silicon_loss_has_the_landau_vavilov_peak() -> None:
-    g = Geometry(
-        "si",
-        (Layer("l0", CartesianGrid(1, 1, 1e4, 1e4), (Slab("Si", 0.3, True),)),),
-    )
+    g = one_cell("si", Slab("Si", 0.3, True), width_mm=1e4)
     n = 20_000
     sample = ParticleGun("electron", energies_mev=(1000.0,)).sample(n, g, seed=34)
     out = run_cascade(g, sample, workers=1).visible_mev

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from click.testing import Result
 
-from caloforge.geometry import CartesianGrid, Geometry, Layer, Slab, get_geometry
+from caloforge.geometry import Geometry, Slab, get_geometry
 from caloforge.simulation.cascade import Cuts, run_cascade
 from caloforge.simulation.gun import ParticleGun
+from slabs import one_cell, thin_al_si
 
 
 def test_step_scale_multiplies_every_step_limit() -> None:
@@ -68,25 +69,13 @@ def test_cli_step_scale_is_for_the_cascade_only(tmp_path: Path, cli: Callable[..
 
 
 def _block(material: str, mm: float, active: bool) -> Geometry:
-    return Geometry(
-        f"{material}-block",
-        (Layer("l0", CartesianGrid(1, 1, 1000.0, 1000.0), (Slab(material, mm, active),)),),
-    )
+    return one_cell(f"{material}-block", Slab(material, mm, active))
 
 
 @pytest.mark.slow
 def test_step_counts_follow_the_transport() -> None:
     # a photon crossing 1 mm of Al untouched (p = 0.99) makes no e± and takes no e± step
-    thin = Geometry(
-        "thin",
-        (
-            Layer(
-                "l0",
-                CartesianGrid(1, 1, 10.0, 10.0),
-                (Slab("Al", 1.0, False), Slab("Si", 0.1, True)),
-            ),
-        ),
-    )
+    thin = thin_al_si()
     sample = ParticleGun("photon", energies_mev=(1000.0,)).sample(200, thin, seed=1)
     out = run_cascade(thin, sample, workers=1)
     assert out.charged_steps is not None

@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from caloforge.geometry import CartesianGrid, Geometry, Layer, Slab, get_geometry
+from caloforge.geometry import get_geometry
 from caloforge.io import read_showers
 from caloforge.simulation import simulate, simulate_to_file
 from caloforge.simulation.cascade import ELECTRON_MASS_MEV, Cuts, run_cascade
 from caloforge.simulation.gun import ParticleGun
+from slabs import thin_al_si
 
 # runs the cascade MC: its numba kernel compiles for ~1.5 min on first use in a fresh checkout
 pytestmark = pytest.mark.slow
@@ -47,16 +48,7 @@ def test_energy_bookkeeping_sums_to_incident_energy(
 
 def test_thin_passive_slab_lets_the_photon_escape() -> None:
     # 1 mm of Al is 0.011 X0: a 1 GeV photon converts with probability 1 - exp(-7/9 * 0.011)
-    g = Geometry(
-        "thin",
-        (
-            Layer(
-                "l0",
-                CartesianGrid(1, 1, 10.0, 10.0),
-                (Slab("Al", 1.0, False), Slab("Si", 0.1, True)),
-            ),
-        ),
-    )
+    g = thin_al_si()
     sample = ParticleGun("photon", energies_mev=(1000.0,)).sample(400, g, seed=1)
     out = run_cascade(g, sample, workers=2)
     p_convert = 1 - math.exp(-7 / 9 * g.total_x0)
