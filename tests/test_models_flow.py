@@ -400,7 +400,7 @@ def test_teacher_must_be_a_trained_flow_with_the_same_preprocessing(teacher: Pat
     enc = load_model(teacher).encoding
     hp = FlowConfig(**{**SMALL, "cut_mev": 1.0, "teacher": str(teacher)})  # type: ignore[arg-type]
     with pytest.raises(
-        ValueError, match=r"hyperparameters\.cut_mev' is 0\.5; the student has 1\.0"
+        ValueError, match=r"hyperparameters\.cut_mev' is 0\.015; the student has 1\.0"
     ):
         Flow(GEOMETRY, enc, Preprocessing(), hp)
     ok = FlowConfig(**{**SMALL, "teacher": str(teacher)})  # type: ignore[arg-type]
@@ -454,3 +454,13 @@ def test_cell_spline_student_with_the_shift_trains_by_likelihood_and_exports(
     assert bool((cell.shift_scale > 0).all())
     exported = export_onnx(tmp_path / "m", tmp_path / "m.onnx")
     assert exported.relative_diff <= 1e-5
+
+
+def test_flow_cuts_at_the_evaluation_hit_threshold() -> None:
+    """The default cut keeps every cell the evaluation counts as a hit; the dequantised empty
+    cells lie below it."""
+    from caloforge.evaluation.observables import DEFAULT_HIT_THRESHOLD_MEV
+
+    hp = FlowConfig()
+    assert hp.cut_mev == DEFAULT_HIT_THRESHOLD_MEV
+    assert 0 < hp.noise_mev < hp.cut_mev
