@@ -145,6 +145,15 @@ def test_response_discrete_points_and_bins() -> None:
     binned = energy_binning(continuous, n_bins=5)
     assert binned.points is None
     assert energy_response(continuous, continuous, binned)["n"] == [80] * 5
+    # in a log bin the resolution is that of E_tot / E_inc, not the bin's E_inc spread: an
+    # exactly proportional response has none, a 10% Gaussian smearing has 10%
+    exact = energy_response(continuous, 0.9 * continuous, binned)
+    assert exact["linearity"] == pytest.approx([0.9] * 5)
+    assert exact["resolution"] == pytest.approx([0.0] * 5, abs=1e-12)
+    wide = np.geomspace(1000, 100_000, 50_000)
+    smeared = 0.9 * wide * (1 + 0.1 * np.random.default_rng(3).standard_normal(wide.size))
+    res = energy_response(wide, smeared, energy_binning(wide, n_bins=5))["resolution"]
+    assert res == pytest.approx([0.1] * 5, rel=0.03)
 
 
 def test_effective_sigma_exact_gaussian_and_robust_to_a_tail() -> None:

@@ -187,13 +187,12 @@ def _response_histograms(
 ) -> str:
     """E_tot/E_inc per incident-energy point (the reference's binning applied to all)."""
     binning = energy_binning(ref.incident_energy)
-    n_points = len(binning.points) if binning.points is not None else len(binning.edges) - 1  # type: ignore[arg-type]
     idx_ref = binning.assign(ref.incident_energy)
     idx_cands = [binning.assign(c.incident_energy) for c in cands]
     ratio_ref = ref.column("e_ratio")
     keep = [
         k
-        for k in range(n_points)
+        for k in range(len(binning))
         if (idx_ref == k).sum() >= 2 and all((ic == k).sum() >= 2 for ic in idx_cands)
     ]
     if not keep:

@@ -4,8 +4,11 @@ Per incident-energy point (each distinct energy when the reference has at most
 ``MAX_DISCRETE_POINTS`` of them, otherwise ``n_bins`` logarithmic bins spanning the reference's
 range, applied unchanged to every candidate):
 
-- linearity: ``mean(E_tot) / mean(E_inc)`` with error ``std(E_tot) / sqrt(n) / mean(E_inc)``;
-- resolution: ``sigma / mu`` of E_tot, with the large-sample error
+- both from the per-shower response ``r = E_tot / E_inc``, so that a logarithmic bin does not
+  count the spread of its incident energies as resolution (at a discrete point E_inc is one
+  number and these are the usual ``mean(E_tot) / E_inc`` and ``sigma / mu`` of E_tot);
+- linearity: ``mean(r)`` with error ``std(r) / sqrt(n)``;
+- resolution: ``std(r) / mean(r)``, with the large-sample error
   ``(sigma/mu) sqrt(1 / (2 (n - 1)) + (sigma/mu)^2 / n)``.
 """
 
@@ -32,6 +35,13 @@ class EnergyBinning:
 
     points: np.ndarray | None = None
     edges: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        """The number of points or bins."""
+        if self.points is not None:
+            return len(self.points)
+        assert self.edges is not None
+        return len(self.edges) - 1
 
     def assign(self, incident_energy: np.ndarray) -> np.ndarray:
         """Point/bin index of each shower, -1 where it matches none."""
@@ -79,18 +89,18 @@ def energy_response(
     idx = binning.assign(e_inc)
     keys = ("e_inc_mev", "n", "linearity", "linearity_err", "resolution", "resolution_err")
     out: dict[str, list[float]] = {k: [] for k in keys}
-    n_points = len(binning.points) if binning.points is not None else len(binning.edges) - 1  # type: ignore[arg-type]
-    for k in range(n_points):
+    for k in range(len(binning)):
         sel = idx == k
         n = int(sel.sum())
         if n < 2:
             continue
-        e_mean, mu, sigma = e_inc[sel].mean(), e_dep[sel].mean(), e_dep[sel].std(ddof=1)
+        r = e_dep[sel] / e_inc[sel]
+        mu, sigma = r.mean(), r.std(ddof=1)
         res = sigma / mu if mu > 0 else 0.0
-        out["e_inc_mev"].append(float(e_mean))
+        out["e_inc_mev"].append(float(e_inc[sel].mean()))
         out["n"].append(n)
-        out["linearity"].append(float(mu / e_mean))
-        out["linearity_err"].append(float(sigma / np.sqrt(n) / e_mean))
+        out["linearity"].append(float(mu))
+        out["linearity_err"].append(float(sigma / np.sqrt(n)))
         out["resolution"].append(float(res))
         out["resolution_err"].append(float(res * np.sqrt(1.0 / (2 * (n - 1)) + res**2 / n)))
     return out
