@@ -372,11 +372,12 @@ def _scalars(run: dict[str, Any]) -> dict[str, float]:
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean and standard deviation (ddof 1; 0 for one seed) of every scalar over the seeds."""
     table = [_scalars(r) for r in runs]
-    out = {}
-    for key in table[0]:
-        v = np.array([t[key] for t in table])
-        out[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
-    return out
+    return {key: _spread(np.array([t[key] for t in table])) for key in table[0]}
+
+
+def _spread(v: np.ndarray) -> dict[str, float]:
+    """Mean and standard deviation (ddof 1; 0 for one value)."""
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
 
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
@@ -440,6 +441,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{fl['fpd']['value']:.4f} | {fl['kpd']['value']:.5f} | {fl['separation_max_all_observables']:.3f} | - | "
         f"{rr['mean_ratio'][0]:.4f} (reference) | {rr['resolution'][0]:.4f} (reference) | - |"
     )
+    lines += response_table(doc)
     lines += [
         "",
         "Generation time, µs per shower (median; first seed's model; the cascade MC's time "
@@ -487,6 +489,39 @@ def markdown(doc: dict[str, Any]) -> str:
         lines += [f"- {fam}: `{path}`" for fam, path in doc["artifacts"].items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def response_table(doc: dict[str, Any]) -> list[str]:
+    """Mean response and σ/E per incident-energy point or log bin (the main table shows the
+    first one only), each family's mean ± std over the seeds beside the reference's; no lines
+    for a single energy."""
+    rr = doc["response_reference"]
+    if len(rr["e_inc_gev"]) < 2:
+        return []
+    fams = list(doc["families"])
+    lines = [
+        "",
+        "Response per incident-energy bin (E_tot/E_inc per shower; mean and σ/E; families: mean "
+        "± std over the seeds; the main table's columns are the first bin):",
+        "",
+        "| E_inc [GeV] | n ref | reference | " + " | ".join(fams) + " |",
+        "|---|---|---|" + "---|" * len(fams),
+    ]
+    for k, e in enumerate(rr["e_inc_gev"]):
+        cells = []
+        for fam in fams:
+            runs = [r["response"] for r in doc["families"][fam]["runs"]]
+            mean = _spread(np.array([r["mean_ratio"][k] for r in runs]))
+            res = _spread(np.array([r["resolution"][k] for r in runs]))
+            cells.append(
+                f"{mean['mean']:.4f} ± {mean['std']:.4f}, {res['mean']:.4f} ± {res['std']:.4f}"
+            )
+        lines.append(
+            f"| {e:.2f} | {rr['n'][k]} | {rr['mean_ratio'][k]:.4f}, {rr['resolution'][k]:.4f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
 
 
 def figure(doc: dict[str, Any], path: Path) -> None:
