@@ -430,8 +430,8 @@ def test_a_teacher_of_another_family_is_refused_by_name(wgan_model: Path) -> Non
 def test_cell_spline_student_with_the_shift_trains_by_likelihood_and_exports(
     tmp_path: Path,
 ) -> None:
-    """The :data:`~caloforge.models.flow.STUDENT` layout (affine couplings, per-cell spline with
-    the layer-energy shift) trained without a teacher: the cell spline is fitted at the first
+    """The :data:`~caloforge.models.flow.STUDENT` layout (spline energy flow, affine shape
+    flow, per-cell spline with the layer-energy shift) trained without a teacher: the cell spline is fitted at the first
     step (the shift's scale to its analytic start, positive) and is saved with the model, and
     the export agrees with PyTorch (at a batch size other than the trace's)."""
     from caloforge.models.flow import STUDENT
@@ -439,8 +439,8 @@ def test_cell_spline_student_with_the_shift_trains_by_likelihood_and_exports(
     assert STUDENT.cell_bins > 0
     assert STUDENT.cell_shift
     model = {
-        "energy_coupling": "affine",
-        "shape_coupling": "affine",
+        "energy_coupling": STUDENT.energy_coupling,
+        "shape_coupling": STUDENT.shape_coupling,
         "cell_bins": 8,
         "cell_shift": True,
     }
