@@ -55,6 +55,12 @@ WORK = Path(__file__).parent / "data" / "runs"
 HEADLINE_OBSERVABLES = ("e_ratio", "frac.presampler", "frac.strips", "frac.middle", "frac.back")
 
 
+def headline_observables(observables: dict[str, Any]) -> list[str]:
+    """The response and every readout layer's energy fraction, for any geometry (on
+    atlas-em-barrel: :data:`HEADLINE_OBSERVABLES`)."""
+    return [k for k in observables if k == "e_ratio" or k.startswith("frac.")]
+
+
 # ---- helpers --------------------------------------------------------------------------------
 def load_many(paths: list[Path]) -> ShowerSet:
     parts = [read_showers(p) for p in paths]
@@ -122,7 +128,9 @@ def headline(result: dict[str, Any], label: str) -> dict[str, Any]:
         "n_reference": result["reference"]["n_showers"],
         "n_candidate": c["n_showers"],
         "separation_floor": c["separation_floor"],
-        "separation": {k: c["observables"][k]["separation"] for k in HEADLINE_OBSERVABLES},
+        "separation": {
+            k: c["observables"][k]["separation"] for k in headline_observables(c["observables"])
+        },
         "separation_max_all_observables": max(v["separation"] for v in c["observables"].values()),
         "separation_mean_all_observables": float(
             np.mean([v["separation"] for v in c["observables"].values()])
@@ -137,7 +145,9 @@ def headline(result: dict[str, Any], label: str) -> dict[str, Any]:
         out["auc_high_level"] = c["classifier"]["high_level"]
     if "per_config" in c:
         out["per_config_separation"] = {
-            cfg: {k: v["observables"][k]["separation"] for k in HEADLINE_OBSERVABLES}
+            cfg: {
+                k: v["observables"][k]["separation"] for k in headline_observables(v["observables"])
+            }
             for cfg, v in c["per_config"].items()
             if not v.get("skipped")
         }
