@@ -224,6 +224,34 @@ def test_mip_sampling_fraction_from_pdg_dedx() -> None:
     assert front / back == pytest.approx(48.90 / 24.95, rel=2e-3)
 
 
+def test_e_over_mip_and_mass_weighted_z_follow_grindhammer_peters() -> None:
+    """e/mip = 1 / (1 + 0.007 (Z_passive - Z_active)), the Z's mass-weighted: Pb/LAr 1/1.448,
+    W/Si 1/1.42; a compound passive layer takes its Z from the masses (1.5 mm Pb + 1 mm Al:
+    (17.025 x 82 + 2.699 x 13) / 19.724)."""
+    from caloforge.geometry.stack import (
+        E_OVER_MIP_Z,
+        e_over_mip,
+        em_sampling_fraction,
+        mass_weighted_z,
+    )
+
+    assert E_OVER_MIP_Z == 0.007
+    pb_lar = [Slab("Pb", 1.5, False), Slab("LAr", 4.2, True)]
+    assert e_over_mip(pb_lar) == pytest.approx(1 / 1.448, rel=1e-12)
+    assert e_over_mip([Slab("W", 2.1, False), Slab("Si", 0.5, True)]) == pytest.approx(1 / 1.42)
+    mixed = [Slab("Pb", 1.5, False), Slab("Al", 1.0, False)]
+    pb, al = 11.35 * 1.5, get_material("Al").density_g_cm3 * 1.0
+    assert mass_weighted_z(mixed) == pytest.approx((pb * 82 + al * 13) / (pb + al), rel=1e-12)
+    assert mass_weighted_z([Slab("LAr", 4.2, True), Slab("LAr", 1.0, True)]) == pytest.approx(18.0)
+    # no passive or no active slab: e/mip is 1; the EM sampling fraction is e/mip x f_mip
+    assert e_over_mip([Slab("LAr", 4.2, True)]) == 1.0
+    assert e_over_mip([Slab("Pb", 1.5, False)]) == 1.0
+    assert em_sampling_fraction(pb_lar) == pytest.approx(
+        mip_sampling_fraction(pb_lar) / 1.448, rel=1e-12
+    )
+    assert em_sampling_fraction([Slab("Pb", 1.5, False)]) == 0.0
+
+
 def test_layer_energies_sums_each_layer_and_gives_empty_layers_zero() -> None:
     g = get_geometry("calochallenge-1-photons")  # layer sizes 8, 160, 190, 5, 0 x 8, 5, 0 x 11
     cells = np.arange(2 * g.n_cells, dtype=np.float64).reshape(2, -1)
