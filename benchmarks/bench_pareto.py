@@ -41,10 +41,9 @@ Everything is configurable down to a smoke scale; a run's label is printed on ev
 The headline setting (atlas-em-barrel photons at 50 GeV, all eight configurations):
 
     python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 --families flow wgan-gp \
-        --distil flow --ml-student --seeds 3 --steps 2000 --student-steps 1000 \
+        --distil flow --ml-student --seeds 3 --steps 2000 --student-steps 2000 \
         --train-overrides "$(cat benchmarks/configs/pareto_flow_overrides.json)" \
-        --batches 10000 --gen-threads 2 --mc 10 --resume --artifacts benchmarks/artifacts \
-        --label headline-50GeV
+        --mc 10 --resume --artifacts benchmarks/artifacts --label headline15keV-50GeV
 
 (the flow models' ``[train]`` keys from ``benchmarks/configs/pareto_flow_overrides.json``; the
 GANs keep the command line's ``--lr 5e-4 --batch-size 128``).
