@@ -79,3 +79,14 @@ def test_spread_and_response_table() -> None:
     assert lines[-1] == "| 20.00 | 12 | 0.9500, 0.0300 | 0.9500 ± 0.0707, 0.0300 ± 0.0141 |"
     single = {k: v[:1] for k, v in ref.items()}
     assert bench_pareto.response_table({**doc, "response_reference": single}) == []
+
+
+def test_headline_observables_follow_the_geometry_layers() -> None:
+    import bench_models
+
+    obs = {"e_ratio": 0, "frac.layer0": 0, "hits.layer0": 0, "frac.layer12": 0, "sparsity": 0}
+    assert bench_models.headline_observables(obs) == ["e_ratio", "frac.layer0", "frac.layer12"]
+    atlas = {k: 0 for k in ("e_ratio", *bench_models.HEADLINE_OBSERVABLES[1:], "hits_total")}
+    assert sorted(bench_models.headline_observables(atlas)) == sorted(
+        bench_models.HEADLINE_OBSERVABLES
+    )

@@ -140,19 +140,16 @@ class FlowConfig:
 
 
 #: the fast student (distil with ``dataclasses.replace(STUDENT, teacher=path)``, or train it by
-#: maximum likelihood with ``teacher`` left empty): the teacher's spline energy flow (6 x 64; the
-#: energy stage is 4-6 dimensions, so its spline costs 1.2-1.45x a student's time, measured)
-#: and an affine 6 x 64 shape flow with a 64-bin per-cell spline with the layer-energy shift at
+#: maximum likelihood with ``teacher`` left empty): the default (the teacher's) spline energy
+#: flow (6 x 64; the energy stage is 4-6 dimensions, so its spline costs 1.2-1.45x a student's
+#: time, measured) and an affine 6 x 64 shape flow with a 64-bin per-cell spline with the layer-energy shift at
 #: its data end, on the teacher's preprocessing (see docs/train.md for its measured time and
 #: fidelity). An affine 4 x 32 energy flow made sigma/E 8-21% too wide on the 50 GeV cascade
 #: headline; the spline energy flow, same data, 1000 steps, maximum likelihood: +0.2%
 #: (affine +7.7%, reference 0.01356 on 1250 showers)
 STUDENT = FlowConfig(
-    energy_layers=6,
-    energy_hidden=64,
     shape_layers=6,
     shape_hidden=64,
-    energy_coupling="spline",
     shape_coupling="affine",
     cell_bins=64,
     cell_shift=True,
