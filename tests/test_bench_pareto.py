@@ -90,3 +90,20 @@ def test_headline_observables_follow_the_geometry_layers() -> None:
     assert sorted(bench_models.headline_observables(atlas)) == sorted(
         bench_models.HEADLINE_OBSERVABLES
     )
+
+
+def test_the_shared_reference_is_written_once(tmp_path: Path) -> None:
+    """Seed lanes in parallel share the label's reference file: a lane finding the same showers
+    there leaves it alone (a second writer would find it locked); other showers replace it."""
+    from caloforge.io import read_showers
+    from synthetic import atlas_showers
+
+    path = tmp_path / "reference.h5"
+    first = atlas_showers(20, seed=1)
+    bench_pareto.write_unless_same(path, first)
+    stamp = path.stat().st_mtime_ns
+    bench_pareto.write_unless_same(path, read_showers(path))
+    assert path.stat().st_mtime_ns == stamp
+    other = atlas_showers(20, seed=2)
+    bench_pareto.write_unless_same(path, other)
+    assert np.array_equal(read_showers(path).cells, other.cells)

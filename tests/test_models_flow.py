@@ -456,11 +456,13 @@ def test_cell_spline_student_with_the_shift_trains_by_likelihood_and_exports(
     assert exported.relative_diff <= 1e-5
 
 
-def test_flow_cuts_at_the_evaluation_hit_threshold() -> None:
-    """The default cut keeps every cell the evaluation counts as a hit; the dequantised empty
-    cells lie below it."""
+@pytest.mark.parametrize("family", ["flow", "flow-matching"])
+def test_flow_cuts_at_the_evaluation_hit_threshold(family: str) -> None:
+    """Both flow families' default cut keeps every cell the evaluation counts as a hit; the
+    dequantised empty cells lie below it."""
     from caloforge.evaluation.observables import DEFAULT_HIT_THRESHOLD_MEV
+    from caloforge.models.registry import get_family
 
-    hp = FlowConfig()
+    hp = get_family(family).Config()
     assert hp.cut_mev == DEFAULT_HIT_THRESHOLD_MEV
     assert 0 < hp.noise_mev < hp.cut_mev

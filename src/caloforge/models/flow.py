@@ -45,7 +45,13 @@ from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.flow_student import FlowTeacher, distillation_loss
 from caloforge.models.hparams import check_counts
 from caloforge.models.preprocessing import Preprocessing
-from caloforge.models.shower_transform import LOG_ENERGY_FLOOR, GroupScaling, ShowerTransform
+from caloforge.models.shower_transform import (
+    DEFAULT_CUT_MEV,
+    DEFAULT_NOISE_MEV,
+    LOG_ENERGY_FLOOR,
+    GroupScaling,
+    ShowerTransform,
+)
 from caloforge.models.spline import TRANSFORMS, CouplingFlow
 
 __all__ = ["SHAPE_SCALINGS", "STUDENT", "Flow", "FlowConfig", "FlowGenerator"]
@@ -93,16 +99,11 @@ class FlowConfig:
     #: (near-identity couplings; exactly 0 would leave the other layers without a gradient)
     init_scale: float = 0.01
     #: the shared preprocessing (see :class:`~caloforge.models.shower_transform.ShowerTransform`
-    #: and ``flow-matching``): the cut sits at the evaluation's hit threshold (15 keV,
-    #: ``caloforge.evaluation.observables.DEFAULT_HIT_THRESHOLD_MEV``), so every cell the
-    #: evaluation counts as a hit is learned, not cut, and the dequantisation width is a third
-    #: of it (the empty cells must lie below the cut). The former 0.5 / 0.05 MeV (set on GFlash
-    #: data) removed 34.8 of the 144.5 hits per 50 GeV cascade shower that lie between 15 keV
-    #: and 0.5 MeV: high-level AUC 0.9995 against 0.626 with 0.015 / 0.005 on the same data
-    #: (benchmarks/results/pareto_cut15-diagnostic.md)
+    #: and ``flow-matching``): the cut at the evaluation's hit threshold, the dequantisation
+    #: width a third of it (``shower_transform.DEFAULT_CUT_MEV`` says why)
     logit_alpha: float = 1e-6
-    noise_mev: float = 0.005
-    cut_mev: float = 0.015
+    noise_mev: float = DEFAULT_NOISE_MEV
+    cut_mev: float = DEFAULT_CUT_MEV
     u0_headroom: float = 1.5
     fit_batches: int = 8
     #: Adam betas (the trainer's betas are set for GANs)

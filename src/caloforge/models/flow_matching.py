@@ -39,7 +39,7 @@ from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.hparams import check_counts
 from caloforge.models.preprocessing import Preprocessing
 from caloforge.models.reflow import Teacher
-from caloforge.models.shower_transform import ShowerTransform
+from caloforge.models.shower_transform import DEFAULT_CUT_MEV, DEFAULT_NOISE_MEV, ShowerTransform
 from caloforge.models.velocity import SOLVER_EVALUATIONS, Field, Solver, VelocityField, integrate
 
 __all__ = ["FlowMatching", "FlowMatchingConfig", "FlowMatchingGenerator"]
@@ -68,16 +68,15 @@ class FlowMatchingConfig:
     solver_steps: int = 16
     #: logit regulariser: logit(u (1 - 2 alpha) + alpha)
     logit_alpha: float = 1e-6
-    #: dequantisation width, MeV per cell: the empty cells become U(0, noise_mev)
-    noise_mev: float = 0.05
-    #: generated cells at or below this many MeV are cut (>= noise_mev): below the smallest
-    #: cells the simulation reads out in practice (GFlash atlas-em-barrel photons at 50 GeV:
-    #: 0.4% of the hit cells lie below 0.5 MeV, 1% below 1.5 MeV) and well above noise_mev.
-    #: The flow cannot put empty cells exactly at zero; what it puts between the dequantised
-    #: empty cells and the smallest hits is cut. With uniform noise the empty cells crowd the
-    #: top of their range (in logit space), so a cut at the noise width leaks: with 0.5 / 0.5
-    #: MeV a 2000-step model had 54 hit strip cells per shower instead of 20
-    cut_mev: float = 0.5
+    #: dequantisation width, MeV per cell: the empty cells become U(0, noise_mev); generated
+    #: cells at or below ``cut_mev`` (>= noise_mev) are cut. Defaults: the evaluation's hit
+    #: threshold and a third of it (see ``shower_transform.DEFAULT_CUT_MEV``). The model cannot
+    #: put empty cells exactly at zero; what it puts between the dequantised empty cells and the
+    #: smallest hits is cut. With uniform noise the empty cells crowd the top of their range (in
+    #: logit space), so a cut at the noise width leaks: with 0.5 / 0.5 MeV a 2000-step model had
+    #: 54 hit strip cells per shower instead of 20
+    noise_mev: float = DEFAULT_NOISE_MEV
+    cut_mev: float = DEFAULT_CUT_MEV
     #: u0 = E_tot/E_inc / (u0_headroom x the largest E_tot/E_inc of the fitting batches)
     u0_headroom: float = 1.5
     fit_batches: int = 8

@@ -31,9 +31,20 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from caloforge.evaluation.observables import DEFAULT_HIT_THRESHOLD_MEV
 from caloforge.geometry import Geometry
 
-__all__ = ["GroupScaling", "ShowerTransform"]
+__all__ = ["DEFAULT_CUT_MEV", "DEFAULT_NOISE_MEV", "GroupScaling", "ShowerTransform"]
+
+#: default cut of generated cells, MeV: the evaluation's hit threshold (15 keV), so every cell
+#: the evaluation counts as a hit is learned, not cut (a 0.5 MeV cut, set on GFlash data,
+#: removed 34.8 of the 144.5 hits per 50 GeV cascade shower: high-level classifier AUC 0.9995
+#: against 0.626 at 15 keV, benchmarks/results/pareto_cut15-diagnostic.md)
+DEFAULT_CUT_MEV = DEFAULT_HIT_THRESHOLD_MEV
+#: default dequantisation width, MeV: a third of the cut, so the empty cells lie below it (with
+#: uniform noise the empty cells crowd the top of their range in logit space: a cut at the noise
+#: width leaks spurious faint hits)
+DEFAULT_NOISE_MEV = DEFAULT_CUT_MEV / 3
 
 #: floor (fraction of E_inc) inside the log of the layer energies the shape model is given
 LOG_ENERGY_FLOOR = 1e-7
