@@ -18,11 +18,14 @@ and ONNX Runtime back-ends at each ``--batches`` size and ``--gen-threads`` coun
 cascade MC timed in the same run (:func:`caloforge.bench.harness.run_bench`, ``--mc`` showers;
 ``--mc 0``: the models only, through ``caloforge.bench.timing.time_call``).
 
-Distilled students (``--distil flow``): for every seed, a student is distilled from that seed's
-trained teacher (``flow``: :data:`caloforge.models.flow.STUDENT`, changed with ``--model
-'{"flow-student": {...}}'``, trained ``--student-steps`` steps) and scored like a family, as
-``flow-student``. With ``--ml-student`` the same architecture is also trained by maximum
-likelihood on the data (no teacher, ``--student-steps`` steps), scored as ``flow-student-ml``.
+Distilled students (``--distil flow flow-matching``): for every seed, a student is distilled
+from that seed's trained teacher and scored like a family (trained ``--student-steps`` steps,
+its preset changed with ``--model '{"<student>": {...}}'``): ``flow-student``
+(:data:`caloforge.models.flow.STUDENT`, probability-density distillation) and
+``flow-matching-reflow`` (:data:`caloforge.models.flow_matching.REFLOW_STUDENT`, reflow, two
+Euler steps). With ``--ml-student`` the same architecture is also trained on the data alone (no
+teacher; the flow by maximum likelihood, the flow-matching preset by flow matching and sampled
+with the same two Euler steps), scored as ``<student>-ml``.
 
 Resumable: every model trains with checkpoints (``--checkpoint-every``); a run that is stopped
 and started again with ``--resume`` continues each unfinished model from its last checkpoint
@@ -40,13 +43,14 @@ Everything is configurable down to a smoke scale; a run's label is printed on ev
 
 The headline setting (atlas-em-barrel photons at 50 GeV, all eight configurations):
 
-    python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 --families flow wgan-gp \
-        --distil flow --ml-student --seeds 3 --steps 2000 --student-steps 2000 \
+    python benchmarks/bench_pareto.py --train T.h5 --reference R.h5 \
+        --families flow wgan-gp gan-ecritic vae flow-matching --distil flow --ml-student \
+        --seeds 3 --steps 2000 --student-steps 6000 \
         --train-overrides "$(cat benchmarks/configs/pareto_flow_overrides.json)" \
         --mc 10 --resume --artifacts benchmarks/artifacts --label headline15keV-50GeV
 
 (the flow models' ``[train]`` keys from ``benchmarks/configs/pareto_flow_overrides.json``; the
-GANs keep the command line's ``--lr 5e-4 --batch-size 128``).
+GANs and the VAE keep the command line's ``--lr 5e-4 --batch-size 128``).
 
 Writes ``benchmarks/results/pareto_<label>.json``, ``.md`` and (matplotlib) ``.png``.
 """
@@ -89,7 +93,20 @@ RESULTS = Path(__file__).parent / "results"
 WORK = Path(__file__).parent / "data" / "runs"
 
 
-STUDENTS = {"flow": "flow-student"}
+#: the distilled student of each family that has one: its name in the tables and its preset
+#: (the ``--ml-student`` of a family, ``<student>-ml``, is the preset trained on the data)
+STUDENTS = {"flow": "flow-student", "flow-matching": "flow-matching-reflow"}
+
+
+def student_preset(family: str) -> Any:
+    """The model configuration of ``family``'s student (``teacher`` left to set)."""
+    if family == "flow":
+        from caloforge.models.flow import STUDENT
+
+        return STUDENT
+    from caloforge.models.flow_matching import REFLOW_STUDENT
+
+    return REFLOW_STUDENT
 
 
 def run_config(
@@ -104,11 +121,7 @@ def run_config(
     family's defaults (a student: its preset) with ``--model`` and ``--train-overrides``."""
     student = teacher is not None or ml_student
     key = family if not student else STUDENTS[family] + ("-ml" if ml_student else "")
-    model: Any = get_family(family).Config()
-    if student:
-        from caloforge.models.flow import STUDENT
-
-        model = STUDENT
+    model: Any = student_preset(family) if student else get_family(family).Config()
     over = json.loads(args.model).get(key, {}) if args.model else {}
     if teacher is not None:
         over = {**over, "teacher": str(teacher)}

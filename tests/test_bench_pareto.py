@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_pareto
 
 from caloforge.models.flow import STUDENT, FlowConfig
+from caloforge.models.flow_matching import FlowMatchingConfig
 
 
 def _args(**over: object) -> argparse.Namespace:
@@ -51,6 +52,23 @@ def test_run_configs_of_the_teacher_and_both_students(tmp_path: Path) -> None:
     assert ml.model.teacher == ""  # type: ignore[union-attr]
     assert ml.model.cell_bins == 16  # type: ignore[union-attr]
     assert (ml.train.steps, ml.train.lr, ml.train.batch_size) == (700, 2e-3, 128)
+
+
+def test_the_reflow_student_of_flow_matching(tmp_path: Path) -> None:
+    """flow-matching's student is its own architecture sampled with two Euler steps, reflowed
+    from the teacher; its likelihood-free twin trains on the data with the same sampler."""
+    args = _args(model=json.dumps({"flow-matching-reflow": {"solver_steps": 1}}))
+    teacher = bench_pareto.run_config("flow-matching", args, seed=0)
+    assert teacher.model == FlowMatchingConfig()
+    assert (teacher.model.solver, teacher.model.solver_steps) == ("midpoint", 16)
+    reflow = bench_pareto.run_config("flow-matching", args, seed=0, teacher=tmp_path / "t")
+    assert isinstance(reflow.model, FlowMatchingConfig)
+    assert (reflow.model.solver, reflow.model.solver_steps) == ("euler", 1)
+    assert reflow.model.teacher == str(tmp_path / "t")
+    assert reflow.train.steps == 700
+    ml = bench_pareto.run_config("flow-matching", args, seed=0, ml_student=True)
+    assert isinstance(ml.model, FlowMatchingConfig)
+    assert (ml.model.solver, ml.model.solver_steps, ml.model.teacher) == ("euler", 2, "")
 
 
 def test_pareto_front_keeps_the_undominated() -> None:

@@ -42,7 +42,7 @@ from caloforge.models.reflow import Teacher
 from caloforge.models.shower_transform import DEFAULT_CUT_MEV, DEFAULT_NOISE_MEV, ShowerTransform
 from caloforge.models.velocity import SOLVER_EVALUATIONS, Field, Solver, VelocityField, integrate
 
-__all__ = ["FlowMatching", "FlowMatchingConfig", "FlowMatchingGenerator"]
+__all__ = ["REFLOW_STUDENT", "FlowMatching", "FlowMatchingConfig", "FlowMatchingGenerator"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,12 @@ class FlowMatchingConfig:
         if self.energy_weight_decay < 0 or self.shape_weight_decay < 0:
             msg = "flow-matching: weight decays must be >= 0"
             raise ValueError(msg)
+
+
+#: the reflow student's preset (``teacher`` still to set): the default architecture (the
+#: student starts from a default teacher's tensors) sampled with two Euler steps, two
+#: evaluations of each network per shower instead of the teacher's 32 (midpoint, 16 steps)
+REFLOW_STUDENT = FlowMatchingConfig(solver="euler", solver_steps=2)
 
 
 class FlowMatchingGenerator(Generator):
