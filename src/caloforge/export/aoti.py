@@ -27,13 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from caloforge.export.metadata import build_metadata, to_onnx_props
 from caloforge.export.onnx import (
     ExportResult,
+    ParityCheck,
     check_inputs,
+    compare,
     require_parity,
     write_sidecar,
 )
@@ -107,16 +108,15 @@ def _compile(artifact: Artifact, meta: dict[str, Any], path: Path) -> None:
 
 def parity_check_aoti(
     artifact: Artifact, package: Path, *, n: int = 256, seed: int = 12345
-) -> tuple[float, float]:
-    """(max |aoti - torch| in MeV, max |torch| in MeV) on ``n`` seeded showers."""
+) -> ParityCheck:
+    """The AOTInductor package against PyTorch on ``n`` seeded showers."""
     from torch._inductor import aoti_load_package
 
     noise, cond = check_inputs(artifact, n, seed)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        ref = artifact.generator.cpu()(noise, cond).numpy()
         out = aoti_load_package(str(package))(noise, cond).numpy()
-    return float(np.abs(out - ref).max()), float(np.abs(ref).max())
+    return compare(artifact, noise, cond, out)
 
 
 @contextlib.contextmanager
@@ -159,7 +159,7 @@ def export_aoti(
         msg = f"{model_dir}: family {artifact.family!r} cannot be exported"
         raise ValueError(msg)
     meta = package_metadata(artifact)
-    diff, scale = (0.0, 0.0)
+    parity = ParityCheck(0.0, 0.0)
     with _staged(out, overwrite=overwrite) as staged:
         try:
             _compile(artifact, meta, staged)
@@ -167,8 +167,8 @@ def export_aoti(
             msg = f"{model_dir}: family {artifact.family!r} could not be compiled by AOTInductor: {exc}"
             raise ValueError(msg) from exc
         if check:
-            diff, scale = parity_check_aoti(artifact, staged, n=n_check)
-            require_parity(out, "the AOTInductor package", diff, scale)
+            parity = parity_check_aoti(artifact, staged, n=n_check)
+            require_parity(out, "the AOTInductor package", parity)
     sidecar = out.with_name(out.name + ".json")
     meta["package"] = {
         "format": "AOTInductor .pt2 (torch.export + torch._inductor.aoti_compile_and_package)",
@@ -185,7 +185,6 @@ def export_aoti(
         model_dir=model_dir,
         check=check,
         n_check=n_check,
-        diff=diff,
-        scale=scale,
+        parity=parity,
         overwrite=overwrite,
     )

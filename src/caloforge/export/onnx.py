@@ -3,12 +3,19 @@
 Graph: inputs ``noise`` (batch, noise_dim) and ``conditions`` (batch, cond_dim), output ``cells``
 (batch, n_cells) in MeV; the batch axis is dynamic. The graph holds no random-number operator.
 Parity: ONNX Runtime and PyTorch outputs on the same seeded noise and conditions must satisfy
-``|ort - torch| <= rtol * max|torch|`` element-wise with ``rtol = 1e-5`` (float32); near-zero cells
-make a per-element relative test meaningless, so the tolerance is relative to the shower's scale.
+``|ort - torch| <= tolerance`` element-wise, where the tolerance is ``rtol = 1e-5`` (float32) of
+the largest cell -- near-zero cells make a per-element relative test meaningless, so it is
+relative to the shower's scale -- or, where larger, twice PyTorch's own float32 rounding error
+(its largest difference from the same generator evaluated in float64). A deep flow with logit
+preprocessing is ill-conditioned enough that float32 PyTorch itself misses the exact result by
+more than 1e-5 of the largest cell (a trained calochallenge-1 flow: 3.5 MeV on a 1.4 GeV cell,
+while ONNX Runtime differed from PyTorch by 0.28 MeV on showers of 27.7 GeV); a runtime closer
+to PyTorch than twice that is as exact as PyTorch is.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from dataclasses import dataclass
@@ -23,7 +30,15 @@ from caloforge.export.metadata import build_metadata, to_onnx_props
 from caloforge.io import atomic_path, atomic_write_text, check_output_path
 from caloforge.models.artifact import Artifact, load_model
 
-__all__ = ["ExportResult", "export_onnx", "parity_check", "require_parity", "write_sidecar"]
+__all__ = [
+    "ExportResult",
+    "ParityCheck",
+    "compare",
+    "export_onnx",
+    "parity_check",
+    "require_parity",
+    "write_sidecar",
+]
 
 DEFAULT_OPSET = 17
 PARITY_RTOL = 1e-5
@@ -53,17 +68,58 @@ def check_inputs(artifact: Artifact, n: int, seed: int) -> tuple[torch.Tensor, t
     return noise, artifact.generator.encode_conditions(energy, config)
 
 
-def parity_check(
-    artifact: Artifact, onnx_path: Path, *, n: int = 256, seed: int = 12345
-) -> tuple[float, float]:
-    """(max |ort - torch| in MeV, max |torch| in MeV) on ``n`` seeded showers."""
-    ort = require("onnxruntime", "export", "the ONNX parity check")
-    noise, cond = check_inputs(artifact, n, seed)
+@dataclass(frozen=True)
+class ParityCheck:
+    """An exported runtime against PyTorch on the same seeded showers (MeV): its largest
+    difference, the largest cell, and PyTorch's own float32 rounding error (the largest
+    difference of the float32 generator from a float64 copy of it; None where the generator
+    does not run in float64)."""
+
+    diff_mev: float
+    scale_mev: float
+    float32_error_mev: float | None = None
+
+    @property
+    def tolerance_mev(self) -> float:
+        """``PARITY_RTOL`` of the largest cell or, where larger, twice PyTorch's float32 error."""
+        own = 2.0 * self.float32_error_mev if self.float32_error_mev is not None else 0.0
+        return max(PARITY_RTOL * self.scale_mev, own)
+
+
+def float64_output(
+    artifact: Artifact, noise: torch.Tensor, cond: torch.Tensor
+) -> np.ndarray | None:
+    """The generator's output computed by a float64 copy of it (None where it does not run in
+    float64: a generator that makes float32 tensors of its own)."""
+    generator = copy.deepcopy(artifact.generator).cpu().double().eval()
+    try:
+        with torch.no_grad():
+            out = generator(noise.double(), cond.double())
+    except (RuntimeError, TypeError):
+        return None
+    return out.numpy() if out.dtype == torch.float64 else None
+
+
+def compare(
+    artifact: Artifact, noise: torch.Tensor, cond: torch.Tensor, out: np.ndarray
+) -> ParityCheck:
+    """``out``, a runtime's cells for ``noise`` and ``cond``, against the artifact's generator."""
     with torch.no_grad():
         ref = artifact.generator.cpu()(noise, cond).numpy()
+    exact = float64_output(artifact, noise, cond)
+    own = float(np.abs(ref - exact).max()) if exact is not None else None
+    return ParityCheck(float(np.abs(out - ref).max()), float(np.abs(ref).max()), own)
+
+
+def parity_check(
+    artifact: Artifact, onnx_path: Path, *, n: int = 256, seed: int = 12345
+) -> ParityCheck:
+    """ONNX Runtime against PyTorch on ``n`` seeded showers."""
+    ort = require("onnxruntime", "export", "the ONNX parity check")
+    noise, cond = check_inputs(artifact, n, seed)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     out = session.run(["cells"], {"noise": noise.numpy(), "conditions": cond.numpy()})[0]
-    return float(np.abs(out - ref).max()), float(np.abs(ref).max())
+    return compare(artifact, noise, cond, out)
 
 
 def export_onnx(
@@ -122,10 +178,10 @@ def export_onnx(
         model.producer_name = "caloforge"
         onnx.checker.check_model(model)
         onnx.save(model, str(tmp))
-        diff, scale = (0.0, 0.0)
+        parity = ParityCheck(0.0, 0.0)
         if check:
-            diff, scale = parity_check(artifact, tmp, n=n_check)
-            require_parity(out, "ONNX Runtime", diff, scale)
+            parity = parity_check(artifact, tmp, n=n_check)
+            require_parity(out, "ONNX Runtime", parity)
     return write_sidecar(
         out,
         sidecar,
@@ -134,19 +190,23 @@ def export_onnx(
         model_dir=model_dir,
         check=check,
         n_check=n_check,
-        diff=diff,
-        scale=scale,
+        parity=parity,
         overwrite=overwrite,
     )
 
 
-def require_parity(out: Path, what: str, diff: float, scale: float) -> None:
-    """Refuse an export whose largest difference from PyTorch, ``diff`` (MeV), exceeds
-    ``PARITY_RTOL`` of the largest cell ``scale`` (MeV); ``what`` names the exported runtime."""
-    if diff > PARITY_RTOL * max(scale, 1e-30):
+def require_parity(out: Path, what: str, parity: ParityCheck) -> None:
+    """Refuse an export whose largest difference from PyTorch exceeds its tolerance
+    (:attr:`ParityCheck.tolerance_mev`); ``what`` names the exported runtime."""
+    if parity.diff_mev > max(parity.tolerance_mev, 1e-30):
+        own = (
+            f", PyTorch's own float32 error {parity.float32_error_mev:.3g} MeV"
+            if parity.float32_error_mev is not None
+            else ""
+        )
         msg = (
-            f"{out}: {what} differs from PyTorch by {diff:.3g} MeV on showers of "
-            f"scale {scale:.3g} MeV (> {PARITY_RTOL:g} relative); not written"
+            f"{out}: {what} differs from PyTorch by {parity.diff_mev:.3g} MeV on showers of "
+            f"scale {parity.scale_mev:.3g} MeV (> {PARITY_RTOL:g} relative{own}); not written"
         )
         raise ValueError(msg)
 
@@ -160,8 +220,7 @@ def write_sidecar(
     model_dir: str | Path,
     check: bool,
     n_check: int,
-    diff: float,
-    scale: float,
+    parity: ParityCheck,
     overwrite: bool,
 ) -> ExportResult:
     """Add the parity record and the source model to ``meta``, write it atomically as the JSON
@@ -169,12 +228,16 @@ def write_sidecar(
     meta["parity"] = {
         "checked": check,
         "n_showers": n_check if check else 0,
-        "max_abs_diff_mev": diff,
-        "max_abs_cells_mev": scale,
-        "criterion": f"max|{runtime} - torch| <= {PARITY_RTOL:g} * max|torch|",
+        "max_abs_diff_mev": parity.diff_mev,
+        "max_abs_cells_mev": parity.scale_mev,
+        "torch_float32_error_mev": parity.float32_error_mev,
+        "criterion": (
+            f"max|{runtime} - torch| <= max({PARITY_RTOL:g} * max|torch|, "
+            "2 * max|torch float32 - torch float64|)"
+        ),
     }
     meta["source_model"] = str(Path(model_dir).resolve())
     atomic_write_text(
         sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n", overwrite=overwrite
     )
-    return ExportResult(out, sidecar, diff, scale, n_check if check else 0)
+    return ExportResult(out, sidecar, parity.diff_mev, parity.scale_mev, n_check if check else 0)
