@@ -60,6 +60,15 @@ def test_harness_rows_and_ratios(
             assert r["fraction_of_flop_limit"] == pytest.approx(
                 r["flops_per_shower"] * r["showers_per_s"] / limit
             )
+    # the evaluation's fidelity-against-speed section finds this model's rows in the result
+    from caloforge.evaluation.speed import check_bench, speed_summary
+
+    check_bench(result, "run_bench")
+    timed = speed_summary(result, {"gan": (str(wgan_model), "wgan-gp")})["candidates"]["gan"]
+    assert len(timed["rows"]) == 4
+    assert timed["fastest"]["us_per_shower"] == pytest.approx(
+        1e6 * min(r["per_shower_s"] for r in rows if r["what"].startswith("wgan-gp"))
+    )
     md = write_results(result, tmp_path, "b", "pytest")
     assert "| cascade | numba | cpu | 1 | 1 |" in md.read_text()
     assert json.loads(md.with_suffix(".json").read_text())["command"] == "pytest"

@@ -29,6 +29,7 @@ import torch
 
 from caloforge.bench.flops import flops_per_sample
 from caloforge.bench.hardware import copy_bandwidth, matmul_flops
+from caloforge.bench.labels import model_label
 from caloforge.bench.timing import time_call
 from caloforge.io import atomic_write_text
 from caloforge.provenance import machine_description, versions
@@ -136,7 +137,7 @@ def _model_rows(
         export_onnx(model_dir, onnx_path, check=True)
     backends: list[Backend] = [TorchBackend(gen, "cpu"), OnnxBackend(onnx_path, threads=threads)]
     rows = []
-    label = f"{art.family} ({model_dir.name})"
+    label = model_label(art.family, model_dir)
     for batch in cfg.batch_sizes:
         for backend in backends:
             run = backend.timer(*_inputs(backend, cfg.energy_mev, config, batch))
@@ -167,7 +168,7 @@ def _gpu_rows(cfg: BenchConfig, model_dirs: Sequence[Path]) -> list[dict[str, An
             t = time_call(run, batch, budget_s=cfg.budget_s)
             rows.append(
                 _row(
-                    f"{art.family} ({model_dir.name})",
+                    model_label(art.family, model_dir),
                     backend,
                     torch.cuda.get_device_name(dev),
                     None,

@@ -99,6 +99,13 @@ def evaluate(
             help="the candidate's model folder: its training curve (log.csv) in the report"
         ),
     ] = None,
+    speed: Annotated[
+        Path | None,
+        typer.Option(
+            help="a `caloforge bench` result (.json) that timed the candidates' models: their "
+            "generation times beside their AUCs in the report"
+        ),
+    ] = None,
     fail_on_flag: Annotated[
         bool, typer.Option("--fail-on-flag", help="exit with status 1 if any observable is flagged")
     ] = False,
@@ -119,6 +126,14 @@ def evaluate(
 
     check_max_auc(max_auc)
     check_output_path(out, overwrite=overwrite, kind="folder")
+    bench = None
+    if speed is not None:
+        if protocol is Protocol.calochallenge:
+            msg = "--speed: the fidelity-against-speed section is part of --protocol caloforge"
+            raise ValueError(msg)
+        from caloforge.evaluation.speed import read_bench
+
+        bench = read_bench(speed)
     if protocol is Protocol.calochallenge:
         from caloforge.evaluation.calochallenge.classifier import ChallengeClassifierConfig
 
@@ -154,6 +169,7 @@ def evaluate(
             progress=True,
             geometry=geometry,
             model_dir=model,
+            speed=bench,
         )
     for name, c in metrics["candidates"].items():
         cls = c.get("classifier")

@@ -11,7 +11,7 @@ optionally all per-observable metrics again per alignment configuration. An obse
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from caloforge.evaluation.observables import (
 )
 from caloforge.evaluation.report import write_report
 from caloforge.evaluation.response import energy_binning, energy_response
+from caloforge.evaluation.speed import candidate_model, check_bench, read_bench, speed_summary
 from caloforge.geometry import Geometry, get_geometry
 from caloforge.io import read_showers
 from caloforge.showerset import ShowerSet
@@ -142,6 +143,7 @@ def evaluate(
     progress: bool = False,
     geometry: Geometry | str | None = None,
     model_dir: str | Path | None = None,
+    speed: str | Path | Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compare ``reference`` with ``candidates`` (ShowerSets or shower files).
 
@@ -154,6 +156,9 @@ def evaluate(
     also listed under ``"warnings"``. ``geometry`` (a Geometry, preset name or binning XML)
     reads every file with that geometry (files that name none, e.g. the CaloChallenge's own).
     ``model_dir``: the candidate's model folder, whose training log the report draws.
+    ``speed``: a ``caloforge bench`` result (its ``.json``, or the dictionary) that timed the
+    candidates' models: their generation times beside their AUCs, under ``"speed"`` and in the
+    report's fidelity-against-speed section (:mod:`caloforge.evaluation.speed`).
     """
     cand_list = (
         [candidates]
@@ -164,6 +169,13 @@ def evaluate(
     reference = with_geometry(reference, geo)
     cand_list = [with_geometry(c, geo) for c in cand_list]
     names = check_sources(reference, cand_list, labels, per_config=per_config)
+    bench = None
+    if speed is not None:
+        if isinstance(speed, Mapping):
+            check_bench(speed, "speed")
+            bench = speed
+        else:
+            bench = read_bench(speed)
     if lowlevel_rows is None:
         lowlevel_rows = default_lowlevel_rows(_n_cells(reference))
     with warnings.catch_warnings(record=True) as caught:
@@ -197,6 +209,9 @@ def evaluate(
             n_bootstrap=n_bootstrap,
             seed=seed,
         )
+    if bench is not None:
+        models = {n: candidate_model(_attrs(c)) for n, c in zip(names, cand_list, strict=True)}
+        result["speed"] = speed_summary(bench, models)
     if out_dir is not None:
         write_report(
             result,
@@ -246,6 +261,15 @@ def _first_showers(source: Source, n: int = 3) -> ShowerSet:
     if isinstance(source, GeometryFile):
         return read_showers(source.path, source.geometry, stop=n)
     return read_showers(source, stop=n)
+
+
+def _attrs(source: Source) -> dict[str, Any]:
+    """A sample's file attributes (what made it)."""
+    if isinstance(source, ShowerSet):
+        return source.attrs
+    if isinstance(source, GeometryFile):
+        return read_showers(source.path, source.geometry, stop=0).attrs
+    return read_showers(source, stop=0).attrs
 
 
 def _n_cells(source: Source) -> int:

@@ -589,3 +589,25 @@ def training_curve_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -
         if val:
             right.legend(ncols=2)
     return fig
+
+
+def speed_figure(
+    points: Mapping[str, tuple[float, float, float]], cascade_us: float | None
+) -> Figure:
+    """Low-level classifier AUC against generation time (µs per shower, log x) per candidate
+    (``points``: label -> (µs, AUC, AUC error)), the cascade's time as a vertical line."""
+    with hep_style():
+        fig = Figure(figsize=(6.5, 4.6), layout="constrained")
+        ax = fig.subplots()
+        for (label, (us, auc, err)), colour in zip(
+            points.items(), _colours(len(points)), strict=True
+        ):
+            ax.errorbar([us], [auc], yerr=[err], marker="o", color=colour, label=label)
+        if cascade_us is not None:
+            ax.axvline(cascade_us, color="k", linestyle="--", label="cascade MC")
+        ax.axhline(0.5, color="grey", linestyle=":", label="indistinguishable")
+        ax.set_xscale("log")
+        ax.set_xlabel("µs per shower (fastest CPU setting)")
+        ax.set_ylabel("AUC, low-level classifier")
+        ax.legend(fontsize="small")
+    return fig

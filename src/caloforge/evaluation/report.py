@@ -2,7 +2,8 @@
 ``metrics.json``, both written atomically.
 
 Page order: samples and warnings; the metric table (classifier AUCs, FPD, KPD, correlation
-differences, number of flagged observables per candidate); the per-observable table
+differences, number of flagged observables per candidate); fidelity against speed (when the
+evaluation was given a bench result that timed the candidates' models); the per-observable table
 (separation power and Wasserstein-1, flagged rows — see ``flagging.is_flagged`` — in red,
 worst first); then figures: response curves and E_tot/E_inc per incident-energy point,
 cell-energy spectrum, average images per layer (per configuration when evaluated per
@@ -42,6 +43,7 @@ from caloforge.evaluation.plots import (
     response_histograms_figure,
     shower_displays_figure,
     spectrum_figure,
+    speed_figure,
     training_curve_figure,
 )
 from caloforge.evaluation.response import energy_binning
@@ -114,6 +116,53 @@ def _summary_table(metrics: dict[str, Any]) -> str:
         "<th>FPD</th><th>FPD floor (reference halves)</th><th>KPD</th><th>max |Δ corr|</th><th>flagged</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _speed_section(metrics: dict[str, Any]) -> str:
+    """Fidelity against speed: each timed candidate's AUCs beside its generation times."""
+    speed = metrics.get("speed")
+    if not speed or not speed["candidates"]:
+        return ""
+    cascade = speed["cascade_us"]
+    rows, points = [], {}
+    for label, timed in speed["candidates"].items():
+        low = metrics["candidates"][label].get("classifier", {}).get("low_level")
+        high = metrics["candidates"][label].get("classifier", {}).get("high_level")
+        best = timed["fastest"]
+        if low:
+            points[label] = (best["us_per_shower"], low["auc"], low["error"])
+        each = "; ".join(
+            f"{html.escape(str(r['backend']))} {r['threads'] or '-'} thr, batch {r['batch']}: "
+            f"{r['us_per_shower']:,.1f}"
+            for r in timed["rows"]
+        )
+        sp = best["speedup_vs_cascade"]
+        rows.append(
+            "<tr>"
+            f"<td class='name'>{html.escape(label)}</td>"
+            f"<td>{_pm(low['auc'], low['error']) if low else '-'}</td>"
+            f"<td>{_pm(high['auc'], high['error']) if high else '-'}</td>"
+            f"<td>{best['us_per_shower']:,.2f}</td>"
+            f"<td>{html.escape(str(best['backend']))}, {best['threads'] or '-'} thread(s), "
+            f"batch {best['batch']}</td>"
+            f"<td>{'-' if sp is None else f'{sp:,.0f}'}</td>"
+            f"<td class='name'>{each}</td>"
+            "</tr>"
+        )
+    head = (
+        "<tr><th>candidate</th><th>AUC low-level</th><th>AUC high-level</th>"
+        "<th>µs per shower (fastest)</th><th>at</th><th>× cascade</th>"
+        "<th>every timing (µs per shower)</th></tr>"
+    )
+    ref = ", ".join(f"{t} thread(s) {us:,.0f} µs" for t, us in cascade.items()) or "not timed"
+    fig = speed_figure(points, min(cascade.values()) if cascade else None)
+    return f"""<h2>Fidelity against speed</h2>
+<p>Generation times from the <code>caloforge bench</code> result given to the evaluation, for the
+candidates whose model it timed; × cascade: the cascade Monte Carlo's time per shower in the same
+run at the same thread count over the candidate's (cascade: {ref}).</p>
+<table>{head}{"".join(rows)}</table>
+<div class="figs">{_png(fig, "fidelity against speed")}</div>
+"""
 
 
 def _ranked(metrics: dict[str, Any], names: list[str]) -> list[str]:
@@ -427,6 +476,7 @@ hit threshold {metrics["settings"]["hit_threshold_mev"]} MeV.</p>
 {_summary_table(metrics)}
 <p>AUC 0.5: indistinguishable from the reference; 1.0: trivially separable (held-out test split,
 Hanley-McNeil error). FPD/KPD: arXiv:2211.10295 on the standardised high-level observables.</p>
+{_speed_section(metrics)}
 <h3>Flagged observables (separation power above the finite-sample floor by more than
 {SEPARATION_THRESHOLD} and by 3 standard errors)</h3><ul>{flagged}</ul>
 {"<h3>Warnings</h3><ul>" + warn + "</ul>" if warn else ""}
