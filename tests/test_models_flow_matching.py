@@ -117,6 +117,31 @@ def test_shape_inverse_cuts_at_cut_mev_and_keeps_layer_energies() -> None:
     assert (lost <= sizes.expand_as(e)[~kept] * 1.0).all()
 
 
+def test_clamping_to_the_preprocessing_range_keeps_the_showers() -> None:
+    """Values beyond the images of u = 0 and 1 (a teacher's run-away ODE) clamp to them and
+    make exactly the same showers; values inside are untouched."""
+    t = _transform(noise_mev=0.1, cut_mev=1.0).double()
+    rng = torch.Generator().manual_seed(4)
+    t.energy_mean.copy_(torch.randn(4, generator=rng, dtype=torch.float64))
+    t.energy_std.copy_(0.5 + torch.rand(4, generator=rng, dtype=torch.float64))
+    t.shape_mean.fill_(-9.0)
+    t.shape_std.fill_(1.6)
+    ye = 40 * torch.randn(64, 4, generator=rng, dtype=torch.float64)
+    ys = 10 * torch.randn(64, GEOMETRY.n_cells, generator=rng, dtype=torch.float64)
+    ys[0, 0], ys[1, 1] = 2.3e5, -2.3e5
+    ce, cs = t.clamp(ye, "energy"), t.clamp(ys, "shape")
+    assert cs.max() < 100 and cs.min() > -100
+    assert (ce != ye).any() and (cs != ys).any()
+    inside = (cs == ys) & (ys.abs() < 1.0)
+    assert inside.any()
+    energy = torch.full((64, 1), 1e4, dtype=torch.float64)
+    e = t.energy_inverse(ye)
+    torch.testing.assert_close(t.energy_inverse(ce), e, rtol=1e-9, atol=1e-15)
+    torch.testing.assert_close(
+        t.shape_inverse(cs, e, energy), t.shape_inverse(ys, e, energy), rtol=1e-9, atol=1e-15
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "amplification"),
     [

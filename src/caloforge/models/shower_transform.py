@@ -27,6 +27,8 @@ cut stays empty).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -132,6 +134,20 @@ class ShowerTransform(nn.Module):
         1e-5 export parity); ``Exp`` is accurate to a few ulp in both back-ends."""
         logistic = 1.0 / (1.0 + torch.exp(-y))
         return ((logistic - self.alpha) / (1 - 2 * self.alpha)).clamp(0.0, 1.0)
+
+    def clamp(self, y: torch.Tensor, stage: str) -> torch.Tensor:
+        """``y``, standardised ``"energy"`` or ``"shape"`` variables, clamped to the images of
+        u = 0 and u = 1 (``logit`` of alpha and 1 - alpha, standardised). The inverse maps clip
+        u to [0, 1], so a clamped value makes exactly the shower the unclamped one makes; what a
+        model puts beyond them (a flow-matching teacher's ODE can run off to 1e5) carries no
+        information and is not a target to learn."""
+        edge = math.log((1 - self.alpha) / self.alpha)
+        mean, std = (
+            (self.energy_mean, self.energy_std)
+            if stage == "energy"
+            else (self.shape_mean, self.shape_std)
+        )
+        return torch.maximum(torch.minimum(y, (edge - mean) / std), (-edge - mean) / std)
 
     def layer_energies(self, f: torch.Tensor) -> torch.Tensor:
         """(N, n_cells) -> (N, n_layers) layer sums."""
