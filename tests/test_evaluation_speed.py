@@ -103,6 +103,12 @@ def test_the_report_section_escapes_and_shows_the_times(tmp_path: Path) -> None:
     assert "10,000" in page
     assert 'alt="fidelity against speed"' in page
     assert _speed_section({"candidates": {}}) == ""
+    # what a bench file says about back-ends and threads is escaped too
+    speed["candidates"]["<i>flow</i>"]["fastest"]["backend"] = "<script>"
+    speed["cascade_us"] = {"<b>2</b>": 1.0}
+    page = _speed_section(metrics)
+    assert "<script>" not in page
+    assert "<b>2" not in page
 
 
 @pytest.mark.parametrize(

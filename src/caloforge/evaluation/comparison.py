@@ -265,19 +265,11 @@ def _first_showers(source: Source, n: int = 3) -> ShowerSet:
 
 def _attrs(source: Source) -> dict[str, Any]:
     """A sample's file attributes (what made it)."""
-    if isinstance(source, ShowerSet):
-        return source.attrs
-    if isinstance(source, GeometryFile):
-        return read_showers(source.path, source.geometry, stop=0).attrs
-    return read_showers(source, stop=0).attrs
+    return _first_showers(source, 0).attrs
 
 
 def _n_cells(source: Source) -> int:
-    if isinstance(source, ShowerSet):
-        return source.geometry.n_cells
-    if isinstance(source, GeometryFile):
-        return source.geometry.n_cells
-    return read_showers(source, stop=0).geometry.n_cells
+    return _first_showers(source, 0).geometry.n_cells
 
 
 def _evaluate(

@@ -132,7 +132,8 @@ def _speed_section(metrics: dict[str, Any]) -> str:
         if low:
             points[label] = (best["us_per_shower"], low["auc"], low["error"])
         each = "; ".join(
-            f"{html.escape(str(r['backend']))} {r['threads'] or '-'} thr, batch {r['batch']}: "
+            f"{html.escape(str(r['backend']))} {html.escape(str(r['threads'] or '-'))} thr, "
+            f"batch {html.escape(str(r['batch']))}: "
             f"{r['us_per_shower']:,.1f}"
             for r in timed["rows"]
         )
@@ -143,8 +144,9 @@ def _speed_section(metrics: dict[str, Any]) -> str:
             f"<td>{_pm(low['auc'], low['error']) if low else '-'}</td>"
             f"<td>{_pm(high['auc'], high['error']) if high else '-'}</td>"
             f"<td>{best['us_per_shower']:,.2f}</td>"
-            f"<td>{html.escape(str(best['backend']))}, {best['threads'] or '-'} thread(s), "
-            f"batch {best['batch']}</td>"
+            f"<td>{html.escape(str(best['backend']))}, "
+            f"{html.escape(str(best['threads'] or '-'))} thread(s), "
+            f"batch {html.escape(str(best['batch']))}</td>"
             f"<td>{'-' if sp is None else f'{sp:,.0f}'}</td>"
             f"<td class='name'>{each}</td>"
             "</tr>"
@@ -154,7 +156,10 @@ def _speed_section(metrics: dict[str, Any]) -> str:
         "<th>µs per shower (fastest)</th><th>at</th><th>× cascade</th>"
         "<th>every timing (µs per shower)</th></tr>"
     )
-    ref = ", ".join(f"{t} thread(s) {us:,.0f} µs" for t, us in cascade.items()) or "not timed"
+    ref = (
+        ", ".join(f"{html.escape(t)} thread(s) {us:,.0f} µs" for t, us in cascade.items())
+        or "not timed"
+    )
     fig = speed_figure(points, min(cascade.values()) if cascade else None)
     return f"""<h2>Fidelity against speed</h2>
 <p>Generation times from the <code>caloforge bench</code> result given to the evaluation, for the
