@@ -56,6 +56,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             validate_every=max(args.steps // 4, 1),
             checkpoint_every=max(args.steps // 10, 1),
             progress=False,
+            lr_schedule=args.lr_schedule,
         ),
     )
     start = time.perf_counter()
@@ -67,6 +68,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "steps": args.steps,
         "batch_size": args.batch_size,
         "lr": args.lr,
+        "lr_schedule": args.lr_schedule,
         "train_file": str(args.train),
         "train_sample": sample_info(args.train),
         "train_wall_seconds_this_process": wall,
@@ -286,12 +288,14 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         "## Models",
         "",
-        "| model | steps | batch | lr | generator params | train wall (s, loaded) | generate wall (s) |",
+        "| model | steps | batch | lr (schedule) | generator params | train wall (s, loaded) "
+        "| generate wall (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for lab, m in doc["models"].items():
         lines.append(
-            f"| {lab} | {m['steps']} | {m['batch_size']} | {m['lr']} | "
+            f"| {lab} | {m['steps']} | {m['batch_size']} "
+            f"| {m['lr']} ({m.get('lr_schedule', 'constant')}) | "
             f"{m['generator_parameters']} | {m['train_wall_seconds_this_process']:.0f} | "
             f"{m['generate_wall_seconds']:.1f} |"
         )
@@ -343,6 +347,7 @@ def main() -> None:
     t.add_argument("--steps", type=int, default=300)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr-schedule", default="constant", help="train.lr_schedule")
     g = sub.add_parser("generate")
     g.add_argument("--reference", required=True)
     g.add_argument("--work", required=True)

@@ -23,11 +23,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ild import ALPHA, generate, load_parts
+from bench_ild import generate, ild_run_config, load_parts
 
-from caloforge.models import Preprocessing
-from caloforge.models.registry import get_family
-from caloforge.training import RunConfig, TrainConfig, train
+from caloforge.training import train
 
 
 def main() -> None:
@@ -59,24 +57,13 @@ def main() -> None:
     for family in args.families:
         for seed in args.seeds:
             out_dir = args.work / f"{family}_s{seed}"
-            run = RunConfig(
-                family=family,
-                train=TrainConfig(
-                    steps=args.steps,
-                    batch_size=args.batch_size,
-                    lr=args.lr,
-                    seed=seed,
-                    val_fraction=0.05,
-                    val_max_showers=100,
-                    validate_every=args.steps,
-                    checkpoint_every=args.steps,
-                    log_every=max(args.steps // 4, 1),
-                    threads=1,
-                    progress=False,
-                    condition_on_config=False,
-                ),
-                model=get_family(family).Config(),
-                preprocessing=Preprocessing(kind="log", alpha=ALPHA),
+            run = ild_run_config(
+                family,
+                seed,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                val_max_showers=100,
             )
             t0 = time.process_time()
             train(train_set, config=run, out_dir=out_dir)

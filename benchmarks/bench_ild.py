@@ -73,17 +73,21 @@ def mip_mev(geometry: Geometry) -> float:
     return float(mip_energy_mev(geometry)[0])
 
 
-def load_parts(folder: Path, limit: int | None, *, wait: bool = False) -> ShowerSet:
-    """The part files of ``folder`` in order, the first ``limit`` rows; ``wait``: poll until
-    there are ``limit`` rows (the simulation writing them is still running)."""
+def load_parts(source: Path, limit: int | None, *, wait: bool = False) -> ShowerSet:
+    """The first ``limit`` rows of ``source``: one shower file (``caloforge simulate -o``) or a
+    folder of ``part*.h5`` files read in order; ``wait``: poll until there are ``limit`` rows
+    (the simulation writing them is still running)."""
     while True:
-        parts = sorted(folder.glob("part*.h5"))
+        if source.suffix == ".h5":
+            parts = [source] if source.is_file() else []
+        else:
+            parts = sorted(source.glob("part*.h5"))
         if not parts and not wait:
-            sys.exit(f"{folder}: no part*.h5 files")
+            sys.exit(f"{source}: no shower file (a .h5 file or a folder of part*.h5 files)")
         showers = ShowerSet.concatenate([read_showers(p) for p in parts]) if parts else None
         if showers is not None and (limit is None or len(showers) >= limit or not wait):
             return showers if limit is None or limit >= len(showers) else showers[:limit]
-        print(f"waiting for {limit} rows in {folder}", flush=True)
+        print(f"waiting for {limit} rows in {source}", flush=True)
         time.sleep(60)
 
 
@@ -171,6 +175,48 @@ def compare(
     return out
 
 
+def ild_run_config(
+    family: str,
+    seed: int,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    lr_schedule: str = "constant",
+    ema_decay: float = 0.0,
+    val_max_showers: int = 200,
+) -> RunConfig:
+    """The training run of ``family`` on ild-ecal photons: the ILD recipe's hyper-parameters
+    (:data:`ILD_RECIPE` over the family's defaults), ``log`` preprocessing with
+    :data:`ALPHA`, one thread, one validation at the end, a checkpoint every 100 steps."""
+    model_cfg = get_family(family).Config()
+    if family in ILD_RECIPE:
+        model_cfg = from_mapping(
+            type(model_cfg), {**to_mapping(model_cfg), **ILD_RECIPE[family]}, family
+        )
+    return RunConfig(
+        family=family,
+        train=TrainConfig(
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            val_fraction=0.05,
+            val_max_showers=val_max_showers,
+            validate_every=steps,
+            checkpoint_every=min(steps, 100),
+            log_every=50,
+            threads=1,
+            progress=False,
+            condition_on_config=False,
+            lr_schedule=lr_schedule,
+            ema_decay=ema_decay,
+        ),
+        model=model_cfg,
+        preprocessing=Preprocessing(kind="log", alpha=ALPHA),
+    )
+
+
 # ---- run -----------------------------------------------------------------------------------
 def generate(
     art_dir: Path, energy: np.ndarray, seed: int, post_process: bool
@@ -219,30 +265,16 @@ def run(args: argparse.Namespace) -> None:
     for family in args.families:
         for seed in args.seeds:
             out_dir = args.work / f"{family}_s{seed}"
-            model_cfg = get_family(family).Config()
-            if family in ILD_RECIPE:
-                model_cfg = from_mapping(
-                    type(model_cfg), {**to_mapping(model_cfg), **ILD_RECIPE[family]}, family
-                )
-            run_cfg = RunConfig(
-                family=family,
-                train=TrainConfig(
-                    steps=args.steps,
-                    batch_size=args.batch_size,
-                    lr=args.lr,
-                    seed=seed,
-                    val_fraction=0.05,
-                    val_max_showers=200,
-                    validate_every=args.steps,
-                    checkpoint_every=min(args.steps, 100),
-                    log_every=50,
-                    threads=1,
-                    progress=False,
-                    condition_on_config=False,
-                ),
-                model=model_cfg,
-                preprocessing=Preprocessing(kind="log", alpha=ALPHA),
+            run_cfg = ild_run_config(
+                family,
+                seed,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                lr_schedule=args.lr_schedule,
+                ema_decay=args.ema_decay,
             )
+            model_cfg = run_cfg.model
             load0 = os.getloadavg()[0]
             wall0, cpu0 = time.perf_counter(), time.process_time()
             train(
@@ -265,6 +297,8 @@ def run(args: argparse.Namespace) -> None:
                     "steps": args.steps,
                     "batch_size": args.batch_size,
                     "lr": args.lr,
+                    "lr_schedule": args.lr_schedule,
+                    "ema_decay": args.ema_decay,
                     "hparams": dataclasses.asdict(model_cfg),
                     "generator_parameters": sum(p.numel() for p in art.generator.parameters()),
                     "train_wall_s": wall,
@@ -424,8 +458,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--train-dir", type=Path, required=True)
-    r.add_argument("--reference-dir", type=Path, required=True)
+    r.add_argument("--train-dir", type=Path, required=True, help="a .h5 file or a folder of parts")
+    r.add_argument("--reference-dir", type=Path, required=True, help="the same")
     r.add_argument("--n-train", type=int)
     r.add_argument("--n-reference", type=int)
     r.add_argument("--families", nargs="*", default=["gan-mbd", "wgan-lo", "bib-ae"])
@@ -433,6 +467,8 @@ def main() -> None:
     r.add_argument("--steps", type=int, default=600)
     r.add_argument("--batch-size", type=int, default=32)
     r.add_argument("--lr", type=float, default=5e-4)
+    r.add_argument("--lr-schedule", default="constant", help="train.lr_schedule")
+    r.add_argument("--ema-decay", type=float, default=0.0, help="train.ema_decay")
     r.add_argument("--floor", action="store_true", help="also score the training data")
     r.add_argument("--label", required=True)
     r.add_argument("--work", type=Path, required=True)
