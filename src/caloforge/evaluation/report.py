@@ -418,8 +418,9 @@ def _grid_section(
         )
     ]
     return f"""<h2>Grid observables</h2>
-<p>Hit energies in MIP units (reference MIP peak {g["reference"]["mip_peak"]:.3f} MIP; a MIP is
-dE/dx_min × the active thickness of the layer), hits above {g["hit_threshold_mip"]} MIP, centres
+<p>Hit energies in MIP units (reference MIP peak {g["reference"]["mip_peak"]:.3f} MIP, the
+maximum of dN/dE from the hit threshold to 3 MIP; a MIP is dE/dx_min × the active thickness of
+the layer), hits above {g["hit_threshold_mip"]} MIP, centres
 of gravity, and the MIP-weighted energy (Σ E_layer / f_mip): its linearity and σ/E as ratios to
 the reference's at each energy point.</p>
 {table}
