@@ -59,9 +59,9 @@ def cmd_train(args: argparse.Namespace) -> None:
             lr_schedule=args.lr_schedule,
         ),
     )
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     (result,) = train(args.train, config=run, out_dir=out, resume=(out / "checkpoints").exists())
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
     gen = load_model(out).generator
     info = {
         "seed": args.seed,
@@ -72,6 +72,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "train_file": str(args.train),
         "train_sample": sample_info(args.train),
         "train_wall_seconds_this_process": wall,
+        "train_cpu_seconds_this_process": cpu,
         "generator_parameters": sum(p.numel() for p in gen.parameters()),
         "final_validation": result.metrics.get("final", {}),
         "machine": machine_description(),
@@ -265,6 +266,11 @@ def _samples_lines(doc: dict[str, Any]) -> list[str]:
     ]
 
 
+def _cpu(seconds: float | None) -> str:
+    """A training's process CPU time, or why there is none (runs before it was recorded)."""
+    return "not recorded" if seconds is None else f"{seconds:.0f}"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     cls = doc["classifier"]
@@ -289,14 +295,15 @@ def markdown(doc: dict[str, Any]) -> str:
         "## Models",
         "",
         "| model | steps | batch | lr (schedule) | generator params | train wall (s, loaded) "
-        "| generate wall (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| train CPU (s) | generate wall (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for lab, m in doc["models"].items():
         lines.append(
             f"| {lab} | {m['steps']} | {m['batch_size']} "
             f"| {m['lr']} ({m.get('lr_schedule', 'constant')}) | "
             f"{m['generator_parameters']} | {m['train_wall_seconds_this_process']:.0f} | "
+            f"{_cpu(m.get('train_cpu_seconds_this_process'))} | "
             f"{m['generate_wall_seconds']:.1f} |"
         )
     lines += [
