@@ -185,15 +185,15 @@ def ild_run_config(
     lr_schedule: str = "constant",
     ema_decay: float = 0.0,
     val_max_showers: int = 200,
+    hparams: dict[str, Any] | None = None,
 ) -> RunConfig:
     """The training run of ``family`` on ild-ecal photons: the ILD recipe's hyper-parameters
-    (:data:`ILD_RECIPE` over the family's defaults), ``log`` preprocessing with
+    (:data:`ILD_RECIPE` over the family's defaults, ``hparams`` over both), ``log`` preprocessing with
     :data:`ALPHA`, one thread, one validation at the end, a checkpoint every 100 steps."""
     model_cfg = get_family(family).Config()
-    if family in ILD_RECIPE:
-        model_cfg = from_mapping(
-            type(model_cfg), {**to_mapping(model_cfg), **ILD_RECIPE[family]}, family
-        )
+    changes = {**ILD_RECIPE.get(family, {}), **(hparams or {})}
+    if changes:
+        model_cfg = from_mapping(type(model_cfg), {**to_mapping(model_cfg), **changes}, family)
     return RunConfig(
         family=family,
         train=TrainConfig(
@@ -273,6 +273,7 @@ def run(args: argparse.Namespace) -> None:
                 lr=args.lr,
                 lr_schedule=args.lr_schedule,
                 ema_decay=args.ema_decay,
+                hparams=json.loads(args.hparams),
             )
             model_cfg = run_cfg.model
             load0 = os.getloadavg()[0]
@@ -469,6 +470,9 @@ def main() -> None:
     r.add_argument("--lr", type=float, default=5e-4)
     r.add_argument("--lr-schedule", default="constant", help="train.lr_schedule")
     r.add_argument("--ema-decay", type=float, default=0.0, help="train.ema_decay")
+    r.add_argument(
+        "--hparams", default="{}", help="JSON object: model hyper-parameters over the recipe's"
+    )
     r.add_argument("--floor", action="store_true", help="also score the training data")
     r.add_argument("--label", required=True)
     r.add_argument("--work", type=Path, required=True)
