@@ -188,8 +188,9 @@ def ild_run_config(
     hparams: dict[str, Any] | None = None,
 ) -> RunConfig:
     """The training run of ``family`` on ild-ecal photons: the ILD recipe's hyper-parameters
-    (:data:`ILD_RECIPE` over the family's defaults, ``hparams`` over both), ``log`` preprocessing with
-    :data:`ALPHA`, one thread, one validation at the end, a checkpoint every 100 steps."""
+    (:data:`ILD_RECIPE` over the family's defaults, ``hparams`` over both), ``log``
+    preprocessing with :data:`ALPHA`, one thread, one validation at the end, a checkpoint every
+    100 steps."""
     model_cfg = get_family(family).Config()
     changes = {**ILD_RECIPE.get(family, {}), **(hparams or {})}
     if changes:

@@ -272,7 +272,7 @@ def test_bibae_train_step_fills_the_kde_with_posterior_means() -> None:
 
 
 def test_wgan_lo_ratio_head_learns_from_the_data_not_the_critic() -> None:
-    """``ratio_mmd`` (wgan-lo's default): the critic's gradient stops at the ratio head, which
+    """``ratio_mmd`` (the grid GANs' default): the critic's gradient stops at the ratio head, which
     has its own objective, a conditional MMD of log E_tot/E_inc; the values are unchanged."""
     hp = WGANLOConfig(noise_dim=4, generator_hidden=(8,), critic_hidden=(8,))
     assert hp.ratio_mmd

@@ -52,7 +52,7 @@ def _log1p(g: Any, x: Any) -> Any:
     return g.op("Log", g.op("Add", x, g.op("Constant", value_t=torch.tensor(1.0))))
 
 
-def register_symbolics(opset: int) -> None:
+def _register_symbolics(opset: int) -> None:
     """``expm1`` and ``log1p`` for the TorchScript exporter, which has no ONNX symbolic for
     either at opset 17 (ONNX has no such operators): ``exp(x) - 1`` and ``log(1 + x)``. The
     ``log`` preprocessing's inverse (cell = E_inc alpha expm1(x)) and the ``bib-ae``
@@ -171,7 +171,7 @@ def export_onnx(
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             try:
-                register_symbolics(opset)
+                _register_symbolics(opset)
                 torch.onnx.export(
                     generator,
                     (noise, cond),

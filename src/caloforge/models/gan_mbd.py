@@ -25,10 +25,6 @@ __all__ = ["GANMBD", "GANMBDConfig"]
 
 @dataclass(frozen=True)
 class GANMBDConfig(GridGANConfig):
-    #: through the discriminator the ratio head drifted: ild-ecal photons, 2000 steps, mean
-    #: E_vis/E_inc 1.2 x (seed 0) and 16 x (seed 1, median 0.29 against the data's 0.027) the
-    #: reference's (benchmarks/results/ild_t9.md)
-    ratio_mmd: bool = True
     minibatch_kernels: int = 16
     minibatch_kernel_dim: int = 8
 

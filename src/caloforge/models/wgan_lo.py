@@ -23,8 +23,6 @@ __all__ = ["WGANLO", "WGANLOConfig"]
 
 @dataclass(frozen=True)
 class WGANLOConfig(GridGANConfig):
-    #: through the critic the ratio head drifted to 0.6 x the data's E_vis (ild-ecal, 300 steps)
-    ratio_mmd: bool = True
     gp_lambda: float = 10.0
     #: step size and damping of the natural-gradient latent step (LOGAN's values)
     latent_step: float = 0.9
