@@ -49,7 +49,7 @@ def _plain_file(path: Path, n: int = 200, seed: int = 0) -> Path:
 
 
 @pytest.mark.filterwarnings("ignore::caloforge.evaluation.metrics.SmallSampleWarning")
-@pytest.mark.slow  # train, generate and evaluate from the CLI: ~50 s on 2 cores
+@pytest.mark.slow  # train, generate and evaluate from the CLI
 def test_plain_file_train_generate_evaluate_with_geometry_only(tmp_path: Path) -> None:
     plain = _plain_file(tmp_path / "plain.h5")
     cfg = tmp_path / "cfg.toml"
@@ -70,7 +70,8 @@ def test_plain_file_train_generate_evaluate_with_geometry_only(tmp_path: Path) -
         assert np.array_equal(f["incident_energies"][:, 0], p["incident_energies"][:, 0])
 
     out = tmp_path / "eval"
-    ev = ["evaluate", "-r", str(plain), "-c", str(gen), "-o", str(out), "--no-classifier"]
+    ev = ["evaluate", "-r", str(plain), "-c", str(gen), "-o", str(out), "--no-classifier",
+          "--max-histograms", "2"]  # fmt: skip
     result = runner.invoke(app, [*ev, *geo])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())

@@ -30,7 +30,9 @@ def test_cli_writes_report_and_metrics(tmp_path: Path, cli: Callable) -> None:
     assert "e_ratio" in metrics["candidates"]["hot"]["flagged"]
     assert set(metrics["candidates"]["hot"]["per_config"]) == {str(c) for c in range(8)}
     assert any("SmallSampleWarning" in w for w in metrics["warnings"])
-    assert (out / "report.html").stat().st_size > 10_000
+    page = (out / "report.html").read_text()
+    assert len(page) > 10_000
+    assert 'alt="average images per configuration"' in page
     assert "flagged: " in result.output
 
 

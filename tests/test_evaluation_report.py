@@ -21,11 +21,13 @@ from caloforge.evaluation.plots import (
     DPI,
     FONT_SIZE,
     average_images_figure,
+    config_images_figure,
     correlation_figure,
     figure_png,
     histogram_figure,
     layer_axes,
     needs_log_y,
+    place_legend,
     ratio_limits,
     response_figure,
     training_curve_figure,
@@ -89,6 +91,53 @@ def test_points_outside_the_ratio_range_are_edge_arrows() -> None:
     assert lo < arrows[0].get_ydata()[0] < hi
 
 
+def _histogram_tops(ax: Any) -> np.ndarray:
+    """Display coordinates of every step histogram's bin tops (both ends of each bin)."""
+    parts = []
+    for patch in ax.patches:
+        values, edges, _ = patch.get_data()
+        xy = np.column_stack([np.repeat(edges, 2)[1:-1], np.repeat(values, 2)])
+        parts.append(ax.transData.transform(xy[xy[:, 1] > 0]))
+    return np.concatenate(parts)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_legend_goes_to_the_free_corner_and_clear_of_the_data(side: str) -> None:
+    rng = np.random.default_rng(3)
+    ref = rng.gamma(2.0, 1.0, 5000)  # piled at low x, a long tail to the right
+    edges = np.linspace(0.0, 12.0, 25)
+    if side == "right":
+        ref, edges = -ref, -edges[::-1]
+    fig = histogram_figure(SPEC, ref, [ref * 1.05], labels=["c"], edges=edges)
+    top = fig.axes[0]
+    figure_png(fig)  # draws: the constrained layout has sized the axes
+    legend = top.get_legend()
+    assert legend._loc == (1 if side == "left" else 2)  # upper right / upper left
+    box = legend.get_window_extent()
+    inside = [box.contains(x, y) for x, y in _histogram_tops(top)]
+    assert not any(inside)
+
+
+def test_legend_raises_the_y_range_when_no_corner_is_free() -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    x = np.linspace(0.0, 1.0, 50)
+    ax.plot(x, np.ones_like(x), label="flat at the top")
+    ax.plot(x, np.zeros_like(x), label="flat at the bottom")
+    ax.set_ylim(-0.05, 1.05)
+    place_legend(ax)
+    assert ax.get_legend()._loc == 1
+    lo, hi = ax.get_ylim()
+    assert lo == -0.05  # widened upwards only
+    assert hi > 1.2
+    figure_png(fig)
+    box = ax.get_legend().get_window_extent()
+    top_line = ax.transData.transform(np.column_stack([x, np.ones_like(x)]))
+    assert box.y0 > top_line[:, 1].max()  # the data now end below the legend
+
+
 def test_one_font_scale_and_dpi() -> None:
     rng = np.random.default_rng(0)
     fig = histogram_figure(
@@ -127,6 +176,34 @@ def test_strips_are_eta_horizontal_with_units() -> None:
     assert strip_ax.get_ylabel() == "Δφ [rad]"
     assert strip_ax.collections[0].get_array().shape == (3, 56)
     assert strip_ax.get_xlim() == pytest.approx((-0.0875, 0.0875))
+
+
+def test_configuration_images_show_the_most_energetic_layer_on_one_scale() -> None:
+    geo = get_geometry("atlas-em-barrel")
+    shapes = [ly.segmentation.shape for ly in geo.layers if ly.n_cells > 0]
+    energetic = 1  # of the layers with cells: presampler, strips, middle, back
+
+    def sample(scale: float) -> list[np.ndarray]:
+        return [
+            np.full(sh, 10.0 * scale if k == energetic else scale) for k, sh in enumerate(shapes)
+        ]
+
+    images = {c: [sample(1.0 + c), sample(2.0 + c)] for c in (0, 3, 5)}
+    fig = config_images_figure(geo, images, labels=["reference", "c"])
+    panels = [ax for ax in fig.axes if ax.get_title()]  # not the colour bar
+    assert len(panels) == 3 * 2  # rows: configurations, columns: samples
+    assert [ax.get_title() for ax in panels[:2]] == [
+        "reference, configuration 0",
+        "c, configuration 0",
+    ]
+    assert panels[-1].get_title() == "c, configuration 5"
+    assert fig.get_suptitle().endswith(": strips")
+    assert panels[0].collections[0].get_array().shape == (3, 56)  # the strips, transposed
+    norms = {id(ax.collections[0].norm) for ax in panels}
+    assert len(norms) == 1
+    norm = panels[0].collections[0].norm
+    assert norm.vmin <= 10.0  # configuration 0, reference
+    assert norm.vmax >= 70.0  # configuration 5, sample c
 
 
 def test_correlation_scale_holds_the_largest_difference() -> None:

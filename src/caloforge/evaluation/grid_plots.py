@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from caloforge.evaluation.grid import MIP_EDGES_LOG10, GridObservables
-from caloforge.evaluation.plots import _colours, _hist_with_ratio, hep_style
+from caloforge.evaluation.plots import _colours, _hist_with_ratio, hep_style, place_legend
 
 __all__ = ["hit_spectrum_figure", "profile_figures"]
 
@@ -52,7 +52,7 @@ def hit_spectrum_figure(
         )
         for c, colour in zip(candidates, _colours(len(candidates)), strict=True):
             top.axvline(np.log10(c.mip_peak), color=colour, ls=":", lw=1)
-        top.legend()
+        place_legend(top)
         return fig
 
 

@@ -6,8 +6,8 @@ differences, number of flagged observables per candidate); fidelity against spee
 evaluation was given a bench result that timed the candidates' models); the per-observable table
 (separation power and Wasserstein-1, flagged rows — see ``flagging.is_flagged`` — in red,
 worst first); then figures: response curves and E_tot/E_inc per incident-energy point,
-cell-energy spectrum, average images per layer (per configuration when evaluated per
-configuration), single-shower displays (when example showers are given), correlation
+cell-energy spectrum, average images per layer (and, when evaluated per configuration, the
+most energetic layer's per configuration), single-shower displays (when example showers are given), correlation
 differences, the training curve (when the model folder's ``log.csv`` is given), and histograms
 with ratio panels for at most ``max_histograms`` observables, those with the largest separation
 power first. Every label and name on the page is HTML-escaped.
@@ -36,6 +36,7 @@ from caloforge.evaluation.observables import (
 )
 from caloforge.evaluation.plots import (
     average_images_figure,
+    config_images_figure,
     correlation_figure,
     figure_png,
     histogram_figure,
@@ -319,16 +320,17 @@ def _figures(
             "cell spectrum",
         ),
     ]
-    configs: list[int | None] = [None]
-    if metrics["settings"]["per_config"]:
-        configs += [g for g in ref.groups if g is not None]
-    images = []
-    for config in configs:
-        title = "all showers" if config is None else f"alignment configuration {config}"
-        avg = [ref.average_images(config)] + [c.average_images(config) for c in cands]
-        fig = average_images_figure(geo, avg, labels=["reference", *labels], title=title)
-        images.append(_png(fig, f"average images {title}"))
-    sections["images"] = images
+    names_shown = ["reference", *labels]
+    avg = [ref.average_images()] + [c.average_images() for c in cands]
+    fig = average_images_figure(geo, avg, labels=names_shown, title="all showers")
+    sections["images"] = [_png(fig, "average images all showers")]
+    configs = [g for g in ref.groups if g is not None] if metrics["settings"]["per_config"] else []
+    if configs:
+        per_config = {
+            g: [ref.average_images(g)] + [c.average_images(g) for c in cands] for g in configs
+        }
+        fig = config_images_figure(geo, per_config, labels=names_shown)
+        sections["images"].append(_png(fig, "average images per configuration"))
     sections["showers"] = (
         [
             _png(
