@@ -93,7 +93,9 @@ def test_report_files(report: tuple[dict[str, Any], Path]) -> None:
     page = (out / "report.html").read_text()
     assert page.index("<h2>Metrics</h2>") < page.index("<h2>Per observable</h2>")
     assert "class='flagged'><td class='name'>dcentroid_eta.strips-middle" in page
-    assert page.count("data:image/png;base64,") >= 4 + 9 + 2  # hists, images, response, ...
+    # histograms, average images (all showers, per configuration), response, ...
+    assert page.count("data:image/png;base64,") >= 4 + 2 + 2
+    assert 'alt="average images per configuration"' in page
     assert 'src="http' not in page
     assert not list(out.glob(".*.tmp"))
 
