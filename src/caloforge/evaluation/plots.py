@@ -534,6 +534,13 @@ def _draw_layer(ax: Axes, axes: LayerAxes, image: np.ndarray, norm: LogNorm) -> 
     return mesh
 
 
+def _colour_bar(fig: Figure, mesh: QuadMesh, axes: Any, **kwargs: Any) -> None:
+    """A log colour bar for ``axes`` with ticks at the decades only: its minor ticks (eight per
+    decade over five decades) cost a third of an image figure's drawing time."""
+    bar = fig.colorbar(mesh, ax=axes, **kwargs)
+    bar.ax.yaxis.set_minor_locator(NullLocator())
+
+
 def average_images_figure(
     geometry: Geometry,
     images: Sequence[Sequence[np.ndarray]],
@@ -557,7 +564,7 @@ def average_images_figure(
             meshes = [_draw_layer(axes[i, j], spec, images[i][k], norm) for i in range(n_rows)]
             for i in range(n_rows):
                 axes[i, j].set_title(f"{labels[i]}: {spec.name}")
-            fig.colorbar(meshes[0], ax=axes[:, j], shrink=0.9, label="mean cell energy [MeV]")
+            _colour_bar(fig, meshes[0], axes[:, j], shrink=0.9, label="mean cell energy [MeV]")
         if title:
             fig.suptitle(title)
     return fig
@@ -594,7 +601,7 @@ def config_images_figure(
                 if i > 0:
                     axes[r, i].set_ylabel("")
         if mesh is not None:
-            fig.colorbar(mesh, ax=axes, shrink=0.6, label="mean cell energy [MeV]")
+            _colour_bar(fig, mesh, axes, shrink=0.6, label="mean cell energy [MeV]")
         fig.suptitle(f"average images per configuration: {spec.name}")
     return fig
 
@@ -639,7 +646,7 @@ def shower_displays_figure(
                         if j == 0
                         else spec.name
                     )
-            fig.colorbar(meshes[-1], ax=axes[:, n_cols - len(keep) + j], label="cell energy [MeV]")
+            _colour_bar(fig, meshes[-1], axes[:, n_cols - len(keep) + j], label="cell energy [MeV]")
     return fig
 
 
