@@ -12,6 +12,8 @@ Conventions shared by every figure:
   (:func:`ratio_limits`); a point outside it is drawn as an arrow at the panel's edge;
 - a y axis is logarithmic when the drawn values span more than :data:`LOG_Y_DECADES` decades
   (:func:`needs_log_y`);
+- a legend sits in the corner the data reach least into, the y range widened until the data
+  clear it (:func:`place_legend`; never matplotlib's ``loc="best"``);
 - images are drawn on their cells' real edges: η×φ layers with Δη horizontal and Δφ [rad]
   vertical, Cartesian layers as x/y [mm], polar layers as r [mm] × α [rad].
 """
