@@ -153,3 +153,32 @@ def test_likelihood_tail_cannot_put_more_than_the_incident_energy_into_a_shower(
     torch.testing.assert_close(
         cells.sum(dim=1).double(), torch.as_tensor(e * MAX_RATIO), rtol=1e-5, atol=0
     )
+
+
+@pytest.mark.parametrize("mean_shower", [True, False])
+def test_untrained_generator_draws_the_mean_shower_it_was_fitted_on(mean_shower: bool) -> None:
+    """With the network's output zeroed, the logits are the fitted offset alone: each cell's
+    share is the data's (raised by the floor of 1e-3 / n_cells, renormalised); without
+    ``mean_shower`` the offset stays zero and every cell gets 1 / n_cells."""
+    fam = _family(mean_shower=mean_shower)
+    gen = fam.generator
+    n = fam.geometry.n_cells
+    rng = torch.Generator().manual_seed(4)
+    share = torch.rand(n, generator=rng, dtype=torch.float64) ** 8  # a few hot cells
+    share[: n // 3] = 0.0  # and cells no shower reached
+    share /= share.sum()
+    ratio = 0.02 + 0.002 * torch.rand(16, 1, generator=rng, dtype=torch.float64)
+    fam.fit((ratio * share).float())
+    with torch.no_grad():
+        gen.body.out.weight.zero_()
+        gen.body.out.bias.zero_()
+    e = np.array([1e4, 1e5])
+    cells = gen.sample(e, noise=gen.make_noise(2, torch.Generator().manual_seed(0))).double()
+    shares = cells / cells.sum(dim=1, keepdim=True)
+    floor = 1e-3 / n
+    expected = (
+        (share + floor) / (1 + 1e-3)
+        if mean_shower
+        else torch.full((n,), 1.0 / n, dtype=torch.float64)
+    )
+    torch.testing.assert_close(shares, expected.expand(2, n), rtol=2e-5, atol=1e-12)
