@@ -1,9 +1,8 @@
 """Training improves the validation score, for every registered family.
 
 A short run (fixed seed, the family's default hyper-parameters but for ``MODEL_CHANGES``,
-learning rate 2e-3) on the
-synthetic ``atlas-em-barrel`` photons of ``tests/synthetic.py``, scored on the same held-out
-showers the same way as two baselines:
+learning rate 2e-3) on the synthetic ``atlas-em-barrel`` photons of ``tests/synthetic.py``,
+scored on the same held-out showers the same way as two baselines:
 
 - the untrained model (the trainer logs its validation metrics at step 0);
 - the same run with the learning rate at 1e-12: everything a family fits on the data without
