@@ -129,15 +129,28 @@ def _ratios(cand: dict[str, list[float]], ref: dict[str, list[float]]) -> dict[s
     }
 
 
-def _generate(work: Path, reference: str, seed: int) -> Path:
+def _model_dir(work: Path, seed: int, checkpoint: str) -> Path:
+    """Seed ``seed``'s model: its final weights or (``best``) the trainer's best-validation
+    checkpoint (selected on the training file's validation split, never on the reference)."""
+    run = work / f"seed_{seed}"
+    return run / "best" if checkpoint == "best" else run
+
+
+def _generate(work: Path, reference: str, seed: int, checkpoint: str = "final") -> Path:
     """Generate seed ``seed``'s model with the reference's conditions (once: the file and its
     timing are kept in ``work``)."""
-    out = work / f"generated_seed_{seed}.h5"
-    timing = work / f"generated_seed_{seed}.json"
+    tag = "" if checkpoint == "final" else f"_{checkpoint}"
+    out = work / f"generated_seed_{seed}{tag}.h5"
+    timing = work / f"generated_seed_{seed}{tag}.json"
     if not (out.exists() and timing.exists()):
         start = time.perf_counter()
         generate(
-            work / f"seed_{seed}", out, like=reference, seed=1000 + seed, overwrite=True, threads=1
+            _model_dir(work, seed, checkpoint),
+            out,
+            like=reference,
+            seed=1000 + seed,
+            overwrite=True,
+            threads=1,
         )
         wall = time.perf_counter() - start
         timing.write_text(json.dumps({"generate_wall_seconds": wall}) + "\n")
@@ -154,17 +167,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     models: dict[str, Any] = {}
     for seed in args.seeds:
         model = work / f"seed_{seed}"
-        out = _generate(work, args.reference, seed)
-        gen_wall = json.loads((work / f"generated_seed_{seed}.json").read_text())[
-            "generate_wall_seconds"
-        ]
+        out = _generate(work, args.reference, seed, args.checkpoint)
+        gen_wall = json.loads(out.with_suffix(".json").read_text())["generate_wall_seconds"]
         train_info = json.loads((model / "bench_train.json").read_text())
         log = (model / "log.csv").read_text().splitlines()
-        models[f"gan3d seed {seed}"] = train_info | {
-            "generate_wall_seconds": gen_wall,
-            "log_rows": len(log) - 1,
-        }
-        candidates[f"gan3d seed {seed}"] = out
+        label = f"gan3d seed {seed}"
+        if args.checkpoint == "best":
+            chosen = json.loads((model / "best" / "model.json").read_text())["metrics"]
+            label += f" (best: step {chosen['step']})"
+            train_info = train_info | {"checkpoint": "best", "checkpoint_metrics": chosen}
+        models[label] = train_info | {"generate_wall_seconds": gen_wall, "log_rows": len(log) - 1}
+        candidates[label] = out
     train_files = {Path(m["train_file"]).resolve() for m in models.values()}
     floor_label = args.floor_label or (
         "floor: training data"
@@ -179,7 +192,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         [str(p) for p in candidates.values()],
         labels=labels,
         seed=0,
-        out_dir=work / "report",
+        out_dir=work / ("report" if args.checkpoint == "final" else f"report_{args.checkpoint}"),
         n_bootstrap=10,
         lowlevel_rows=args.lowlevel_rows,
         classifier_config=classifier,
@@ -370,6 +383,12 @@ def main() -> None:
         "model's training file, else 'floor: independent cascade sample'",
     )
     e.add_argument("--label", default="clic-ecal-electrons")
+    e.add_argument(
+        "--checkpoint",
+        choices=["final", "best"],
+        default="final",
+        help="the final weights or the trainer's best-validation checkpoint (best/)",
+    )
     e.add_argument("--lowlevel-rows", type=int, default=600)
     e.add_argument("--cls-hidden", type=int, nargs="+", default=[64])
     e.add_argument("--cls-epochs", type=int, default=10)
