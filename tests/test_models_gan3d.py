@@ -182,30 +182,3 @@ def test_untrained_generator_draws_the_mean_shower_it_was_fitted_on(mean_shower:
         else torch.full((n,), 1.0 / n, dtype=torch.float64)
     )
     torch.testing.assert_close(shares, expected.expand(2, n), rtol=2e-5, atol=1e-12)
-
-
-def test_the_mean_shower_follows_the_energy() -> None:
-    """Showers of two energies with different shapes, ``mean_shower_bins`` 4: the fitted offsets
-    are a straight line in the encoded ln E through both groups' ln shares, so the untrained generator (network output
-    zeroed) draws each energy's own mean shower, and halfway in ln E their geometric mean."""
-    fam = _family(mean_shower_bins=4)
-    gen = fam.generator
-    n = fam.geometry.n_cells
-    rng = torch.Generator().manual_seed(5)
-    low, high = (torch.rand(n, generator=rng, dtype=torch.float64) ** 8 for _ in range(2))
-    low, high = low / low.sum(), high / high.sum()
-    e = np.array([1e4] * 16 + [1e5] * 16)
-    cond = gen.encode_conditions(e)
-    x = torch.cat([0.02 * low.expand(16, n), 0.025 * high.expand(16, n)]).float()
-    fam.fit(x, cond)
-    with torch.no_grad():
-        gen.body.out.weight.zero_()
-        gen.body.out.bias.zero_()
-    e_mid = np.sqrt(1e4 * 1e5)
-    cells = gen.sample(np.array([1e4, 1e5, e_mid]), noise=gen.make_noise(3, rng)).double()
-    shares = cells / cells.sum(dim=1, keepdim=True)
-    floor = 1e-3 / n
-    for row, expected in [(0, low + floor), (1, high + floor)]:
-        torch.testing.assert_close(shares[row], expected / expected.sum(), rtol=5e-5, atol=1e-12)
-    mid = torch.sqrt((low + floor) * (high + floor))
-    torch.testing.assert_close(shares[2], mid / mid.sum(), rtol=5e-5, atol=1e-12)

@@ -7,10 +7,10 @@ evaluation was given a bench result that timed the candidates' models); the per-
 (separation power and Wasserstein-1, flagged rows — see ``flagging.is_flagged`` — in red,
 worst first); then figures: response curves and E_tot/E_inc per incident-energy point,
 cell-energy spectrum, average images per layer (and, when evaluated per configuration, the
-most energetic layer's per configuration), single-shower displays (when example showers are given), correlation
-differences, the training curve (when the model folder's ``log.csv`` is given), and histograms
-with ratio panels for at most ``max_histograms`` observables, those with the largest separation
-power first. Every label and name on the page is HTML-escaped.
+most energetic layer's per configuration), single-shower displays (when example showers are
+given), correlation differences, the training curve (when the model folder's ``log.csv`` is
+given), and histograms with ratio panels for at most ``max_histograms`` observables, those
+with the largest separation power first. Every label and name on the page is HTML-escaped.
 """
 
 from __future__ import annotations

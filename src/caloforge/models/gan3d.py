@@ -32,10 +32,9 @@ What differs, and why:
 - the generator's per-cell zero-suppression thresholds are calibrated as in the dense GANs
   (:meth:`GAN3D.calibrate_threshold`): a softmax never outputs exact zeros;
 - the generator's logits are offset by ln of the data's mean energy share per cell
-  (``mean_shower``, fitted on the first batches with the discriminator's scale; optionally a
-  straight line in ln E through the mean showers of ``mean_shower_bins`` energy groups), so
-  training starts from the mean shower rather than from a uniform volume: on a CPU budget of
-  a few hundred steps the uniform start never found the longitudinal profile.
+  (``mean_shower``, fitted on the first batches with the discriminator's scale), so training
+  starts from the mean shower rather than from a uniform volume: on a CPU budget of a few
+  hundred steps the uniform start never found the longitudinal profile.
 
 Conditions: the incident energy and, for ``atlas-em-barrel``, the alignment configuration
 (generator only). The paper's later versions also condition on the incidence angle; our
@@ -91,11 +90,6 @@ class GAN3DConfig:
     #: steps on 1200 clic-ecal electrons left 18x the reference's share in the first layer and
     #: 239x in the last at 10 GeV (the middle layers at 0.3x)
     mean_shower: bool = True
-    #: groups of ln E (quantiles of the fit batches) whose mean showers the offsets are fitted
-    #: to, as a straight line in the encoded ln E per cell; 1: one mean shower for all energies.
-    #: 4 groups measured no better on 6000 clic-ecal electrons (1000 steps, 2 seeds: MIP-weighted
-    #: linearity 12.8 / 17.6% against 7.4 / 22.2%; benchmarks/results/granular_*-6k-e.md)
-    mean_shower_bins: int = 1
 
     def __post_init__(self) -> None:
         check_sizes(
@@ -111,7 +105,6 @@ class GAN3DConfig:
             n_critic=self.n_critic,
             fit_batches=self.fit_batches,
             energy_updates=self.energy_updates,
-            mean_shower_bins=self.mean_shower_bins,
         )
         if not self.energy_weight >= 0:
             msg = f"energy_weight must be >= 0, got {self.energy_weight}"
@@ -137,7 +130,6 @@ class Gan3DGenerator(Generator):
 
     cell_threshold: torch.Tensor
     logit_offset: torch.Tensor
-    logit_slope: torch.Tensor
 
     def __init__(
         self,
@@ -157,59 +149,30 @@ class Gan3DGenerator(Generator):
         self.body = ConvUpsampler(self._noise_dim + encoding.dim, self.volume.shape, channels)
         self.energy = EnergyRatioModel(encoding.dim)
         self.register_buffer("cell_threshold", torch.zeros(geometry.n_cells))
-        #: added to the network's logits: ln of the data's mean energy share per cell, linear in
-        #: the encoded ln E (offset + slope x conditions[:, 0]; :meth:`fit_mean_shower`), so
-        #: that the untrained generator already draws the mean shower of each energy and the
-        #: network learns the deviations from it; zero until fitted
+        #: added to the network's logits: ln of the data's mean energy share per cell
+        #: (:meth:`fit_mean_shower`), so that the untrained generator already draws the mean
+        #: shower and the network learns the deviations from it; zero until fitted
         self.register_buffer("logit_offset", torch.zeros(geometry.n_cells))
-        self.register_buffer("logit_slope", torch.zeros(geometry.n_cells))
 
     @property
     def noise_dim(self) -> int:
         return self._noise_dim
 
     @torch.no_grad()
-    def fit_mean_shower(
-        self,
-        x: torch.Tensor,
-        conditions: torch.Tensor | None = None,
-        *,
-        floor: float = 1e-3,
-        n_bins: int = 4,
-    ) -> None:
-        """:attr:`logit_offset` and :attr:`logit_slope` from real network-space cells ``x``
-        (B, n_cells) and their ``conditions``: the showers are split into up to ``n_bins``
-        groups of encoded ln E (quantiles), each group's ln energy share per cell is taken
-        (shares raised by ``floor`` / n_cells: a cell empty in these showers starts ~7 units of
-        logit below an average one, not at minus infinity), and a straight line in the group's
-        mean encoded ln E is fitted per cell by least squares. One group (one energy, or no
-        conditions) gives the mean shower and a zero slope."""
-        n = x.shape[1]
-        x = x.clamp_min(0).double()
-        groups = [torch.arange(len(x))]
-        if conditions is not None:
-            c = conditions[:, 0].double()
-            edges = torch.quantile(c, torch.linspace(0, 1, n_bins + 1, dtype=torch.float64))
-            which = torch.bucketize(c, edges[1:-1], right=True)
-            groups = [idx for k in range(n_bins) if len(idx := torch.nonzero(which == k)[:, 0])]
-        log_share, centre = [], []
-        for idx in groups:
-            total = x[idx].sum(dim=0)
-            log_share.append(torch.log(total / total.sum().clamp_min(1e-300) + floor / n))
-            centre.append(conditions[idx, 0].double().mean() if conditions is not None else 0.0)
-        ls = torch.stack(log_share)
-        cs = torch.as_tensor(centre, dtype=torch.float64)[:, None]
-        var = (cs - cs.mean()).square().sum()
-        slope = (
-            ((cs - cs.mean()) * (ls - ls.mean(dim=0))).sum(dim=0) / var if var > 0 else 0 * ls[0]
-        )
-        self.logit_slope.copy_(slope.to(self.logit_slope))
-        self.logit_offset.copy_((ls.mean(dim=0) - slope * cs.mean()).to(self.logit_offset))
+    def fit_mean_shower(self, x: torch.Tensor, floor: float = 1e-3) -> None:
+        """:attr:`logit_offset` from real network-space cells ``x`` (B, n_cells): ln of each
+        cell's share of the summed energy, the shares first raised by ``floor`` / n_cells (a
+        cell empty in these showers starts ~7 units of logit below an average one, not at
+        minus infinity). A straight line in ln E through the mean showers of four energy groups
+        was tried and measured no better (docs/train.md)."""
+        total = x.clamp_min(0).sum(dim=0).double()
+        share = total / total.sum().clamp_min(1e-300)
+        self.logit_offset.copy_(torch.log(share + floor / share.numel()).to(self.logit_offset))
 
     def unthresholded(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         """Network-space cells (fractions of E_inc) before the zero suppression."""
         logits = self.volume.to_cells(self.body(torch.cat([noise, conditions], dim=1)))
-        logits = logits + self.logit_offset + self.logit_slope * conditions[:, :1]
+        logits = logits + self.logit_offset
         ratio = self.energy.sample(noise[:, 0], noise[:, 1], conditions)
         return torch.softmax(logits, dim=1) * bounded_ratio(ratio)[:, None]
 
@@ -334,14 +297,14 @@ class GAN3D(Family[GAN3DConfig]):
         return self.hparams.n_critic + 1
 
     # ---- data-fitted state ------------------------------------------------------------------
-    def fit(self, x: torch.Tensor, conditions: torch.Tensor | None = None) -> None:
-        """On real network-space cells (B, n_cells) and their conditions: the discriminator's
-        scale and empty-cell fractions, the likelihood model's standardisation of E_tot/E_inc
-        and, with ``mean_shower``, the generator's logit offsets (the mean shower per energy)."""
+    def fit(self, x: torch.Tensor) -> None:
+        """On real network-space cells (B, n_cells): the discriminator's scale and empty-cell
+        fractions, the likelihood model's standardisation of E_tot/E_inc and, with
+        ``mean_shower``, the generator's logit offset (the mean shower)."""
         self.discriminator.module.fit(x)
         self.generator.energy.set_reference(x.sum(dim=1))
         if self.hparams.mean_shower:
-            self.generator.fit_mean_shower(x, conditions, n_bins=self.hparams.mean_shower_bins)
+            self.generator.fit_mean_shower(x)
 
     @torch.no_grad()
     def calibrate_threshold(self, batch: Batch, rng: torch.Generator) -> None:
@@ -411,8 +374,7 @@ class GAN3D(Family[GAN3DConfig]):
         rng: torch.Generator,
     ) -> dict[str, float]:
         if not self.discriminator.module.is_fitted:
-            batches = [next_batch() for _ in range(self.hparams.fit_batches)]
-            self.fit(torch.cat([b.x for b in batches]), torch.cat([b.conditions for b in batches]))
+            self.fit(torch.cat([next_batch().x for _ in range(self.hparams.fit_batches)]))
         d: dict[str, torch.Tensor] = {}
         e: dict[str, torch.Tensor] = {}
         for _ in range(self.hparams.n_critic):
