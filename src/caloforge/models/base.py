@@ -182,14 +182,17 @@ class Objective:
     """One optimiser's job: minimise, over ``parameters``, the term of ``loss`` named like the
     objective's key in :meth:`Family.objectives` (which is also the optimiser's name).
 
-    ``lr_factor`` scales the trainer's learning rate for this optimiser; ``sync``: the loss
-    reaches ``parameters`` outside the networks' DDP-wrapped forwards, so under ``torchrun`` the
-    gradients are averaged by hand (:func:`optimise`)."""
+    ``lr_factor`` scales the trainer's learning rate for this optimiser; ``betas``, where given,
+    replace the trainer's Adam betas for it (a maximum-likelihood fit beside an adversarial game
+    wants Adam's usual (0.9, 0.999), not the game's); ``sync``: the loss reaches ``parameters``
+    outside the networks' DDP-wrapped forwards, so under ``torchrun`` the gradients are
+    averaged by hand (:func:`optimise`)."""
 
     loss: LossFn
     parameters: list[nn.Parameter]
     lr_factor: float = 1.0
     sync: bool = False
+    betas: tuple[float, float] | None = None
 
 
 def layer_matrix(geometry: Geometry) -> torch.Tensor:
@@ -307,9 +310,10 @@ class Family(ABC, Generic[C]):
     def make_optimisers(
         self, lr: float, betas: tuple[float, float]
     ) -> dict[str, torch.optim.Optimizer]:
-        """One Adam per objective, learning rate ``lr`` x the objective's ``lr_factor``."""
+        """One Adam per objective, learning rate ``lr`` x the objective's ``lr_factor``, with
+        ``betas`` unless the objective sets its own."""
         return {
-            name: torch.optim.Adam(obj.parameters, lr=lr * obj.lr_factor, betas=betas)
+            name: torch.optim.Adam(obj.parameters, lr=lr * obj.lr_factor, betas=obj.betas or betas)
             for name, obj in self.objectives().items()
         }
 

@@ -62,6 +62,9 @@ from caloforge.models.preprocessing import Preprocessing
 
 __all__ = ["GAN3D", "GAN3DConfig", "Gan3DDiscriminator", "Gan3DGenerator"]
 
+#: Adam betas of the E_tot/E_inc likelihood model (not the adversarial game's)
+ENERGY_BETAS = (0.9, 0.999)
+
 
 @dataclass(frozen=True)
 class GAN3DConfig:
@@ -82,9 +85,11 @@ class GAN3DConfig:
     threshold_momentum: float = 0.1
     #: learning rate of the E_tot/E_inc likelihood model, in units of the trainer's
     energy_lr_factor: float = 2.0
-    #: likelihood steps of that model on every batch the step draws (it is cheap next to the
-    #: convolutions, and its fit sets the linearity and resolution)
-    energy_updates: int = 4
+    #: likelihood steps of that model per training step, each on a fresh batch (it is cheap
+    #: next to the convolutions, and its fit sets the linearity and resolution). Four steps on
+    #: each batch the step drew, as before, over-fitted each 16-shower batch: on 6000 clic-ecal
+    #: electrons sigma(E_tot)/E_tot came out 7-12% narrower than the data's at 10 and 100 GeV
+    energy_updates: int = 8
     #: start the generator from the data's mean shower: its logits are offset by ln of the
     #: mean energy share per cell, fitted with the other data-fitted state. Without it, 400
     #: steps on 1200 clic-ecal electrons left 18x the reference's share in the first layer and
@@ -282,18 +287,22 @@ class GAN3D(Family[GAN3DConfig]):
         return {
             "generator": Objective(self.generator_loss, rest),
             "discriminator": Objective(self.discriminator_loss, self.discriminator.parameters()),
-            # maximum likelihood on the real E_tot/E_inc only; outside the generator's
-            # DDP-wrapped forward, hence sync
+            # maximum likelihood on the real E_tot/E_inc only, with Adam's usual betas (the
+            # game's (0.5, 0.9) left the fitted widths 5-7% narrow at the ends of the energy
+            # range); outside the generator's DDP-wrapped forward, hence sync
             "energy": Objective(
                 self.energy_loss,
                 list(energy_model.parameters()),
                 lr_factor=self.hparams.energy_lr_factor,
                 sync=True,
+                betas=ENERGY_BETAS,
             ),
         }
 
     @property
     def batches_per_step(self) -> int:
+        """Batches of the networks' updates; the likelihood model's are extra (it sees
+        ``energy_updates`` more batches per step)."""
         return self.hparams.n_critic + 1
 
     # ---- data-fitted state ------------------------------------------------------------------
@@ -378,13 +387,10 @@ class GAN3D(Family[GAN3DConfig]):
         d: dict[str, torch.Tensor] = {}
         e: dict[str, torch.Tensor] = {}
         for _ in range(self.hparams.n_critic):
-            db = next_batch()
-            d = self.minimise("discriminator", db, rng, optimisers)
-            for _ in range(self.hparams.energy_updates):
-                self.minimise("energy", db, rng, optimisers)
+            d = self.minimise("discriminator", next_batch(), rng, optimisers)
         batch = next_batch()
         g = self.minimise("generator", batch, rng, optimisers)
         for _ in range(self.hparams.energy_updates):
-            e = self.minimise("energy", batch, rng, optimisers)
+            e = self.minimise("energy", next_batch(), rng, optimisers)
         self.calibrate_threshold(batch, rng)
         return {k: float(v.detach()) for k, v in (d | g | e).items()}
