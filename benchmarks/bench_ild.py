@@ -12,7 +12,8 @@ reference:
   0.5 mm (PDG, the materials table);
 - classifier AUCs, low level (log cell energies in MIP, layer images 2 x 2-pooled, and log E_inc)
   and high level (E_vis/E_inc, hits, layer fractions, centres of gravity, r.m.s. radius, log E);
-- for ``bib-ae`` also with the post-processor switched off (the same trained model);
+- for ``bib-ae`` also without its fitted spectrum map (``-no-map``: the post-processor
+  network only) and without any post-processing (``-no-post``), the same trained model;
 - and the training showers themselves against the reference (the floor at these sizes).
 
 ``rescore`` recomputes the observables (not the AUCs) of every result from its artifact (the
@@ -219,13 +220,28 @@ def ild_run_config(
 
 
 # ---- run -----------------------------------------------------------------------------------
+#: the BIB-AE's post-processing stages as the benchmark scores them: tag suffix ->
+#: (post-processor network, spectrum map)
+BIBAE_MODES = {"": (True, True), "-no-map": (True, False), "-no-post": (False, False)}
+
+
+def split_tag(tag: str) -> tuple[str, bool, bool]:
+    """A record's model tag -> (family, post-processor network on, spectrum map on)."""
+    for suffix, (post, smap) in BIBAE_MODES.items():
+        if suffix and tag.endswith(suffix):
+            return tag.removesuffix(suffix), post, smap
+    return tag, True, True
+
+
 def generate(
-    art_dir: Path, energy: np.ndarray, seed: int, post_process: bool
+    art_dir: Path, energy: np.ndarray, seed: int, post_process: bool, spectrum_map: bool = True
 ) -> tuple[np.ndarray, float]:
     art = load_model(art_dir)
     gen = art.generator.eval()
     if isinstance(gen, BIBAEGenerator):
         gen.post_process = post_process
+        if not spectrum_map:
+            gen.spectrum_map = None
     noise = gen.make_noise(len(energy), torch.Generator().manual_seed(10_000 + seed))
     out, t0 = [], time.perf_counter()
     with torch.no_grad():
@@ -287,11 +303,11 @@ def run(args: argparse.Namespace) -> None:
             )
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             ref, energy, common = reference()
-            modes = [True, False] if family == "bib-ae" else [True]
-            for post in modes:
-                cells, per_shower = generate(out_dir, energy, seed, post)
+            modes = BIBAE_MODES if family == "bib-ae" else {"": (True, True)}
+            for suffix, (post, smap) in modes.items():
+                cells, per_shower = generate(out_dir, energy, seed, post, smap)
                 metrics = compare(cells, energy, ref, geometry, seed=seed)
-                tag = family if post else f"{family}-no-post"
+                tag = family + suffix
                 art = load_model(out_dir)
                 record = common | {
                     "model": tag,
@@ -343,10 +359,9 @@ def rescore(args: argparse.Namespace) -> None:
             e = np.asarray(data.incident_energy, dtype=np.float64)
             obs = observables(np.asarray(data.cells, dtype=np.float64), e, geometry)
         else:
-            family = record["model"].removesuffix("-no-post")
-            post = not record["model"].endswith("-no-post")
+            family, post, smap = split_tag(record["model"])
             out_dir = args.work / f"{family}_s{record['seed']}"
-            cells, _ = generate(out_dir, energy, record["seed"], post)
+            cells, _ = generate(out_dir, energy, record["seed"], post, smap)
             obs = observables(cells, energy, geometry)
         record["reference"] = public(ref)
         record["metrics"] |= public(obs) | relative(obs, ref)
