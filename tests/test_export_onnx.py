@@ -231,3 +231,31 @@ def test_float32_error_is_measured_against_a_float64_copy(tmp_path: Path) -> Non
     assert next(art.generator.parameters()).dtype == torch.float32
     shifted = compare(art, noise, cond, ref + 0.5)
     assert shifted.diff_mev == pytest.approx(0.5, rel=1e-3)
+
+
+def test_export_parity_of_a_fitted_bibae_spectrum_map(tmp_path: Path) -> None:
+    """The BIB-AE's fitted spectrum map (a binary search over knots: gathers and comparisons)
+    is in the exported graph, and ONNX Runtime follows PyTorch through it."""
+    g = get_geometry("atlas-em-barrel")
+    fam = FAMILIES["bib-ae"]
+    hp = fam.Config()
+    torch.manual_seed(0)
+    gen = fam.build_generator(
+        g, ConditionEncoding(1e3, 1e5, g.alignment_configs), Preprocessing("log", 1e-6), hp
+    )
+    with torch.no_grad():
+        for p in gen.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        noise = gen.make_noise(64, torch.Generator().manual_seed(2))
+        cond = gen.encode_conditions(np.geomspace(1e3, 1e5, 64), 0)
+        u = gen.post_processor.mip_units(gen.post_network(noise, cond), cond)
+        gen.spectrum_map.fit(u, 1.5 * u**1.2, cond[:, 0])
+        mapped = gen.transformed(noise, cond)
+    assert not torch.allclose(mapped, gen.post_network(noise, cond))
+    model_dir = save_model(
+        tmp_path / "bib", gen, family="bib-ae", hparams=hp, particle="photon", seed=0
+    )
+    result = export_onnx(model_dir, tmp_path / "m.onnx")
+    assert result.relative_diff <= 1e-5
+    ops = {n.op_type for n in onnx.load(str(result.path)).graph.node}
+    assert "GatherElements" in ops

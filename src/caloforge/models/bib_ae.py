@@ -248,14 +248,16 @@ class BIBAEGenerator(Generator):
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         x = self.post_network(noise, conditions)
         smap = self.spectrum_map
-        if smap is None or not smap.is_fitted or not self.post_process:
+        if smap is None or not self.post_process:
             return x
         pp = self.post_processor
         u = smap(pp.mip_units(x, conditions), conditions[:, 0])
         cells = torch.expm1(u) / pp.per_mip.clamp_min(1e-30)
         mapped = self.preprocessing.forward(cells, self.encoding.decode_energy(conditions))
-        # layers without an active slab have no MIP scale: their cells pass unchanged
-        return torch.where(pp.per_mip > 0, mapped, x)
+        # layers without an active slab have no MIP scale: their cells pass unchanged; before
+        # the map is fitted, x itself (a blend on the saved flag, not a branch: one traced graph)
+        f = smap.fitted
+        return f * torch.where(pp.per_mip > 0, mapped, x) + (1.0 - f) * x
 
 
 class Decoding(nn.Module):

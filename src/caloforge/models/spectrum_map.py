@@ -35,7 +35,8 @@ __all__ = ["SpectrumMap"]
 
 class SpectrumMap(nn.Module):
     """``forward(u, e)``: (B, n_cells) cells in ``u = log1p(E_cell / E_MIP)``, (B,) encoded
-    incident energies -> mapped ``u``, the identity until :meth:`fit` has run. ``cell_layer``:
+    incident energies -> mapped ``u``, the identity until :meth:`fit` has run (no branch on
+    the fitted state: the export traces one graph). ``cell_layer``:
     each cell's layer index."""
 
     q_in: torch.Tensor
@@ -59,6 +60,7 @@ class SpectrumMap(nn.Module):
         depth_groups = min(depth_groups, n_layers)
         layer = torch.as_tensor(np.asarray(cell_layer), dtype=torch.int64)
         self.n_depth = depth_groups
+        self.n_energy = energy_groups
         self.n_knots = knots
         self.register_buffer("group", layer * depth_groups // n_layers)
         self.register_buffer("q_in", torch.zeros(energy_groups, depth_groups, knots))
@@ -94,7 +96,7 @@ class SpectrumMap(nn.Module):
         if u_generated.shape != u_real.shape or u_real.shape[0] != energy.shape[0]:
             msg = f"SpectrumMap.fit needs equal (B, n_cells) inputs and (B,) energies; got {tuple(u_generated.shape)}, {tuple(u_real.shape)}, {tuple(energy.shape)}"
             raise ValueError(msg)
-        n_e = self.centres.numel()
+        n_e = self.n_energy
         if len(energy) < n_e:
             msg = f"SpectrumMap.fit needs at least {n_e} showers (one per energy group), got {len(energy)}"
             raise ValueError(msg)
@@ -116,11 +118,11 @@ class SpectrumMap(nn.Module):
     def knots_at(self, energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, depth_groups, knots) input and output knots at encoded energies (B,)."""
         c = self.centres
-        if c.numel() == 1:
+        if self.n_energy == 1:
             b = energy.shape[0]
             return self.q_in.expand(b, -1, -1), self.q_out.expand(b, -1, -1)
-        e = energy.clamp(c[0], c[-1])
-        hi = (e[:, None] > c[None, :-1]).sum(dim=1).clamp(1, c.numel() - 1)
+        e = torch.minimum(torch.maximum(energy, c[0]), c[-1])
+        hi = (e[:, None] > c[None, :-1]).sum(dim=1).clamp(1, self.n_energy - 1)
         lo = hi - 1
         w = ((e - c[lo]) / (c[hi] - c[lo]).clamp_min(1e-12))[:, None, None]
         q_in = self.q_in[lo] * (1 - w) + self.q_in[hi] * w
@@ -128,8 +130,7 @@ class SpectrumMap(nn.Module):
         return q_in, q_out
 
     def forward(self, u: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
-        if not self.is_fitted:
-            return u
+        # unfitted, every knot is 0 and the map is the identity (the "above" branch)
         q_in, q_out = self.knots_at(energy)
         b = u.shape[0]
         k = self.n_knots
