@@ -53,10 +53,11 @@ def cmd_train(args: argparse.Namespace) -> None:
             lr=args.lr,
             seed=args.seed,
             threads=1,
-            validate_every=max(args.steps // 4, 1),
+            validate_every=args.validate_every or max(args.steps // 4, 1),
             checkpoint_every=max(args.steps // 10, 1),
             progress=False,
             lr_schedule=args.lr_schedule,
+            ema_decay=args.ema_decay,
         ),
     )
     start, cpu0 = time.perf_counter(), time.process_time()
@@ -69,6 +70,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "lr_schedule": args.lr_schedule,
+        "ema_decay": args.ema_decay,
         "train_file": str(args.train),
         "train_sample": sample_info(args.train),
         "train_wall_seconds_this_process": wall,
@@ -307,14 +309,14 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         "## Models",
         "",
-        "| model | steps | batch | lr (schedule) | generator params | train wall (s, loaded) "
+        "| model | steps | batch | lr (schedule, weight EMA) | generator params | train wall (s, loaded) "
         "| train CPU (s) | generate wall (s) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for lab, m in doc["models"].items():
         lines.append(
             f"| {lab} | {m['steps']} | {m['batch_size']} "
-            f"| {m['lr']} ({m.get('lr_schedule', 'constant')}) | "
+            f"| {m['lr']} ({m.get('lr_schedule', 'constant')}, {m.get('ema_decay', 0.0) or 'none'}) | "
             f"{m['generator_parameters']} | {m['train_wall_seconds_this_process']:.0f} | "
             f"{_cpu(m.get('train_cpu_seconds_this_process'))} | "
             f"{m['generate_wall_seconds']:.1f} |"
@@ -368,6 +370,10 @@ def main() -> None:
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--lr-schedule", default="constant", help="train.lr_schedule")
+    t.add_argument("--ema-decay", type=float, default=0.0, help="train.ema_decay")
+    t.add_argument(
+        "--validate-every", type=int, default=0, help="train.validate_every (0: steps / 4)"
+    )
     g = sub.add_parser("generate")
     g.add_argument("--reference", required=True)
     g.add_argument("--work", required=True)

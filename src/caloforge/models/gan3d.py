@@ -57,6 +57,7 @@ from caloforge.models.bounded import bounded_ratio
 from caloforge.models.conditions import ConditionEncoding
 from caloforge.models.conv3d import ConvDiscriminator, ConvUpsampler, VolumeMap
 from caloforge.models.dense import EnergyRatioModel
+from caloforge.models.gan_ecritic import mmd
 from caloforge.models.hparams import check_counts, check_sizes
 from caloforge.models.preprocessing import Preprocessing
 
@@ -95,6 +96,14 @@ class GAN3DConfig:
     #: steps on 1200 clic-ecal electrons left 18x the reference's share in the first layer and
     #: 239x in the last at 10 GeV (the middle layers at 0.3x)
     mean_shower: bool = True
+    #: weight of a conditional MMD between the generated and the real batch's layer energy
+    #: fractions E_layer/E_tot (pairs of near energies only, width ``layer_mmd_energy_bandwidth``
+    #: in encoded ln E) in the generator's loss. Without it (1000 steps, 6000 clic-ecal
+    #: electrons) the layer fractions fluctuated 2-7x more than the data's, the MIP-weighted
+    #: sigma/E was 3-4.6x the reference's; 0 switches it off
+    layer_mmd_weight: float = 5.0
+    layer_mmd_bandwidths: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    layer_mmd_energy_bandwidth: float = 0.1
 
     def __post_init__(self) -> None:
         check_sizes(
@@ -111,9 +120,10 @@ class GAN3DConfig:
             fit_batches=self.fit_batches,
             energy_updates=self.energy_updates,
         )
-        if not self.energy_weight >= 0:
-            msg = f"energy_weight must be >= 0, got {self.energy_weight}"
-            raise ValueError(msg)
+        for key in ("energy_weight", "layer_mmd_weight", "layer_mmd_energy_bandwidth"):
+            if not getattr(self, key) >= 0:
+                msg = f"{key} must be >= 0, got {getattr(self, key)}"
+                raise ValueError(msg)
         if not self.log_alpha > 0:
             msg = f"log_alpha must be > 0, got {self.log_alpha}"
             raise ValueError(msg)
@@ -360,17 +370,42 @@ class GAN3D(Family[GAN3DConfig]):
             "d_energy_error": reg,
         }
 
+    def layer_mmd(self, fake: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Conditional MMD between the layer energy fractions E_layer/E_tot of generated
+        showers ``fake`` (made at ``batch``'s conditions) and of ``batch``'s real ones."""
+        hp = self.hparams
+
+        def fractions(x: torch.Tensor) -> torch.Tensor:
+            feats = self.energy_features(x)
+            return feats[:, 1:] / feats[:, :1].clamp_min(1e-12)
+
+        e = batch.conditions[:, 0]
+        return mmd(
+            fractions(fake),
+            fractions(batch.x),
+            hp.layer_mmd_bandwidths,
+            e,
+            e,
+            hp.layer_mmd_energy_bandwidth,
+        )
+
     def generator_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """Non-saturating cross-entropy (generated labelled real) plus ``energy_weight`` x the
-        error of the discriminator's regressed energy of the generated showers."""
+        error of the discriminator's regressed energy of the generated showers plus
+        ``layer_mmd_weight`` x :meth:`layer_mmd`."""
         d = self.discriminator
-        out = d(d.module.standardise(self.fake(batch, rng)))
+        fake = self.fake(batch, rng)
+        out = d(d.module.standardise(fake))
         adv = nn.functional.binary_cross_entropy_with_logits(out[:, 0], torch.ones_like(out[:, 0]))
         reg = self.energy_error(out, batch.conditions)
-        return {
-            "generator": adv + self.hparams.energy_weight * reg,
-            "g_energy_error": reg,
-        }
+        hp = self.hparams
+        total = adv + hp.energy_weight * reg
+        terms = {"g_energy_error": reg}
+        if hp.layer_mmd_weight > 0:
+            layers = self.layer_mmd(fake, batch)
+            total = total + hp.layer_mmd_weight * layers
+            terms["g_layer_mmd"] = layers
+        return {"generator": total, **terms}
 
     def energy_loss(self, batch: Batch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """Negative log-likelihood of the batch's real E_tot/E_inc. Draws nothing from ``rng``."""
