@@ -299,3 +299,30 @@ def test_wgan_lo_ratio_head_learns_from_the_data_not_the_critic() -> None:
         fam.generator.detach_ratio = False
         attached = fam.generator.transformed(noise, cond)
     assert torch.equal(detached, attached)
+
+
+def test_bibae_refresh_fits_the_map_and_generation_applies_it() -> None:
+    """After :meth:`BIBAE.refresh` the generator's cells are the post-processor network's output
+    passed through the fitted map in MIP units; without ``post_process`` neither stage runs,
+    and ``spectrum_map = False`` builds no map."""
+    fam = _tiny_bibae(spectrum_energy_groups=2)
+    gen = fam.generator
+    assert gen.spectrum_map is not None
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 27000, generator=g) * (torch.rand(8, 27000, generator=g) < 0.02) * 3
+    cond = torch.linspace(-1, 1, 8)[:, None]
+    fam.refresh(x, cond)
+    assert gen.spectrum_map.is_fitted
+    noise = gen.make_noise(3, torch.Generator().manual_seed(1))
+    c = cond[:3]
+    with torch.no_grad():
+        before = gen.post_network(noise, c)
+        after = gen.transformed(noise, c)
+        pp = gen.post_processor
+        u = gen.spectrum_map(pp.mip_units(before, c), c[:, 0])
+        gen.post_process = False
+        raw = gen.transformed(noise, c)
+    torch.testing.assert_close(pp.mip_units(after, c), u, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(after, before)
+    assert torch.equal(raw, gen.decode(gen.latent(noise), c))
+    assert _tiny_bibae(spectrum_map=False).generator.spectrum_map is None

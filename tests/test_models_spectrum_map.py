@@ -1,18 +1,13 @@
 """The fitted monotone spectrum map (the BIB-AE's last post-processing stage): exact quantile
-mapping on constructed samples, empty cells, interpolation in energy, and its place in the
-BIB-AE."""
+mapping on constructed samples, empty cells, interpolation in energy (its place in the BIB-AE:
+tests/test_models_getting_high.py)."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from caloforge.geometry import get_geometry
-from caloforge.models import ConditionEncoding, Preprocessing
-from caloforge.models.bib_ae import BIBAE, BIBAEConfig
 from caloforge.models.spectrum_map import SpectrumMap
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -107,46 +102,3 @@ def test_fit_checks_its_inputs() -> None:
         m.fit(torch.zeros(5, 40), torch.zeros(5, 39), torch.zeros(5))
     with pytest.raises(ValueError, match="at least 3 showers"):
         m.fit(torch.zeros(2, 40), torch.zeros(2, 40), torch.zeros(2))
-
-
-def test_bibae_refresh_fits_the_map_and_generation_applies_it() -> None:
-    """After :meth:`BIBAE.refresh` the generator's cells are the post-processor network's output
-    passed through the fitted map in MIP units; without ``post_process`` neither stage runs,
-    and ``spectrum_map = False`` builds no map."""
-    hp = BIBAEConfig(
-        latent_dim=3,
-        encoder_hidden=(8,),
-        decoder_hidden=(8,),
-        critic_hidden=(8,),
-        latent_critic_hidden=(8,),
-        kde_kernels=8,
-        spectrum_energy_groups=2,
-    )
-    torch.manual_seed(0)
-    fam = BIBAE(get_geometry("ild-ecal"), ConditionEncoding(1e4, 1e5, 1), Preprocessing("log"), hp)
-    gen = fam.generator
-    assert gen.spectrum_map is not None
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(8, 27000, generator=g) * (torch.rand(8, 27000, generator=g) < 0.02) * 3
-    cond = torch.linspace(-1, 1, 8)[:, None]
-    fam.refresh(x, cond)
-    assert gen.spectrum_map.is_fitted
-    noise = gen.make_noise(3, torch.Generator().manual_seed(1))
-    c = cond[:3]
-    with torch.no_grad():
-        before = gen.post_network(noise, c)
-        after = gen.transformed(noise, c)
-        pp = gen.post_processor
-        u = gen.spectrum_map(pp.mip_units(before, c), c[:, 0])
-        gen.post_process = False
-        raw = gen.transformed(noise, c)
-    torch.testing.assert_close(pp.mip_units(after, c), u, rtol=1e-4, atol=1e-5)
-    assert not torch.allclose(after, before)
-    assert torch.equal(raw, gen.decode(gen.latent(noise), c))
-    off = BIBAE(
-        get_geometry("ild-ecal"),
-        ConditionEncoding(1e4, 1e5, 1),
-        Preprocessing("log"),
-        dataclasses.replace(hp, spectrum_map=False),
-    )
-    assert off.generator.spectrum_map is None
