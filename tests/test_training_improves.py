@@ -51,6 +51,11 @@ MODEL_CHANGES: dict[str, dict[str, object]] = {
     # means); the exact start is tested in test_models_gan3d.py, and gradient training of the
     # convolutional generator is checked here from the uniform start
     "gan3d": {"mean_shower": False},
+    # its spectrum map is fitted, not trained (refitted before every validation): it maps even
+    # the frozen decoder's cells onto the data's spectrum per depth group, which scores 0.83 on
+    # these marginals against 1.45 after 60 trained steps; the map is tested exactly in
+    # test_models_spectrum_map.py, and the trained networks are checked here without it
+    "bib-ae": {"spectrum_map": False},
 }
 
 
