@@ -130,21 +130,24 @@ def test_builds_on_the_ild_volume() -> None:
         np.array([1e4, 1e5]), noise=gen.make_noise(2, torch.Generator().manual_seed(0))
     )
     assert cells.shape == (2, 27_000)
-    # the cells share out exactly the E_tot/E_inc drawn by the likelihood head
+    # the cells share out exactly the calibrated energy sum(w x) drawn by the likelihood
+    # head, w = 1 / f_mip relative to the thin-absorber layers (ild-ecal: 1 and 1.96)
     assert torch.all(cells >= 0)
     noise = gen.make_noise(2, torch.Generator().manual_seed(0))
     cond = gen.encode_conditions(np.array([1e4, 1e5]))
     with torch.no_grad():
         ratio = gen.energy.sample(noise[:, 0], noise[:, 1], cond)
-    torch.testing.assert_close(
-        cells.sum(dim=1) / torch.tensor([1e4, 1e5]), ratio, rtol=1e-4, atol=0
-    )
+    x = cells / torch.tensor([[1e4], [1e5]])
+    torch.testing.assert_close(gen.calibrated_sum(x), ratio, rtol=1e-4, atol=0)
+    assert torch.all(x.sum(dim=1) < ratio)
+    assert sorted(round(float(w), 2) for w in gen.cell_weight.unique()) == [1.0, 1.96]
 
 
 def test_likelihood_tail_cannot_put_more_than_the_incident_energy_into_a_shower() -> None:
     """The E_tot/E_inc model standardised around 50 (a tail, or a diverged fit) samples ratios
-    far above MAX_RATIO; the cells still add up to exactly MAX_RATIO x E_inc, after the zero
-    suppression too."""
+    far above MAX_RATIO; the calibrated sum sum(w x) is still exactly MAX_RATIO x E_inc, after
+    the zero suppression too, and the cells, each divided by its weight >= 1, add up to at
+    most that."""
     fam = _family("atlas-em-barrel")
     gen = fam.generator
     gen.energy.ref_mean.fill_(50.0)
@@ -158,16 +161,22 @@ def test_likelihood_tail_cannot_put_more_than_the_incident_energy_into_a_shower(
         assert bool((gen.energy.sample(noise[:, 0], noise[:, 1], cond) > 40).all())
     cells = gen.sample(e, noise=noise)
     assert bool((cells == 0).any())
+    x = cells / torch.as_tensor(e, dtype=cells.dtype)[:, None]
     torch.testing.assert_close(
-        cells.sum(dim=1).double(), torch.as_tensor(e * MAX_RATIO), rtol=1e-5, atol=0
+        gen.calibrated_sum(x).double(),
+        torch.full((3,), MAX_RATIO, dtype=torch.float64),
+        rtol=1e-5,
+        atol=0,
     )
+    assert bool((x.sum(dim=1) <= MAX_RATIO * (1 + 1e-6)).all())
 
 
 @pytest.mark.parametrize("mean_shower", [True, False])
 def test_untrained_generator_draws_the_mean_shower_it_was_fitted_on(mean_shower: bool) -> None:
     """With the network's output zeroed, the logits are the fitted offset alone: each cell's
-    share is the data's (raised by the floor of 1e-3 / n_cells, renormalised); without
-    ``mean_shower`` the offset stays zero and every cell gets 1 / n_cells."""
+    share of the calibrated energy sum(w x) is the data's (raised by the floor of 1e-3 /
+    n_cells, renormalised), so its visible share is that over w, renormalised; without
+    ``mean_shower`` the offset stays zero and every cell gets 1 / n_cells of sum(w x)."""
     fam = _family(mean_shower=mean_shower)
     gen = fam.generator
     n = fam.geometry.n_cells
@@ -183,12 +192,15 @@ def test_untrained_generator_draws_the_mean_shower_it_was_fitted_on(mean_shower:
     e = np.array([1e4, 1e5])
     cells = gen.sample(e, noise=gen.make_noise(2, torch.Generator().manual_seed(0))).double()
     shares = cells / cells.sum(dim=1, keepdim=True)
+    w = gen.cell_weight.double()
+    weighted = share * w / (share * w).sum()
     floor = 1e-3 / n
-    expected = (
-        (share + floor) / (1 + 1e-3)
+    calibrated = (
+        (weighted + floor) / (1 + 1e-3)
         if mean_shower
         else torch.full((n,), 1.0 / n, dtype=torch.float64)
     )
+    expected = calibrated / w / (calibrated / w).sum()
     torch.testing.assert_close(shares, expected.expand(2, n), rtol=2e-5, atol=1e-12)
 
 
