@@ -204,7 +204,10 @@ def load_model(model_dir: str | Path, *, device: str | torch.device = "cpu") -> 
     doc = _read_json(json_path)
     family = get_family(str(doc["family"]))
     where = f"{json_path}: key"
-    hparams = family.config_from_mapping(doc["hyperparameters"], f"{where} 'hyperparameters'")
+    stored = doc["hyperparameters"]
+    if isinstance(stored, dict):
+        stored = family.artifact_defaults | stored
+    hparams = family.config_from_mapping(stored, f"{where} 'hyperparameters'")
     preprocessing = from_mapping(Preprocessing, doc["preprocessing"], f"{where} 'preprocessing'")
     encoding = from_mapping(ConditionEncoding, doc["conditions"], f"{where} 'conditions'")
     try:

@@ -218,6 +218,10 @@ class Family(ABC, Generic[C]):
 
     name: ClassVar[str]
     Config: ClassVar[type[Any]]
+    #: hyper-parameters added after models were first saved, with the value that reproduces
+    #: what those models did: an artifact whose ``model.json`` lacks the key loads with it
+    #: (:func:`caloforge.models.artifact.load_model`), not with the new default
+    artifact_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,

@@ -22,7 +22,12 @@ What differs, and why:
   E_tot/E_inc is instead drawn from a conditional mixture density fitted by maximum
   likelihood (:class:`~caloforge.models.dense.EnergyRatioModel`, the ``softmax-likelihood``
   head of the dense families) and the network gives the shape: a softmax over the cells of
-  the volume, times that E_tot/E_inc;
+  the volume, times that E_tot/E_inc; with ``calibrated`` (default) the drawn quantity is the
+  MIP-weighted energy sum(E_layer / f_mip) / E_inc and each cell's share is divided by its
+  layer's weight, so the cell sum follows the shower's depth as in a sampling calorimeter;
+- a conditional MMD of (E_tot/E_inc, E_layer/E_inc) between generated and real batches in
+  the generator's loss (``layer_mmd_weight``): the convolutional discriminator sees cells,
+  not layer sums, and left the layer shares fluctuating 2-7x the data's;
 - the regression head is trained on real showers only (the paper trains it on generated
   showers too, with the sampled energies as labels, which lets the discriminator learn the
   generator's own mistakes as the energy);
@@ -46,7 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -287,6 +292,8 @@ class Gan3DDiscriminator(nn.Module):
 class GAN3D(Family[GAN3DConfig]):
     name = "gan3d"
     Config = GAN3DConfig
+    # models saved before the calibrated draw drew the cell sum
+    artifact_defaults: ClassVar[dict[str, Any]] = {"calibrated": False}
 
     generator: Gan3DGenerator
 
