@@ -16,6 +16,7 @@ from caloforge.geometry import (
     get_geometry,
     load_binning_xml,
     mip_sampling_fraction,
+    mip_weights,
     preset_names,
 )
 from caloforge.geometry.atlas import (
@@ -222,6 +223,17 @@ def test_mip_sampling_fraction_from_pdg_dedx() -> None:
     ild = get_geometry("ild-ecal")
     front, back = (mip_sampling_fraction(ild.layers[i].slabs) for i in (5, 25))
     assert front / back == pytest.approx(48.90 / 24.95, rel=2e-3)
+
+
+def test_mip_weights_are_the_inverse_mip_fractions_or_none_without_a_mip_scale() -> None:
+    """One over each layer's MIP sampling fraction (the calibration of the MIP-weighted energy);
+    None as soon as one layer has no active slab."""
+    stacks = [[Slab("Pb", 2.0, False), Slab("LAr", 4.0, True)], [Slab("LAr", 4.0, True)]]
+    w = mip_weights(stacks)
+    assert w is not None
+    np.testing.assert_allclose(w, [1.0 / mip_sampling_fraction(stacks[0]), 1.0], rtol=1e-12)
+    assert mip_weights([*stacks, [Slab("Pb", 2.0, False)]]) is None
+    assert mip_weights([]) is None
 
 
 def test_e_over_mip_and_mass_weighted_z_follow_grindhammer_peters() -> None:

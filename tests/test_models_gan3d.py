@@ -4,19 +4,17 @@ up-sampling sizes, the energy-regression head and the energy-reproduction loss."
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from caloforge.geometry import get_geometry
-from caloforge.models import ConditionEncoding, Preprocessing, load_model, save_model
+from caloforge.models import ConditionEncoding, Preprocessing
 from caloforge.models.base import Batch
 from caloforge.models.bounded import MAX_RATIO
 from caloforge.models.conv3d import ConvUpsampler, VolumeMap, conv_output_size
-from caloforge.models.gan3d import GAN3D, GAN3DConfig, Gan3DGenerator
+from caloforge.models.gan3d import GAN3D, GAN3DConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -319,25 +317,3 @@ def test_layer_mmd_trains_the_generator_towards_the_data_layer_fractions() -> No
     fam.fit(x)
     first, last = _generator_steps(fam, Batch(x, cond), "g_layer_mmd", steps=15, lr=1e-2)
     assert last < 0.7 * first, (first, last)  # measured 1.48 -> 0.44
-
-
-def test_a_model_saved_before_the_calibrated_draw_loads_as_it_was(tmp_path: Path) -> None:
-    """A ``model.json`` without ``calibrated`` (saved before the option existed) loads with the
-    cell sum drawn, as it was trained, not with the new default."""
-    fam = _family("ild-ecal")
-    model_dir = save_model(
-        tmp_path / "m",
-        fam.generator,
-        family="gan3d",
-        hparams=fam.hparams,
-        particle="photon",
-        seed=0,
-    )
-    assert load_model(model_dir).hparams.calibrated
-    doc = json.loads((model_dir / "model.json").read_text())
-    del doc["hyperparameters"]["calibrated"]
-    (model_dir / "model.json").write_text(json.dumps(doc))
-    old = load_model(model_dir)
-    assert old.hparams.calibrated is False
-    assert isinstance(old.generator, Gan3DGenerator)
-    assert bool((old.generator.cell_weight == 1).all())

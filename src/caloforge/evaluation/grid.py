@@ -38,7 +38,7 @@ import numpy as np
 from caloforge.evaluation.inputs import GeometryFile
 from caloforge.evaluation.metrics import separation_power
 from caloforge.evaluation.response import EnergyBinning, energy_binning, energy_response
-from caloforge.geometry import Geometry, mip_loss_mev, mip_sampling_fraction
+from caloforge.geometry import Geometry, mip_loss_mev, mip_weights
 from caloforge.io import iter_showers, read_showers
 from caloforge.showerset import ShowerSet
 
@@ -101,10 +101,6 @@ def mip_energy_mev(geometry: Geometry) -> np.ndarray:
             raise ValueError(msg)
         out[i] = mip_loss_mev(ly.slabs)
     return out
-
-
-def _mip_fractions(geometry: Geometry) -> np.ndarray:
-    return np.array([mip_sampling_fraction(ly.slabs) for ly in geometry.layers])
 
 
 def _cell_xy_mm(geometry: Geometry) -> np.ndarray:
@@ -224,7 +220,8 @@ def compute_grid_observables(
         msg = f"{label}: geometry {geometry.name!r} is not a Cartesian or polar grid"
         raise ValueError(msg)
     mip_cell = mip_energy_mev(geometry)[geometry.cell_layer]
-    inv_f = 1.0 / _mip_fractions(geometry)
+    inv_f = mip_weights([ly.slabs for ly in geometry.layers])
+    assert inv_f is not None  # mip_energy_mev has raised for a layer without an active slab
     xy = _cell_xy_mm(geometry)
     edges = radial_edges_mm(geometry)
     ring = np.clip(np.searchsorted(edges, np.hypot(*xy.T), side="right") - 1, 0, len(edges) - 2)

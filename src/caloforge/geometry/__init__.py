@@ -8,7 +8,13 @@ ATLAS-like cluster's alignment configurations.
 from caloforge.geometry.core import Geometry, Layer
 from caloforge.geometry.presets import PRESETS, get_geometry, preset_names
 from caloforge.geometry.segmentation import CartesianGrid, EtaPhiGrid, PolarGrid, Segmentation
-from caloforge.geometry.stack import Slab, mip_loss_mev, mip_sampling_fraction, sampling_stack
+from caloforge.geometry.stack import (
+    Slab,
+    mip_loss_mev,
+    mip_sampling_fraction,
+    mip_weights,
+    sampling_stack,
+)
 from caloforge.geometry.xml import load_binning_xml
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "load_binning_xml",
     "mip_loss_mev",
     "mip_sampling_fraction",
+    "mip_weights",
     "preset_names",
     "sampling_stack",
 ]

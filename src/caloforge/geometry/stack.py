@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from caloforge.materials import get_material
 
 __all__ = [
@@ -15,6 +17,7 @@ __all__ = [
     "mass_weighted_z",
     "mip_loss_mev",
     "mip_sampling_fraction",
+    "mip_weights",
     "sampling_stack",
 ]
 
@@ -56,6 +59,15 @@ def mip_sampling_fraction(slabs: Sequence[Slab]) -> float:
     loss = [get_material(s.material).dedx_min_mev_mm * s.thickness_mm for s in slabs]
     total = sum(loss)
     return sum(e for e, s in zip(loss, slabs, strict=True) if s.active) / total if total else 0.0
+
+
+def mip_weights(stacks: Sequence[Sequence[Slab]]) -> np.ndarray | None:
+    """(n_layers,) 1 / f_mip of each layer's slab stack (:func:`mip_sampling_fraction`): the
+    CALICE MIP-weighting that turns a sampling calorimeter's layer energies into its calibrated
+    energy. None when some layer has no active slab (no MIP scale)."""
+    if not stacks or not all(any(s.active for s in slabs) for slabs in stacks):
+        return None
+    return np.array([1.0 / mip_sampling_fraction(slabs) for slabs in stacks])
 
 
 def mass_weighted_z(slabs: Sequence[Slab]) -> float:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -291,6 +291,8 @@ class LatentCritic(nn.Module):
 class BIBAE(Family[BIBAEConfig]):
     name = "bib-ae"
     Config = BIBAEConfig
+    # models saved before the spectrum map had none (and no weights for one)
+    artifact_defaults: ClassVar[dict[str, Any]] = {"spectrum_map": False}
     generator: BIBAEGenerator
 
     def __init__(

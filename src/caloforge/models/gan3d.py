@@ -56,8 +56,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from caloforge.geometry import Geometry
-from caloforge.geometry.stack import mip_sampling_fraction
+from caloforge.geometry import Geometry, mip_weights
 from caloforge.models.base import Batch, Family, Generator, Objective, Trained
 from caloforge.models.bounded import bounded_ratio
 from caloforge.models.conditions import ConditionEncoding
@@ -151,14 +150,13 @@ class GAN3DConfig:
 
 
 def calibration_weights(geometry: Geometry) -> torch.Tensor:
-    """(n_cells,) each cell's layer's 1 / f_mip (the MIP sampling fraction of its slab stack,
-    the CALICE calibration of a Si-W calorimeter), divided by the smallest, so >= 1; all 1 on
-    a geometry with a layer without an active slab (no MIP scale: a readout-only binning)."""
-    layers = geometry.layers
-    if not layers or not all(any(sl.active for sl in ly.slabs) for ly in layers):
+    """(n_cells,) each cell's layer's MIP weight 1 / f_mip (:func:`caloforge.geometry.mip_weights`,
+    the calibration the evaluation's MIP-weighted energy uses), divided by the smallest, so
+    >= 1; all 1 on a geometry with a layer without an active slab (no MIP scale)."""
+    weights = mip_weights([ly.slabs for ly in geometry.layers])
+    if weights is None:
         return torch.ones(geometry.n_cells)
-    inverse = torch.tensor([1.0 / mip_sampling_fraction(ly.slabs) for ly in layers])
-    per_layer = (inverse / inverse.min()).to(torch.float32)
+    per_layer = torch.as_tensor(weights / weights.min(), dtype=torch.float32)
     return per_layer[torch.as_tensor(geometry.cell_layer, dtype=torch.int64)]
 
 

@@ -105,13 +105,12 @@ class SpectrumMap(nn.Module):
             self.centres[ge] = energy[rows].median()
             for gz in range(self.n_depth):
                 cols = torch.nonzero(self.group == gz).flatten()
-                gen = u_generated[rows][:, cols].flatten().double()
-                real = u_real[rows][:, cols].flatten().double()
-                start = max(float((gen > 0).double().mean()), float((real > 0).double().mean()))
-                tail = self.tail_probabilities(start, real.numel())
-                p = 1.0 - torch.as_tensor(tail, dtype=torch.float64)
-                self.q_in[ge, gz] = _quantiles(gen, p).to(self.q_in)
-                self.q_out[ge, gz] = _quantiles(real, p).to(self.q_out)
+                gen = u_generated[rows][:, cols].flatten().double().cpu().numpy()
+                real = u_real[rows][:, cols].flatten().double().cpu().numpy()
+                start = max(float((gen > 0).mean()), float((real > 0).mean()))
+                p = 1.0 - self.tail_probabilities(start, real.size)
+                self.q_in[ge, gz] = torch.as_tensor(np.quantile(gen, p)).to(self.q_in)
+                self.q_out[ge, gz] = torch.as_tensor(np.quantile(real, p)).to(self.q_out)
         self.fitted.fill_(1.0)
 
     # ---- evaluation --------------------------------------------------------------------------
@@ -157,12 +156,3 @@ class SpectrumMap(nn.Module):
         out = torch.where(u < first_in, below, torch.where(u > last_in, above, inside))
         # an empty cell stays empty (an atom at zero cannot be spread by a deterministic map)
         return torch.where(u > 0, out.clamp_min(0), torch.zeros_like(u))
-
-
-def _quantiles(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """Linear-interpolation quantiles of a 1D tensor at probabilities p (any size)."""
-    v = values.sort().values
-    pos = p * (v.numel() - 1)
-    lo = pos.floor().long().clamp(0, v.numel() - 1)
-    hi = (lo + 1).clamp_max(v.numel() - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
