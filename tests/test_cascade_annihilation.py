@@ -156,15 +156,8 @@ def test_kernel_annihilates_in_flight_as_often_as_the_tables_say() -> None:
     flat = flatten(g)
     cuts = Cuts()
     tab = build_tables(flat.materials, cuts)
-    cutv = np.array(
-        [cuts.photon_production_mev, cuts.electron_production_mev, cuts.photon_tracking_mev,
-         cuts.electron_tracking_mev, *cuts.step_limits(), cuts.range_rejection_mev]
-    )  # fmt: skip
-    tabs = (
-        tab.ln_e0, tab.inv_dln, tab.mu_compton, tab.mu_photo, tab.mu_pair, tab.range_mm,
-        tab.sigma_brems, tab.sigma_delta, tab.mean_excitation_mev, tab.lambda1_mm,
-        tab.screening, tab.msc_tau, tab.brems_elements, tab.sigma_annihilation,
-    )  # fmt: skip
+    cutv = cuts.kernel_vector()
+    tabs = tab.kernel_tuple()
     zeros = np.zeros(g.n_layers)
     ro = (flat.slab_active, flat.slab_layer, flat.kind, flat.cell_offset, flat.int_par,
           flat.float_par, flat.r_edges, zeros, zeros, flat.pitch)  # fmt: skip

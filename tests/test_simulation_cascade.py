@@ -58,11 +58,13 @@ def test_thin_passive_slab_lets_the_photon_escape() -> None:
 
 def test_etaphi_cells_follow_the_alignment_configuration() -> None:
     g = get_geometry("atlas-em-barrel")
-    res = simulate(g, ParticleGun("photon", energies_mev=(2000.0,)), 16, seed=8, progress=False)
+    res = simulate(g, ParticleGun("photon", energies_mev=(2000.0,)), 64, seed=8, progress=False)
     cells = res.showers.cells
     middle = g.layer_images(cells, 2)  # (n, 7, 7): the hit middle cell is the centre one
     hottest = middle.reshape(len(cells), -1).argmax(axis=1)
-    assert (hottest == 3 * 7 + 3).mean() >= 0.8
+    # impacts spread over the whole cell: near its edge a neighbour may be the hottest
+    # (transport 10: 0.83 and 0.86 of 64 showers for two seeds)
+    assert (hottest == 3 * 7 + 3).mean() >= 0.75
     # the cluster holds most of the visible energy
     assert np.median(cells.sum(axis=1) / res.visible_mev) > 0.85
 

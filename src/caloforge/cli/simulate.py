@@ -77,6 +77,16 @@ def simulate_cmd(
             help="cascade only: every e± step limit times this factor (convergence checks)",
         ),
     ] = 1.0,
+    range_cut: Annotated[
+        float,
+        typer.Option(
+            "--range-cut",
+            min=0.001,
+            max=1000.0,
+            help="cascade only: production cut in range (mm), converted per material into the "
+            "photon and delta-ray thresholds as Geant4 does",
+        ),
+    ] = 0.7,
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", help="spread the showers over this Dask scheduler's workers"),
@@ -122,9 +132,14 @@ def simulate_cmd(
         gun = ParticleGun(
             particle.value, energy_range_mev=_energy_range(energy_range), log_uniform=log_uniform
         )
-    if step_scale != 1.0 and engine.value != "cascade":
-        msg = f"--step-scale {step_scale:g} applies to the cascade engine only, not {engine.value}"
-        raise ValueError(msg)
+    if engine.value != "cascade":
+        for flag, value, default in (
+            ("--step-scale", step_scale, 1.0),
+            ("--range-cut", range_cut, 0.7),
+        ):
+            if value != default:
+                msg = f"{flag} {value:g} applies to the cascade engine only, not {engine.value}"
+                raise ValueError(msg)
     geo = get_geometry(geometry)
     gun.check_engine(engine.value)
     check_shower_count(n, geo, out)
@@ -138,7 +153,11 @@ def simulate_cmd(
             seed=seed,
             workers=workers,
             engine=engine.value,
-            cuts=Cuts(step_scale=step_scale) if engine.value == "cascade" else None,
+            cuts=(
+                Cuts(step_scale=step_scale, range_cut_mm=range_cut)
+                if engine.value == "cascade"
+                else None
+            ),
             batch_size=batch_size,
             progress=progress,
             executor=executor,

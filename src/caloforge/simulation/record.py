@@ -7,7 +7,7 @@ from typing import Any
 
 from caloforge.geometry import Geometry
 from caloforge.provenance import versions
-from caloforge.simulation.cascade import TRANSPORT_VERSION, Cuts
+from caloforge.simulation.cascade import TRANSPORT_VERSION, Cuts, production_thresholds
 from caloforge.simulation.gun import ParticleGun
 
 __all__ = ["provenance"]
@@ -42,5 +42,6 @@ def provenance(
         attrs["rows"] = [int(rows[0]), int(rows[1])]
     if engine == "cascade":
         attrs["cuts"] = (cuts or Cuts()).to_dict()
+        attrs["production_thresholds_mev"] = production_thresholds(geometry, cuts)
         attrs["transport_version"] = TRANSPORT_VERSION
     return attrs

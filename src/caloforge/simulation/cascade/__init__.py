@@ -35,7 +35,13 @@ from caloforge.simulation.cascade.transport import (
 from caloforge.simulation.engine import EngineOutput, max_workers
 from caloforge.simulation.gun import GunSample
 
-__all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
+__all__ = [
+    "ELECTRON_MASS_MEV",
+    "TRANSPORT_VERSION",
+    "Cuts",
+    "production_thresholds",
+    "run_cascade",
+]
 
 #: Version of the cascade physics and stepping; bumped whenever showers for a seed change.
 #: 1: Highland multiple scattering per step, Bohr fluctuations; 2: ``Cuts.step_scale``;
@@ -51,8 +57,10 @@ __all__ = ["ELECTRON_MASS_MEV", "TRANSPORT_VERSION", "Cuts", "run_cascade"]
 #: from faces up to ``Cuts.safety_fraction`` of the distance to the nearer face, the hinge of
 #: a long step with Lewis's first two moments (legs 2 lambda_1 tanh(tau / 2), plus a
 #: Gaussian), no hard collisions sampled one by one beyond 2 transport lengths; 9: positron
-#: annihilation in flight (Heitler), pair energy sharing with Tsai's screening functions.
-TRANSPORT_VERSION = "9"
+#: annihilation in flight (Heitler), pair energy sharing with Tsai's screening functions;
+#: 10: production thresholds per material from a range cut (``Cuts.range_cut_mm``, 0.7 mm,
+#: Geant4's convention; were 0.1 MeV photons and 1 MeV delta rays everywhere).
+TRANSPORT_VERSION = "10"
 
 _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 
@@ -60,6 +68,16 @@ _PTYPE = {"photon": PHOTON, "electron": ELECTRON, "positron": POSITRON}
 @functools.lru_cache(maxsize=32)
 def _tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
     return build_tables(materials, cuts)
+
+
+def production_thresholds(geometry: Geometry, cuts: Cuts | None = None) -> dict[str, list[float]]:
+    """{material: [photon, e±] production threshold in MeV} of ``geometry``'s materials
+    under ``cuts`` (what its files record in their provenance)."""
+    tab = _tables(flatten(geometry).materials, cuts or Cuts())
+    return {
+        name: [float(tab.photon_production_mev[m]), float(tab.electron_production_mev[m])]
+        for m, name in enumerate(tab.materials)
+    }
 
 
 def run_cascade(
@@ -89,16 +107,7 @@ def run_cascade(
     cells = np.zeros((n, flat.n_cells))
     book = np.zeros((n, BOOK_SIZE))
     ok = np.ones(n, dtype=np.bool_)
-    cutv = np.array(
-        [
-            cuts.photon_production_mev,
-            cuts.electron_production_mev,
-            cuts.photon_tracking_mev,
-            cuts.electron_tracking_mev,
-            *cuts.step_limits(),
-            cuts.range_rejection_mev,
-        ]
-    )
+    cutv = cuts.kernel_vector()
     previous = numba.get_num_threads()
     threads = max_workers() if workers is None else int(workers)
     if not 1 <= threads <= max_workers():
@@ -126,20 +135,7 @@ def run_cascade(
             flat.float_par,
             flat.r_edges,
             flat.pitch,
-            tab.ln_e0,
-            tab.inv_dln,
-            tab.mu_compton,
-            tab.mu_photo,
-            tab.mu_pair,
-            tab.range_mm,
-            tab.sigma_brems,
-            tab.sigma_delta,
-            tab.mean_excitation_mev,
-            tab.lambda1_mm,
-            tab.screening,
-            tab.msc_tau,
-            tab.brems_elements,
-            tab.sigma_annihilation,
+            tab.kernel_tuple(),
             cutv,
             cells,
             book,

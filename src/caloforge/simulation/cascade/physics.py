@@ -67,6 +67,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from caloforge.materials import ELEMENT_MASS, Material, get_material
+from caloforge.simulation.cascade.range_cut import electron_threshold_mev, photon_threshold_mev
 
 __all__ = [
     "ELECTRON_MASS_MEV",
@@ -100,11 +101,15 @@ GRID_PER_DECADE = 40
 
 @dataclass(frozen=True)
 class Cuts:
-    """Production and tracking cuts (MeV) and electron step limits of the cascade.
+    """Production and tracking cuts and electron step limits of the cascade.
 
-    ``photon_production_mev``: bremsstrahlung photons above it are produced and tracked, the
-    loss to softer ones is continuous. ``electron_production_mev``: delta rays above it are
-    produced (Møller/Bhabha), softer ionisation is continuous. ``photon_tracking_mev`` /
+    Production: ``range_cut_mm`` (Geant4's default 0.7 mm) is converted per material into the
+    energies above which bremsstrahlung photons and delta rays (Møller/Bhabha) are produced
+    and tracked (:mod:`.range_cut`, Geant4's convention; the loss to softer ones is
+    continuous): at 0.7 mm ~0.1 MeV photons and 1.0 MeV delta rays in lead, 1.6 MeV in
+    tungsten, 0.42 MeV in silicon, 0.27 MeV in liquid argon. ``photon_production_mev`` /
+    ``electron_production_mev``, when given, replace the converted threshold by one energy in
+    every material. Either is raised to its tracking cut. ``photon_tracking_mev`` /
     ``electron_tracking_mev``: particles below these (kinetic) energies are stopped and their
     energy deposited where they are (booked as below-cut). Step limits: an e± step is at most
     ``range_fraction`` of its residual range, unless the range is below ``final_range_mm``
@@ -120,17 +125,18 @@ class Cuts:
     ``step_scale``: every e± step limit (``range_fraction`` and ``safety_fraction``, capped
     at 1, ``final_range_mm``, ``lambda1_fraction``) is multiplied by it, so that halving it
     checks step-size convergence. ``range_rejection_mev``: an e± in a passive slab below this
-    energy (and below ``electron_production_mev``, so that it makes no delta ray) whose range
-    is shorter than its distance to either face is deposited on the spot (booked below-cut);
-    the bremsstrahlung it would still emit (a radiative yield of ~3% at 1 MeV in W, photons
-    mostly absorbed in the same slab) stays there too. Not done in active slabs: the few
-    bremsstrahlung photons of the electrons ranging out there reach far cells, and the mean
-    number of hit cells of a 10 GeV atlas-em-barrel shower fell by 5% (95 to 90) when they
-    were.
+    energy (and below the slab's delta-ray threshold, so that it makes no delta ray) whose
+    range is shorter than its distance to either face is deposited on the spot (booked
+    below-cut); the bremsstrahlung it would still emit (a radiative yield of ~3% at 1 MeV in
+    W, photons mostly absorbed in the same slab) stays there too. Not done in active slabs: the
+    few bremsstrahlung photons of the electrons ranging out there reach far cells, and the
+    mean number of hit cells of a 10 GeV atlas-em-barrel shower fell by 5% (95 to 90) when
+    they were.
     """
 
-    photon_production_mev: float = 0.1
-    electron_production_mev: float = 1.0
+    range_cut_mm: float = 0.7
+    photon_production_mev: float | None = None
+    electron_production_mev: float | None = None
     photon_tracking_mev: float = 0.02
     electron_tracking_mev: float = 0.1
     range_fraction: float = 0.1
@@ -142,21 +148,50 @@ class Cuts:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not (math.isfinite(value) and value > 0):
+            if value is not None and not (math.isfinite(value) and value > 0):
                 msg = f"Cuts: {name} must be finite and > 0, got {value}"
                 raise ValueError(msg)
         for name in ("range_fraction", "safety_fraction"):
             if getattr(self, name) > 1:
                 msg = f"Cuts: {name} must be <= 1, got {getattr(self, name)}"
                 raise ValueError(msg)
-        if self.photon_production_mev < self.photon_tracking_mev:
+        if self.photon_production_mev is not None and (
+            self.photon_production_mev < self.photon_tracking_mev
+        ):
             msg = "Cuts: photon_production_mev must be >= photon_tracking_mev"
             raise ValueError(msg)
-        if self.electron_production_mev < self.electron_tracking_mev:
+        if self.electron_production_mev is not None and (
+            self.electron_production_mev < self.electron_tracking_mev
+        ):
             msg = "Cuts: electron_production_mev must be >= electron_tracking_mev"
             raise ValueError(msg)
 
-    def to_dict(self) -> dict[str, float]:
+    def production_thresholds(
+        self, material: Material, mu_total_per_mm: np.ndarray
+    ) -> tuple[float, float]:
+        """(photon, e±) production thresholds (MeV) in ``material``, whose total photon
+        attenuation on :func:`energy_grid` is ``mu_total_per_mm``."""
+        k = self.photon_production_mev
+        if k is None:
+            k = photon_threshold_mev(energy_grid(), mu_total_per_mm, self.range_cut_mm)
+        t = self.electron_production_mev
+        if t is None:
+            t = electron_threshold_mev(material, self.range_cut_mm)
+        return max(k, self.photon_tracking_mev), max(t, self.electron_tracking_mev)
+
+    def kernel_vector(self) -> np.ndarray:
+        """The tracking cuts, step limits and range-rejection energy as the transport
+        kernel reads them (its ``C_*`` layout)."""
+        return np.array(
+            [
+                self.photon_tracking_mev,
+                self.electron_tracking_mev,
+                *self.step_limits(),
+                self.range_rejection_mev,
+            ]
+        )
+
+    def to_dict(self) -> dict[str, float | None]:
         return asdict(self)
 
     def step_limits(self) -> tuple[float, float, float, float]:
@@ -564,7 +599,9 @@ class PhysicsTables:
     the transport mean free path, ``screening[m]`` the effective screening parameter A;
     ``brems_elements[m]`` the per-element constants of :func:`brems_elements`;
     ``sigma_annihilation[m]`` the macroscopic cross section (1/mm) of positron annihilation
-    in flight (Heitler)."""
+    in flight (Heitler); ``photon_production_mev[m]`` / ``electron_production_mev[m]`` the
+    production thresholds (:meth:`Cuts.production_thresholds`) the brems, delta-ray and
+    restricted-loss tables were built with."""
 
     materials: tuple[str, ...]
     ln_e0: float
@@ -582,6 +619,17 @@ class PhysicsTables:
     msc_tau: np.ndarray
     brems_elements: np.ndarray
     sigma_annihilation: np.ndarray
+    photon_production_mev: np.ndarray
+    electron_production_mev: np.ndarray
+
+    def kernel_tuple(self) -> tuple:
+        """The tables in the order the transport kernel reads them (its ``tabs``)."""
+        return (
+            self.ln_e0, self.inv_dln, self.mu_compton, self.mu_photo, self.mu_pair,
+            self.range_mm, self.sigma_brems, self.sigma_delta, self.mean_excitation_mev,
+            self.lambda1_mm, self.screening, self.msc_tau, self.brems_elements,
+            self.sigma_annihilation, self.photon_production_mev, self.electron_production_mev,
+        )  # fmt: skip
 
 
 def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
@@ -595,6 +643,7 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
     lam1, screen, tau_tab = np.zeros((nm, ng)), np.zeros((nm, ng)), np.zeros((2, nm, ng))
     brem_el = np.zeros((nm, 4, 7))
     sig_a = np.zeros((nm, ng))
+    kprod, tprod = np.zeros(nm), np.zeros(nm)
     kn = klein_nishina_sigma_mm2(grid)
     heitler = heitler_sigma_mm2(grid)
     for m, name in enumerate(materials):
@@ -606,15 +655,14 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
             atoms_mm3 = mat.density_g_cm3 * w / ELEMENT_MASS[z] * AVOGADRO / 1000.0
             mu_pe[m] += atoms_mm3 * photoelectric_sigma_barn(z, grid) * BARN_MM2
         mu_pair[m] = 7.0 / (9.0 * mat.x0_mm) * pair_shape(mat, grid)
-        sig_b[m] = brems_sigma(mat, grid, cuts.photon_production_mev)
+        kprod[m], tprod[m] = cuts.production_thresholds(mat, mu_c[m] + mu_pe[m] + mu_pair[m])
+        sig_b[m] = brems_sigma(mat, grid, kprod[m])
         brem_el[m] = brems_elements(mat)
-        sb = brems_continuous_dedx(mat, grid, cuts.photon_production_mev)
+        sb = brems_continuous_dedx(mat, grid, kprod[m])
         lam1[m] = transport_mfp_mm(mat, grid)
         screen[m] = effective_screening(mat, grid)
         for c, positron in enumerate((False, True)):
-            dedx = restricted_collision_dedx(
-                mat, grid, cuts.electron_production_mev, positron=positron
-            )
+            dedx = restricted_collision_dedx(mat, grid, tprod[m], positron=positron)
             total = np.maximum(dedx + sb, 1e-12)
             # range from the grid's first point (taken as T/S there) by trapezoids in T
             inv = 1.0 / total
@@ -624,7 +672,7 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
             inv_t = inv / lam1[m]
             steps_t = 0.5 * (inv_t[1:] + inv_t[:-1]) * np.diff(grid)
             tau_tab[c, m] = grid[0] * inv_t[0] + np.concatenate([[0.0], np.cumsum(steps_t)])
-            sig_d[c, m] = delta_sigma(mat, grid, cuts.electron_production_mev, positron=positron)
+            sig_d[c, m] = delta_sigma(mat, grid, tprod[m], positron=positron)
         ipot[m] = mat.mean_excitation_ev * 1e-6
     return PhysicsTables(
         materials=tuple(materials),
@@ -643,4 +691,6 @@ def build_tables(materials: tuple[str, ...], cuts: Cuts) -> PhysicsTables:
         msc_tau=tau_tab,
         brems_elements=brem_el,
         sigma_annihilation=sig_a,
+        photon_production_mev=kprod,
+        electron_production_mev=tprod,
     )

@@ -70,8 +70,9 @@ TAU_MIXED = 2.0
 # to ionisation, width factor and count scale of the excitation level, count above which a
 # Poisson number is summed as a Gaussian
 FL_E0, FL_RATE, FL_FW, FL_A0, FL_NMAX = 1e-5, 0.56, 4.0, 42.0, 8.0
-# cut parameter vector layout
-C_KPROD, C_TPROD, C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1, C_SAFETY, C_RR = range(9)
+# cut parameter vector layout (:meth:`~.physics.Cuts.kernel_vector`); the production
+# thresholds are per material, in the tables (``tabs[14]`` photons, ``tabs[15]`` e±)
+C_GTRACK, C_ETRACK, C_FRAC, C_FINAL, C_LAMBDA1, C_SAFETY, C_RR = range(7)
 #: a step of more transport lengths than this gets the second-moment displacement term
 TAU_SPREAD = 0.3
 
@@ -1001,7 +1002,7 @@ def _charged_step(p: np.ndarray, pos: bool, ctx: tuple, ro: tuple, tabs: tuple) 
             t1 = _after_step(t, rng, used * s / g, m, lnt, rt, ttau, lam1_tab, ln_e0, inv_dln)[0]
     dt = t - t1
     if used * s < rng * g and dt > 0.0:
-        tcut = min(cutv[C_TPROD], t if pos else 0.5 * t)
+        tcut = min(tabs[15][m], t if pos else 0.5 * t)
         dt = min(_loss_fluctuation(dt, tcut, ipot[m], state), t)
     if dt > 0.0:
         f1 = min(leg, used) / used if used > 0.0 else 1.0
@@ -1023,7 +1024,7 @@ def _brems(p: np.ndarray, m: int, n: int, ctx: tuple, ro: tuple, tabs: tuple) ->
     """A bremsstrahlung photon above the production cut from the e± ``p`` (1/k envelope,
     accepted by the complete-screening shape times Tsai's screening ratio), at a modified-Tsai
     angle; the e± keeps its direction."""
-    state, kprod = ctx[7], ctx[8][C_KPROD]
+    state, kprod = ctx[7], tabs[14][m]
     t = p[P_E]
     if t <= kprod:
         return n
@@ -1044,10 +1045,10 @@ def _brems(p: np.ndarray, m: int, n: int, ctx: tuple, ro: tuple, tabs: tuple) ->
 
 
 @nb.njit(cache=True)
-def _delta_ray(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple) -> int:
-    """A Møller (e−) or Bhabha (e+) delta ray above the production cut from ``p``; the e±
-    recoils by momentum conservation."""
-    state, tprod = ctx[7], ctx[8][C_TPROD]
+def _delta_ray(p: np.ndarray, pos: bool, tprod: float, n: int, ctx: tuple, ro: tuple) -> int:
+    """A Møller (e−) or Bhabha (e+) delta ray above the production threshold ``tprod`` from
+    ``p``; the e± recoils by momentum conservation."""
+    state = ctx[7]
     t = p[P_E]
     xmax = 1.0 if pos else 0.5
     xmin = tprod / t
@@ -1103,16 +1104,15 @@ def _charged(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple, tabs: tupl
     ln_e0, inv_dln, rng_tab, sig_b, sig_d = tabs[0], tabs[1], tabs[5], tabs[6], tabs[7]
     sd = sig_d[1] if pos else sig_d[0]
     rt = rng_tab[1] if pos else rng_tab[0]
-    rr_max = min(cutv[C_RR], cutv[C_TPROD])
     ns = z_lo.shape[0]
     while True:
         t = p[P_E]
         slab = int(p[P_SLAB])
         x, y, z = p[P_X], p[P_Y], p[P_Z]
         stop = t < cutv[C_ETRACK]
-        if not stop and t <= rr_max and not ro[0][slab]:
+        if not stop and t <= cutv[C_RR] and not ro[0][slab] and t <= tabs[15][smat[slab]]:
             # range rejection: it cannot leave this passive slab, makes no delta ray
-            # (t <= the delta-ray cut) and radiates little: deposited here at once
+            # (t <= the delta-ray threshold) and radiates little: deposited here at once
             m = smat[slab]
             rng = _lerp(rt, m, math.log(t), ln_e0, inv_dln)
             stop = rng < min(z - z_lo[slab], z_hi[slab] - z)
@@ -1153,7 +1153,7 @@ def _charged(p: np.ndarray, pos: bool, n: int, ctx: tuple, ro: tuple, tabs: tupl
         if _uniform(state) * (sb + sdd) < sb:
             n = _brems(p, m, n, ctx, ro, tabs)
         else:
-            n = _delta_ray(p, pos, n, ctx, ro)
+            n = _delta_ray(p, pos, tabs[15][m], n, ctx, ro)
         if n < 0:
             return n
 
@@ -1182,8 +1182,8 @@ def _shower(
     """Transport one shower; returns False if the particle stack overflowed. ``ro``: its
     readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
     range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau,
-    brems_elements, sigma_annihilation) of :class:`~.physics.PhysicsTables`. Particles are popped from the LIFO
-    stack into the state vector ``p`` and handed to :func:`_photon` or :func:`_charged`."""
+    brems_elements, sigma_annihilation, photon and e± production thresholds) of
+    :class:`~.physics.PhysicsTables`. Particles are popped from the LIFO stack into the state vector ``p`` and handed to :func:`_photon` or :func:`_charged`."""
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     ctx = (z_lo, z_hi, smat, book, cells, sf, si, state, cutv)
@@ -1289,30 +1289,15 @@ def run_showers(
     fpar: np.ndarray,
     redges: np.ndarray,
     pitch: np.ndarray,
-    ln_e0: float,
-    inv_dln: float,
-    mu_c: np.ndarray,
-    mu_pe: np.ndarray,
-    mu_pair: np.ndarray,
-    rng_tab: np.ndarray,
-    sig_b: np.ndarray,
-    sig_d: np.ndarray,
-    ipot: np.ndarray,
-    lam1_tab: np.ndarray,
-    screen: np.ndarray,
-    tau_tab: np.ndarray,
-    brem_el: np.ndarray,
-    sig_ann: np.ndarray,
+    tabs: tuple,
     cutv: np.ndarray,
     cells: np.ndarray,
     book: np.ndarray,
     ok: np.ndarray,
 ) -> None:
-    """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel."""
-    tabs = (
-        ln_e0, inv_dln, mu_c, mu_pe, mu_pair, rng_tab, sig_b, sig_d, ipot, lam1_tab, screen,
-        tau_tab, brem_el, sig_ann,
-    )  # fmt: skip
+    """Simulate shower ``i`` into ``cells[i]`` and ``book[i]`` for every i, in parallel;
+    ``tabs``: :meth:`~.physics.PhysicsTables.kernel_tuple`, ``cutv``:
+    :meth:`~.physics.Cuts.kernel_vector`."""
     for i in nb.prange(energy.shape[0]):
         sf = np.empty((STACK_CAPACITY, 7))
         si = np.empty((STACK_CAPACITY, 2), dtype=np.int64)
