@@ -37,6 +37,50 @@ def test_is_the_identity_until_fitted_and_keeps_empty_cells_empty() -> None:
     assert torch.equal(out == 0, u == 0)
 
 
+def test_ranked_empty_cells_become_the_faintest_hits_when_hits_are_missing() -> None:
+    """A generator with too few hits (30% of its cells non-empty against the data's 50%) whose
+    empty cells carry a negative rank score: the map fills the data's hit fraction from the
+    empty cells nearest to firing (the highest scores), which become the faintest hits, and
+    maps the rest onto the data's spectrum; with too many hits (70%) the faintest are emptied.
+    Unranked empty cells (exact zeros) stay empty."""
+    g = torch.Generator().manual_seed(7)
+    n, cells = 4000, 40
+    real = _sample(n, cells, 8, 0.5)
+    for hits in (0.3, 0.7):
+        m = _map()
+        rank = torch.rand(n, cells, generator=g)
+        value = -torch.log(torch.rand(n, cells, generator=g))
+        # cells with rank above 1 - hits fire with an exponential value, the others score
+        # -(1 - hits - rank) <= 0: the closer the rank to the threshold, the nearer to firing
+        score = torch.where(rank > 1 - hits, value, rank - (1 - hits))
+        m.fit(score, real, torch.zeros(n))
+        fresh_rank = torch.rand(n, cells, generator=g)
+        fresh = torch.where(
+            fresh_rank > 1 - hits,
+            -torch.log(torch.rand(n, cells, generator=g)),
+            fresh_rank - (1 - hits),
+        )
+        out = m(fresh, torch.zeros(n))
+        frac = float((out > 0).float().mean())
+        assert frac == pytest.approx(0.5, abs=0.01)
+        made = (out > 0) & (fresh <= 0)
+        if hits < 0.5:
+            # the new hits are the empty cells of rank in the top 0.2 below the threshold,
+            # and they are fainter than the hits that were there
+            assert float(fresh_rank[made].min()) > 1 - hits - 0.2 - 0.01
+            assert float(out[made].median()) < float(out[fresh > 0].median())
+        else:
+            assert not bool(made.any())
+            emptied = (out == 0) & (fresh > 0)
+            assert float(fresh[emptied].max()) <= float(fresh[(out > 0)].median())
+    # without a rank (every empty cell at 0) nothing is created
+    m = _map()
+    gen = _sample(n, cells, 9, 0.7)
+    m.fit(gen, real, torch.zeros(n))
+    u = _sample(500, cells, 10, 0.7)
+    assert torch.equal(m(u, torch.zeros(500)) > 0, u > 0)
+
+
 def test_recovers_a_known_monotone_map_and_the_target_spectrum() -> None:
     """Real cells are sqrt(generated) in the first depth group and 3 x generated in the second
     (independent draws, equal empty fractions): the fitted map applied to fresh generated cells

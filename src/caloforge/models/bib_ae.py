@@ -183,11 +183,27 @@ class PostProcessor(nn.Module):
         )
         return torch.log1p(cells * self.per_mip)
 
-    def forward(self, x: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+    def pre_activation(self, x: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """``x + delta``, before the ReLU: the cell's output, or for an empty cell how far it
+        is from firing (network space)."""
         energy = conditions[:, :1].expand_as(x)
         mip = self.mip_units(x, conditions)
         inputs = torch.stack([x, energy, self.depth.expand_as(x), mip], dim=2)
-        return torch.relu(x + self.net(inputs)[..., 0])
+        return x + self.net(inputs)[..., 0]
+
+    def forward(self, x: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.pre_activation(x, conditions))
+
+    def scores(
+        self, x: torch.Tensor, conditions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cells, score) of decoder cells ``x``: the post-processed network-space cells and
+        the spectrum map's input, ``log1p(cell / E_MIP)`` for the non-empty cells and the
+        (non-positive) pre-activation for the empty ones, which ranks them by how near they
+        came to firing."""
+        pre = self.pre_activation(x, conditions)
+        cells = torch.relu(pre)
+        return cells, torch.where(pre > 0, self.mip_units(cells, conditions), pre)
 
 
 class BIBAEGenerator(Generator):
@@ -246,12 +262,12 @@ class BIBAEGenerator(Generator):
         return self.post_processor(x, conditions) if self.post_process else x
 
     def transformed(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
-        x = self.post_network(noise, conditions)
         smap = self.spectrum_map
         if smap is None or not self.post_process:
-            return x
+            return self.post_network(noise, conditions)
         pp = self.post_processor
-        u = smap(pp.mip_units(x, conditions), conditions[:, 0])
+        x, score = pp.scores(self.decode(self.latent(noise), conditions), conditions)
+        u = smap(score, conditions[:, 0])
         cells = torch.expm1(u) / pp.per_mip.clamp_min(1e-30)
         mapped = self.preprocessing.forward(cells, self.encoding.decode_energy(conditions))
         # layers without an active slab have no MIP scale: their cells pass unchanged; before
@@ -469,14 +485,13 @@ class BIBAE(Family[BIBAEConfig]):
         noise = gen.make_noise(len(x), torch.Generator().manual_seed(REFIT_SEED + 1)).to(x.device)
         chunk = 256
         made = [
-            gen.post_network(noise[a : a + chunk], conditions[a : a + chunk])
+            pp.scores(
+                gen.decode(gen.latent(noise[a : a + chunk]), conditions[a : a + chunk]),
+                conditions[a : a + chunk],
+            )[1]
             for a in range(0, len(x), chunk)
         ]
-        smap.fit(
-            pp.mip_units(torch.cat(made), conditions),
-            pp.mip_units(x, conditions),
-            conditions[:, 0],
-        )
+        smap.fit(torch.cat(made), pp.mip_units(x, conditions), conditions[:, 0])
 
     def train_step(
         self,

@@ -18,7 +18,15 @@ fits that optimum directly instead of by gradient steps:
   interpolation of quantile functions, which stays monotone); outside them the nearest
   group's knots;
 - below the first knot the map is linear through zero, above the last a shift of ``u``
-  (a scale factor on the energy of the hottest cells); empty cells stay empty.
+  (a scale factor on the energy of the hottest cells).
+
+Empty cells: the input may be a *score*, ``u`` for the non-empty cells and a non-positive rank
+for the empty ones (the generator's pre-activation: how near the cell came to firing). The
+quantiles then run over all cells of a group, so when the generator makes fewer hits than the
+data the empty cells nearest to firing become the faintest hits (and when it makes more, its
+faintest hits are emptied): the map transports the whole distribution, the atom of empty cells
+included. A cell at or below the first knot with a score <= 0 stays empty (inputs without a
+rank, all empty cells at 0, keep every empty cell empty).
 
 Evaluation is a binary search over the knots (gathers and comparisons), so the map exports to
 ONNX with the generator.
@@ -34,10 +42,11 @@ __all__ = ["SpectrumMap"]
 
 
 class SpectrumMap(nn.Module):
-    """``forward(u, e)``: (B, n_cells) cells in ``u = log1p(E_cell / E_MIP)``, (B,) encoded
-    incident energies -> mapped ``u``, the identity until :meth:`fit` has run (no branch on
-    the fitted state: the export traces one graph). ``cell_layer``:
-    each cell's layer index."""
+    """``forward(s, e)``: (B, n_cells) cell scores (``u = log1p(E_cell / E_MIP)`` for the
+    non-empty cells, <= 0 for the empty ones, see the module), (B,) encoded incident energies
+    -> mapped ``u`` (>= 0), the identity on non-empty cells until :meth:`fit` has run (no
+    branch on the fitted state: the export traces one graph). ``cell_layer``: each cell's
+    layer index."""
 
     q_in: torch.Tensor
     q_out: torch.Tensor
@@ -91,8 +100,8 @@ class SpectrumMap(nn.Module):
 
     @torch.no_grad()
     def fit(self, u_generated: torch.Tensor, u_real: torch.Tensor, energy: torch.Tensor) -> None:
-        """Knots from generated and real cells (B, n_cells) in ``u`` at the same (B,) encoded
-        incident energies (row i of both at energy[i])."""
+        """Knots from generated cell scores and real cells in ``u`` (B, n_cells) at the same
+        (B,) encoded incident energies (row i of both at energy[i])."""
         if u_generated.shape != u_real.shape or u_real.shape[0] != energy.shape[0]:
             msg = f"SpectrumMap.fit needs equal (B, n_cells) inputs and (B,) energies; got {tuple(u_generated.shape)}, {tuple(u_real.shape)}, {tuple(energy.shape)}"
             raise ValueError(msg)
@@ -107,10 +116,19 @@ class SpectrumMap(nn.Module):
                 cols = torch.nonzero(self.group == gz).flatten()
                 gen = u_generated[rows][:, cols].flatten().double().cpu().numpy()
                 real = u_real[rows][:, cols].flatten().double().cpu().numpy()
-                start = max(float((gen > 0).mean()), float((real > 0).mean()))
-                p = 1.0 - self.tail_probabilities(start, real.size)
-                self.q_in[ge, gz] = torch.as_tensor(np.quantile(gen, p)).to(self.q_in)
-                self.q_out[ge, gz] = torch.as_tensor(np.quantile(real, p)).to(self.q_out)
+                fired = float((gen > 0).mean()), float((real > 0).mean())
+                tail = self.tail_probabilities(max(fired), real.size)
+                # a knot exactly at the smaller non-empty fraction too, so that the map
+                # empties or fills exactly up to the data's hit fraction
+                if min(fired) < max(fired):
+                    near = int(np.argmin(np.abs(tail[1:-1] - min(fired)))) + 1
+                    tail[near] = min(fired)
+                p = 1.0 - np.sort(tail)[::-1]
+                # inverted-CDF quantiles: the atom of empty real cells maps to exactly 0
+                q_in = np.quantile(gen, p, method="inverted_cdf")
+                q_out = np.quantile(real, p, method="inverted_cdf")
+                self.q_in[ge, gz] = torch.as_tensor(q_in).to(self.q_in)
+                self.q_out[ge, gz] = torch.as_tensor(q_out).to(self.q_out)
         self.fitted.fill_(1.0)
 
     # ---- evaluation --------------------------------------------------------------------------
@@ -149,10 +167,11 @@ class SpectrumMap(nn.Module):
         y0, y1 = torch.gather(rows_out, 1, base + j), torch.gather(rows_out, 1, base + j1)
         inside = y0 + (y1 - y0) * ((u - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0, 1)
         first_in, first_out = torch.gather(rows_in, 1, base), torch.gather(rows_out, 1, base)
-        below = u * first_out / first_in.clamp_min(1e-12)
+        # at or below the first knot: linear through zero for a non-empty cell, empty otherwise
+        below = torch.where(u > 0, u * first_out / first_in.clamp_min(1e-12), torch.zeros_like(u))
         last = base + (k - 1)
         last_in, last_out = torch.gather(rows_in, 1, last), torch.gather(rows_out, 1, last)
         above = u + last_out - last_in
-        out = torch.where(u < first_in, below, torch.where(u > last_in, above, inside))
-        # an empty cell stays empty (an atom at zero cannot be spread by a deterministic map)
-        return torch.where(u > 0, out.clamp_min(0), torch.zeros_like(u))
+        out = torch.where(u <= first_in, below, torch.where(u > last_in, above, inside))
+        # unfitted (all knots 0): non-empty cells pass unchanged, empty ones stay empty
+        return out.clamp_min(0)
