@@ -61,7 +61,7 @@ def test_homogeneous_block_matches_the_pdg_review(case: tuple[str, str, float, i
 #: fit to GEANT3 showers, run on the same blocks, peaks 0.31-0.33 X0 before it (issue 16 stays
 #: open on the photon)
 _EARLY_TMAX = pytest.mark.xfail(
-    reason="t_max 0.5-0.65 X0 before the PDG approximation (transport 8-9); see docs/simulate.md",
+    reason="t_max 0.5-0.65 X0 before the PDG approximation (transport 8-10); see docs/simulate.md",
     strict=True,
 )
 
