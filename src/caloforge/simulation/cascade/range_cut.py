@@ -3,9 +3,9 @@
 Geant4 takes one cut in range (0.7 mm by default) and converts it, at start, into a kinetic
 energy threshold per material and particle (Physics Reference Manual, "Conversion from cut in
 range to energy threshold"); a delta ray or bremsstrahlung photon is produced only above it.
-A 0.7 mm cut thus means ~0.1 MeV photons and ~1.4 MeV delta rays in lead but ~7 keV photons and
-~0.55 MeV delta rays in silicon: the dense absorbers make few secondaries, the thin active
-layers resolve theirs.
+A 0.7 mm cut thus means ~0.09 MeV photons and 1.0 MeV delta rays in lead but ~12 keV photons
+and 0.42 MeV delta rays in silicon (a 1 mm cut: 1.37 MeV and 0.55 MeV, as Geant4 prints): the
+dense absorbers make few secondaries, the thin active layers resolve theirs.
 
 - e± (:func:`electron_threshold_mev`): the energy whose range equals the cut, the range from
   Geant4's *approximate* loss, not from the transport's stopping power, so that a cut means
