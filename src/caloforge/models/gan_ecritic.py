@@ -66,15 +66,28 @@ def mmd(
     cond_x: torch.Tensor | None = None,
     cond_y: torch.Tensor | None = None,
     cond_bandwidth: float = 0.0,
+    *,
+    paired: bool = False,
 ) -> torch.Tensor:
-    """Biased MMD^2 between samples ``x`` (B,) or (B, d) and ``y`` (B',) or (B', d).
+    """MMD^2 between samples ``x`` (B,) or (B, d) and ``y`` (B',) or (B', d).
 
     Gaussian kernels whose bandwidths are multiples of the per-feature std of ``y`` (so the term
     is scale-free), summed over ``bandwidths``. With ``cond_x`` (B,), ``cond_y`` (B',) and
     ``cond_bandwidth`` > 0 the kernel is multiplied by a Gaussian kernel of that width on the
-    conditions (a conditional MMD: only pairs of similar conditions count)."""
+    conditions (a conditional MMD: only pairs of similar conditions count).
+
+    Default: the biased estimator (all pairs, i = j included). ``paired`` (B = B', row i of
+    ``x`` made at the conditions of row i of ``y``): the unbiased estimator of Gretton et al.
+    for equal samples, every term over i != j only. With a narrow condition kernel the biased
+    one *rewards* too-narrow candidates: the cross pairs (x_i, y_i) share their condition
+    exactly and weigh fully while few within-sample pairs do, and a narrower x_i lies closer
+    to y_i (26 features at six energies, batches of 16: a candidate of 0.7 x the width scores
+    0.0133 +- 0.0009 *below* an independent real sample; paired, 0.0121 +- 0.0009 above)."""
     x2 = x[:, None] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
+    if paired and len(x2) != len(y2):
+        msg = f"mmd(paired=True) needs samples of equal size, got {len(x2)} and {len(y2)}"
+        raise ValueError(msg)
     scale = y2.detach().std(dim=0).clamp_min(1e-6)
     xs, ys = x2 / scale, y2 / scale
     d_xx, d_yy, d_xy = torch.cdist(xs, xs) ** 2, torch.cdist(ys, ys) ** 2, torch.cdist(xs, ys) ** 2
@@ -86,15 +99,27 @@ def mmd(
         w_xy = torch.exp(-((cx - cy.T) ** 2) / h2)
     else:
         w_xx = w_yy = w_xy = x.new_ones(())
+    if paired:
+        n = len(x2)
+        off = 1.0 - torch.eye(n, dtype=xs.dtype, device=xs.device)
+        w_xx, w_yy, w_xy = w_xx * off, w_yy * off, w_xy * off
+        norm = 1.0 / (n * (n - 1))
     total = x.new_zeros(())
     for h in bandwidths:
         k = 2 * h * h
-        total = (
-            total
-            + (w_xx * torch.exp(-d_xx / k)).mean()
-            + (w_yy * torch.exp(-d_yy / k)).mean()
-            - 2 * (w_xy * torch.exp(-d_xy / k)).mean()
-        )
+        if paired:
+            total = total + norm * (
+                (w_xx * torch.exp(-d_xx / k)).sum()
+                + (w_yy * torch.exp(-d_yy / k)).sum()
+                - 2 * (w_xy * torch.exp(-d_xy / k)).sum()
+            )
+        else:
+            total = (
+                total
+                + (w_xx * torch.exp(-d_xx / k)).mean()
+                + (w_yy * torch.exp(-d_yy / k)).mean()
+                - 2 * (w_xy * torch.exp(-d_xy / k)).mean()
+            )
     return total
 
 
