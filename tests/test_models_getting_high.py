@@ -223,6 +223,27 @@ def test_bibae_post_processor_reads_cells_in_mip_units() -> None:
     assert float(out[2]) == 0.0
 
 
+def test_bibae_post_processor_scores_rank_the_empty_cells() -> None:
+    """``scores``: the cells are the post-processor's output; the score is the cell in MIP
+    units where it fired and the (non-positive) pre-activation where it did not, so it is
+    monotone in the pre-activation and continuous at 0."""
+    fam = _tiny_bibae()
+    pp = fam.generator.post_processor
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 27000, generator=g)
+    cond = fam.generator.encode_conditions(np.array([2e4, 8e4]), None)
+    with torch.no_grad():
+        cells, score = pp.scores(x, cond)
+        pre = pp.pre_activation(x, cond)
+        torch.testing.assert_close(cells, pp(x, cond))
+    fired = pre > 0
+    assert 0 < float(fired.float().mean()) < 1
+    torch.testing.assert_close(score[fired], pp.mip_units(cells, cond)[fired])
+    torch.testing.assert_close(score[~fired], pre[~fired])
+    order = torch.argsort(pre[0])
+    assert bool((score[0][order].diff() >= 0).all())
+
+
 def test_kde_refit_replaces_the_bank_with_one_encoders_latents() -> None:
     kde = LatentKDE(5, 2)
     kde.update(torch.full((5, 2), 9.0))  # a stale ring

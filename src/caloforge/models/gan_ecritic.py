@@ -82,7 +82,7 @@ def mmd(
     one *rewards* too-narrow candidates: the cross pairs (x_i, y_i) share their condition
     exactly and weigh fully while few within-sample pairs do, and a narrower x_i lies closer
     to y_i (26 features at six energies, batches of 16: a candidate of 0.7 x the width scores
-    0.0133 +- 0.0009 *below* an independent real sample; paired, 0.0121 +- 0.0009 above)."""
+    0.014 +- 0.001 *below* an independent real sample; paired, 0.014 +- 0.001 above)."""
     x2 = x[:, None] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
     if paired and len(x2) != len(y2):
@@ -99,27 +99,22 @@ def mmd(
         w_xy = torch.exp(-((cx - cy.T) ** 2) / h2)
     else:
         w_xx = w_yy = w_xy = x.new_ones(())
-    if paired:
+    if paired:  # drop every i = j pair; average over the n (n - 1) others
         n = len(x2)
         off = 1.0 - torch.eye(n, dtype=xs.dtype, device=xs.device)
         w_xx, w_yy, w_xy = w_xx * off, w_yy * off, w_xy * off
-        norm = 1.0 / (n * (n - 1))
+        norm_xx = norm_yy = norm_xy = 1.0 / (n * (n - 1))
+    else:
+        norm_xx, norm_yy, norm_xy = 1.0 / d_xx.numel(), 1.0 / d_yy.numel(), 1.0 / d_xy.numel()
     total = x.new_zeros(())
     for h in bandwidths:
         k = 2 * h * h
-        if paired:
-            total = total + norm * (
-                (w_xx * torch.exp(-d_xx / k)).sum()
-                + (w_yy * torch.exp(-d_yy / k)).sum()
-                - 2 * (w_xy * torch.exp(-d_xy / k)).sum()
-            )
-        else:
-            total = (
-                total
-                + (w_xx * torch.exp(-d_xx / k)).mean()
-                + (w_yy * torch.exp(-d_yy / k)).mean()
-                - 2 * (w_xy * torch.exp(-d_xy / k)).mean()
-            )
+        total = (
+            total
+            + norm_xx * (w_xx * torch.exp(-d_xx / k)).sum()
+            + norm_yy * (w_yy * torch.exp(-d_yy / k)).sum()
+            - 2 * norm_xy * (w_xy * torch.exp(-d_xy / k)).sum()
+        )
     return total
 
 

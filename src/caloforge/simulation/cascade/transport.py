@@ -1183,7 +1183,8 @@ def _shower(
     readout (see :func:`_deposit`); ``tabs``: (ln_e0, inv_dln, mu_compton, mu_photo, mu_pair,
     range, sigma_brems, sigma_delta, mean_excitation, lambda1, screening, msc_tau,
     brems_elements, sigma_annihilation, photon and e± production thresholds) of
-    :class:`~.physics.PhysicsTables`. Particles are popped from the LIFO stack into the state vector ``p`` and handed to :func:`_photon` or :func:`_charged`."""
+    :class:`~.physics.PhysicsTables`. Particles are popped from the LIFO stack into the state
+    vector ``p`` and handed to :func:`_photon` or :func:`_charged`."""
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     ctx = (z_lo, z_hi, smat, book, cells, sf, si, state, cutv)
