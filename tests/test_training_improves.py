@@ -49,8 +49,12 @@ MODEL_CHANGES: dict[str, dict[str, object]] = {
     # draws that mean shower, which scores 0.485 on these one-dimensional marginals, while 60
     # steps at 2e-3 score 0.763 (the first adversarial steps add fluctuations and move the
     # means); the exact start is tested in test_models_gan3d.py, and gradient training of the
-    # convolutional generator is checked here from the uniform start
-    "gan3d": {"mean_shower": False},
+    # convolutional generator is checked here from the uniform start. Its default layer-energy
+    # flow starts near the identity in standardised variables and so already draws these
+    # marginals closely (frozen 0.300, 60 steps 0.256); it is tested in test_models_gan3d.py
+    # (it learns the widths and the depth fluctuation), and the network is checked here with
+    # the E_tot/E_inc model, whose scores move with the network's layer split
+    "gan3d": {"mean_shower": False, "layer_flow": False},
     # its spectrum map is fitted, not trained (refitted before every validation): it maps even
     # the frozen decoder's cells onto the data's spectrum per depth group, which scores 0.83 on
     # these marginals against 1.45 after 60 trained steps; the map is tested exactly in

@@ -222,18 +222,10 @@ class ShowerTransform(nn.Module):
     def fit(self, f: torch.Tensor, energy_mev: torch.Tensor, noise_u: torch.Tensor) -> None:
         """Fit every statistic on training cells ``f`` (fractions of E_inc), E_inc (N, 1) MeV and
         a dequantisation draw ``noise_u``; under ``torchrun`` rank 0's statistics are shared."""
-        e = self.layer_energies(f)
-        top = float(e.sum(dim=1).max())
-        if not (len(f) >= 2 and top > 0 and bool(torch.isfinite(f).all())):
-            msg = "flow matching: fitting the preprocessing needs >= 2 finite showers with energy"
+        if not bool(torch.isfinite(f).all()):
+            msg = "flow matching: fitting the preprocessing needs finite showers"
             raise ValueError(msg)
-        self.u0_scale.fill_(1.0 / (self.u0_headroom * top))
-        y = self.logit(self.u_from_layers(e))
-        self.energy_mean.copy_(y.mean(dim=0))
-        self.energy_std.copy_(_spread(y.std(dim=0)))
-        log_e = torch.log(e + LOG_ENERGY_FLOOR)
-        self.log_energy_mean.copy_(log_e.mean(dim=0))
-        self.log_energy_std.copy_(_spread(log_e.std(dim=0)))
+        self._fit_energy(self.layer_energies(f))
         ys = self.logit(self.dequantised_shape(f, energy_mev, noise_u))[f > 0]
         if len(ys) >= 2:
             self.shape_mean.fill_(float(ys.mean()))
@@ -242,6 +234,30 @@ class ShowerTransform(nn.Module):
         if dist.is_available() and dist.is_initialized():
             for buffer in self.buffers(recurse=False):
                 dist.broadcast(buffer, src=0)
+
+    @torch.no_grad()
+    def fit_energy(self, e: torch.Tensor) -> None:
+        """Fit the energy stage's statistics alone on layer energies ``e`` (N, n_layers),
+        fractions of E_inc (a model that takes the shapes elsewhere); under ``torchrun`` rank
+        0's are shared."""
+        self._fit_energy(e)
+        self.fitted.fill_(1.0)
+        if dist.is_available() and dist.is_initialized():
+            for buffer in self.buffers(recurse=False):
+                dist.broadcast(buffer, src=0)
+
+    def _fit_energy(self, e: torch.Tensor) -> None:
+        top = float(e.sum(dim=1).max()) if len(e) else 0.0
+        if not (len(e) >= 2 and top > 0 and bool(torch.isfinite(e).all())):
+            msg = "fitting the energy preprocessing needs >= 2 finite showers with energy"
+            raise ValueError(msg)
+        self.u0_scale.fill_(1.0 / (self.u0_headroom * top))
+        y = self.logit(self.u_from_layers(e))
+        self.energy_mean.copy_(y.mean(dim=0))
+        self.energy_std.copy_(_spread(y.std(dim=0)))
+        log_e = torch.log(e + LOG_ENERGY_FLOOR)
+        self.log_energy_mean.copy_(log_e.mean(dim=0))
+        self.log_energy_std.copy_(_spread(log_e.std(dim=0)))
 
 
 def _spread(std: torch.Tensor) -> torch.Tensor:
