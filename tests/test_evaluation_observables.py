@@ -156,6 +156,30 @@ def test_response_discrete_points_and_bins() -> None:
     assert res == pytest.approx([0.1] * 5, rel=0.03)
 
 
+def test_effective_resolution_ignores_a_tail_the_rms_does_not() -> None:
+    """At one energy, a 2% Gaussian response with 5% of the showers leaking (a tail down to
+    -30%): the r.m.s. resolution is inflated 2.2x, the effective one stays at the core's, and its
+    bootstrap error is the large-sample error of a quantile-based sigma within 20%."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    r = 1 + 0.02 * rng.standard_normal(n)
+    leak = rng.random(n) < 0.05
+    r[leak] -= 0.3 * rng.random(int(leak.sum()))
+    e_inc = np.full(n, 5e4)
+    out = energy_response(e_inc, r * e_inc, energy_binning(e_inc))
+    assert out["resolution"][0] > 2 * 0.02  # 0.0431
+    # the core holds 95% of the showers, so the shortest 68.3% interval is the core's central
+    # 71.9%: +-1.078 sigma
+    assert out["resolution_eff"][0] == pytest.approx(1.078 * 0.02 / float(r.mean()), rel=0.03)
+    # half the distance of two sample quantiles at +-1 sigma of a Gaussian: variance
+    # (1/2)(p(1-p) - p^2) / (n phi(1)^2) with p = 0.8413, i.e. 0.962 sigma / sqrt(n) (measured
+    # 0.0228 sigma_eff against 0.0215 = 0.962 / sqrt(2000))
+    expected_err = 0.962 * out["resolution_eff"][0] / np.sqrt(n)
+    assert out["resolution_eff_err"][0] == pytest.approx(expected_err, rel=0.2)
+    again = energy_response(e_inc, r * e_inc, energy_binning(e_inc))
+    assert again["resolution_eff_err"] == out["resolution_eff_err"]  # a fixed seed
+
+
 def test_effective_sigma_exact_gaussian_and_robust_to_a_tail() -> None:
     # 0..99: the shortest interval holding ceil(68.3) = 69 values is 68 wide
     assert effective_sigma(np.arange(100.0)) == 34.0
