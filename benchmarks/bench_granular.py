@@ -35,6 +35,8 @@ from caloforge.evaluation.grid import compare_grid, compute_grid_observables
 from caloforge.generation import generate
 from caloforge.io import count_showers, read_showers
 from caloforge.models import load_model
+from caloforge.models.gan3d import GAN3DConfig
+from caloforge.models.hparams import from_mapping
 from caloforge.provenance import machine_description
 from caloforge.training import RunConfig, TrainConfig, train
 
@@ -45,8 +47,10 @@ LINEARITY_BAND, RESOLUTION_BAND = 0.02, 0.10
 
 def cmd_train(args: argparse.Namespace) -> None:
     out = Path(args.work) / f"seed_{args.seed}"
+    changes = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     run = RunConfig(
         family="gan3d",
+        model=from_mapping(GAN3DConfig, changes, "--set"),
         train=TrainConfig(
             steps=args.steps,
             batch_size=args.batch_size,
@@ -71,6 +75,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "lr": args.lr,
         "lr_schedule": args.lr_schedule,
         "ema_decay": args.ema_decay,
+        "model_changes": changes,
         "train_file": str(args.train),
         "train_sample": sample_info(args.train),
         "train_wall_seconds_this_process": wall,
@@ -289,6 +294,14 @@ def _cpu(seconds: float | None) -> str:
     return "not recorded" if seconds is None else f"{seconds:.0f}"
 
 
+def _changes(changes: dict[str, Any] | None) -> str:
+    """``key=value`` of the hyper-parameters a run changed (``-`` for none; runs recorded
+    before the option existed used the defaults of their day)."""
+    if changes is None:
+        return "not recorded"
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in changes.items()) or "-"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     cls = doc["classifier"]
@@ -312,13 +325,13 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         "## Models",
         "",
-        "| model | steps | batch | lr (schedule, weight EMA) | generator params | train wall (s, loaded) "
-        "| train CPU (s) | generate wall (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | changed from the defaults | steps | batch | lr (schedule, weight EMA) "
+        "| generator params | train wall (s, loaded) | train CPU (s) | generate wall (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for lab, m in doc["models"].items():
         lines.append(
-            f"| {lab} | {m['steps']} | {m['batch_size']} "
+            f"| {lab} | {_changes(m.get('model_changes'))} | {m['steps']} | {m['batch_size']} "
             f"| {m['lr']} ({m.get('lr_schedule', 'constant')}, {m.get('ema_decay', 0.0) or 'none'}) | "
             f"{m['generator_parameters']} | {m['train_wall_seconds_this_process']:.0f} | "
             f"{_cpu(m.get('train_cpu_seconds_this_process'))} | "
@@ -389,6 +402,13 @@ def main() -> None:
     t.add_argument("--ema-decay", type=float, default=0.0, help="train.ema_decay")
     t.add_argument(
         "--validate-every", type=int, default=0, help="train.validate_every (0: steps / 4)"
+    )
+    t.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=JSON",
+        help="gan3d hyper-parameters changed from the defaults, e.g. layer_flow=false",
     )
     g = sub.add_parser("generate")
     g.add_argument("--reference", required=True)
