@@ -36,7 +36,7 @@ from caloforge.generation import generate
 from caloforge.io import count_showers, read_showers
 from caloforge.models import load_model
 from caloforge.models.gan3d import GAN3DConfig
-from caloforge.models.hparams import from_mapping
+from caloforge.models.hparams import from_mapping, to_mapping
 from caloforge.provenance import machine_description
 from caloforge.training import RunConfig, TrainConfig, train
 
@@ -186,7 +186,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             chosen = json.loads((model / "best" / "model.json").read_text())["metrics"]
             label += f" (best: step {chosen['step']})"
             train_info = train_info | {"checkpoint": "best", "checkpoint_metrics": chosen}
-        models[label] = train_info | {"generate_wall_seconds": gen_wall, "log_rows": len(log) - 1}
+        models[label] = train_info | {
+            "generate_wall_seconds": gen_wall,
+            "log_rows": len(log) - 1,
+            "model_changes": _saved_changes(model),
+        }
         candidates[label] = out
     train_files = {Path(m["train_file"]).resolve() for m in models.values()}
     floor_label = args.floor_label or (
@@ -295,11 +299,18 @@ def _cpu(seconds: float | None) -> str:
 
 
 def _changes(changes: dict[str, Any] | None) -> str:
-    """``key=value`` of the hyper-parameters a run changed (``-`` for none; runs recorded
-    before the option existed used the defaults of their day)."""
+    """``key=value`` of the hyper-parameters a model holds that differ from today's defaults
+    (``-`` for none)."""
     if changes is None:
         return "not recorded"
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in changes.items()) or "-"
+
+
+def _saved_changes(model: Path) -> dict[str, Any]:
+    """The hyper-parameters saved with ``model`` that differ from today's gan3d defaults."""
+    saved = json.loads((model / "model.json").read_text())["hyperparameters"]
+    defaults = to_mapping(GAN3DConfig())
+    return {k: v for k, v in saved.items() if k in defaults and defaults[k] != v}
 
 
 def markdown(doc: dict[str, Any]) -> str:
