@@ -47,7 +47,10 @@ What differs, and why:
   ``log1p(f / log_alpha)`` of the energy fractions ``f`` divided by one scale fitted on real
   data (empty voxels stay 0), not the paper's raw energies;
 - the generator's per-cell zero-suppression thresholds are calibrated as in the dense GANs
-  (:meth:`GAN3D.calibrate_threshold`): a softmax never outputs exact zeros;
+  (:meth:`GAN3D.calibrate_threshold`): a softmax never outputs exact zeros; before every
+  validation and saved model they are set exactly (:meth:`GAN3D.refresh`: each cell's empty
+  fraction in the whole training set, the quantile of 2048 generated showers there), because
+  the step-wise batch of 16 cannot resolve the occupancy of the many rarely hit cells;
 - the generator's logits are offset by ln of the data's mean energy share per cell
   (``mean_shower``, fitted on the first batches with the discriminator's scale), so training
   starts from the mean shower rather than from a uniform volume: on a CPU budget of a few
@@ -504,7 +507,6 @@ class GAN3D(Family[GAN3DConfig]):
             gen.fit_mean_shower(x * gen.cell_weight)
 
     @torch.no_grad()
-    @torch.no_grad()
     def refresh(self, x: torch.Tensor, conditions: torch.Tensor) -> None:
         """The empty-cell fractions from the whole training set ``x`` (network space) and the
         zero-suppression thresholds at them, exactly, from ``threshold_showers`` showers
@@ -526,6 +528,7 @@ class GAN3D(Family[GAN3DConfig]):
         )
         gen.cell_threshold.copy_(quantile_thresholds(raw, empty))
 
+    @torch.no_grad()
     def calibrate_threshold(self, batch: Batch, rng: torch.Generator) -> None:
         """Move each cell's zero-suppression threshold towards the quantile of this batch's
         generated values at the data's empty-cell fraction."""
