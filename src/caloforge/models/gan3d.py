@@ -81,6 +81,7 @@ from caloforge.models.gan_ecritic import mmd
 from caloforge.models.hparams import check_counts, check_sizes
 from caloforge.models.layer_energy import LayerEnergyFlow
 from caloforge.models.preprocessing import Preprocessing
+from caloforge.models.suppression import quantile_thresholds
 
 __all__ = ["GAN3D", "GAN3DConfig", "Gan3DDiscriminator", "Gan3DGenerator"]
 
@@ -195,16 +196,6 @@ class GAN3DConfig:
         if not self.energy_lr_factor > 0:
             msg = f"energy_lr_factor must be > 0, got {self.energy_lr_factor}"
             raise ValueError(msg)
-
-
-def quantile_thresholds(raw: torch.Tensor, empty: torch.Tensor) -> torch.Tensor:
-    """(n_cells,) thresholds that suppress (``x <= t``) the fraction ``empty`` (n_cells,) of each
-    cell's generated values ``raw`` (B, n_cells): the round(empty x B)-th smallest value, 0
-    where that is none."""
-    k = torch.round(empty * len(raw)).to(torch.int64)
-    ordered = raw.sort(dim=0).values
-    target = ordered.gather(0, (k - 1).clamp_min(0)[None, :])[0]
-    return torch.where(k > 0, target, torch.zeros_like(target))
 
 
 def calibration_weights(geometry: Geometry) -> torch.Tensor:

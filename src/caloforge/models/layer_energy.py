@@ -14,8 +14,6 @@ so it exports to ONNX.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -106,7 +104,5 @@ class LayerEnergyFlow(nn.Module):
         >= 0) and their standardised variables (clamped where the inverse clips, so both say
         the same shower)."""
         t = self.transform
-        y = self.flow.inverse(z, conditions)
-        edge = math.log1p(-t.alpha) - math.log(t.alpha)  # |logit| at u = 0 and u = 1
-        y = ((y * t.energy_std + t.energy_mean).clamp(-edge, edge) - t.energy_mean) / t.energy_std
+        y = t.clamp(self.flow.inverse(z, conditions), "energy")
         return t.energy_inverse(y), y

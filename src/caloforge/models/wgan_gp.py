@@ -26,6 +26,7 @@ from caloforge.models.dense import EnergyRatioModel, HeadKind
 from caloforge.models.generator import DenseGenerator
 from caloforge.models.hparams import check_counts, check_sizes
 from caloforge.models.preprocessing import Preprocessing
+from caloforge.models.suppression import quantile_thresholds
 
 __all__ = ["WGANGP", "CriticGAN", "WGANGPConfig"]
 
@@ -180,11 +181,7 @@ class CriticGAN(Family[WC]):
         gen = self.generator
         noise = self.noise_like(len(batch.x), rng, batch.x.device)
         raw = gen.unthresholded(noise, batch.conditions)
-        empty = self.critic.module.zero_fraction
-        k = torch.round(empty * len(raw)).to(torch.int64)  # values to suppress per cell
-        ordered = raw.sort(dim=0).values
-        target = ordered.gather(0, (k - 1).clamp_min(0)[None, :])[0]
-        target = torch.where(k > 0, target, torch.zeros_like(target))
+        target = quantile_thresholds(raw, self.critic.module.zero_fraction)
         gen.cell_threshold.mul_(1 - w).add_(w * target)
 
     # ---- losses ----------------------------------------------------------------------------
